@@ -1,0 +1,69 @@
+"""``promptsearch evaluate``: score one prompt on a split."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from promptsearch.cli._common import emit_json, format_table, progress_bar, unescape
+
+__all__ = ["register"]
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by commands that load a model."""
+    p.add_argument("--model", default=None, help="catalog name, local folder or hub id (default: smollm2-135m-instruct)")
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+                   help="model dtype (auto: bfloat16 on GPU, float32 on CPU)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--batch-size", type=int, default=None, help="sequences per forward pass")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("evaluate", help="evaluate one prompt on a task split",
+                       description="Score one prompt on a split of a task and print its metrics.")
+    p.add_argument("--task", default="movies", help="catalog name (promptsearch data list) or a local file")
+    p.add_argument("--template", default=None, help=r"template, e.g. 'Review: {text}\nSentiment:{label}'")
+    p.add_argument("--verbalizer", default=None, help="label words in label order, e.g. 'negative,positive'")
+    p.add_argument("--instruction", default="", help="text placed before demonstrations and the example")
+    p.add_argument("--split", default="test", choices=["train", "dev", "test"])
+    p.add_argument("--k", type=int, default=16, help="examples per class in train and dev (default 16)")
+    p.add_argument("--seed", type=int, default=13, help="few-shot split seed (LM-BFF: 13 21 42 87 100)")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N examples of the split")
+    p.add_argument("--demos", type=int, default=0, help="number of random train demonstrations")
+    p.add_argument("--calibrate", action="store_true", help="contextual calibration")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_model_options(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from promptsearch.evaluation import evaluate
+
+    with progress_bar(None, "scoring", enabled=not args.quiet) as bar:
+        result = evaluate(
+            args.task,
+            args.model,
+            unescape(args.template) if args.template else None,
+            args.verbalizer,
+            instruction=unescape(args.instruction),
+            split=args.split,
+            k=args.k,
+            seed=args.seed,
+            limit=args.limit,
+            n_demonstrations=args.demos,
+            calibrate=args.calibrate,
+            batch_size=args.batch_size,
+            dtype=args.dtype,
+            device=args.device,
+            progress=bar.update,
+        )
+    out: dict[str, Any] = result.to_dict()
+    if args.json:
+        emit_json(out)
+    else:
+        rows = [[out["prompt"]["template"], ",".join("|".join(w) for w in out["prompt"]["verbalizer"].values()),
+                 out["n"], out["accuracy"], out["macro_f1"], f"[{out['ci_low']:.3f}, {out['ci_high']:.3f}]"]]
+        sys.stdout.write(format_table(["template", "verbalizer", "n", "accuracy", "macro_f1", "95% CI"], rows) + "\n")
+    return 0

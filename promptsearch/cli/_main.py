@@ -1,0 +1,70 @@
+"""The ``promptsearch`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from promptsearch._version import __version__
+from promptsearch.exceptions import PromptSearchError
+
+__all__ = ["main", "build_parser"]
+
+_logger = logging.getLogger("promptsearch")
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from promptsearch.cli import _data, _evaluate
+
+    parser = argparse.ArgumentParser(
+        prog="promptsearch",
+        description="Find good prompts automatically for a labelled task and a local language model.",
+    )
+    parser.add_argument("--version", action="version", version=f"promptsearch {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (_evaluate, _data):
+        module.register(sub)
+    _register_optional(sub)
+    return parser
+
+
+def _register_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Commands of later subpackages register themselves when present."""
+    import importlib
+
+    for name in ("_search", "_report", "_predict"):
+        try:
+            module = importlib.import_module(f"promptsearch.cli.{name}")
+        except ModuleNotFoundError:
+            continue
+        module.register(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit status (0 ok, 1 failure, 2 bad usage or input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING if args.quiet else (logging.INFO if args.verbose <= 1 else logging.DEBUG)
+    if not args.verbose and not args.quiet:
+        level = logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("transformers", "datasets", "urllib3", "filelock", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    handler: Command | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return handler(args)
+    except PromptSearchError as exc:
+        sys.stderr.write(f"promptsearch {args.command}: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted; work already saved is kept.\n")
+        return 130

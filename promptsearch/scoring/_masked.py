@@ -1,0 +1,78 @@
+"""Cloze scoring with masked language models (one mask per label-word token)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from promptsearch.exceptions import ModelError
+from promptsearch.scoring._base import BaseScorer, ProgressCallback, length_batches
+from promptsearch.scoring._tokens import special_wrapping
+from promptsearch.templates._prompt import PromptInstance
+
+__all__ = ["MaskedLMScorer"]
+
+
+class MaskedLMScorer(BaseScorer):
+    """Scores label words as cloze fills: ``context [MASK]*n suffix``.
+
+    A word of ``n`` tokens is scored with ``n`` masks as the sum of each token's
+    log-probability at its mask (PET / LM-BFF style, all masks predicted at once). Words of
+    the same token length share one forward pass per example.
+    """
+
+    def score_instances(
+        self, instances: Sequence[PromptInstance], progress: ProgressCallback | None = None
+    ) -> list[np.ndarray]:
+        tok = self.model.tokenizer
+        if tok.mask_token_id is None:
+            raise ModelError(f"Model {self.model.name!r} has no mask token; it cannot score cloze prompts.")
+        head, tail = special_wrapping(tok)
+        rows: list[tuple[int, list[int], list[int], list[tuple[int, list[int]]]]] = []
+        for n, inst in enumerate(instances):
+            ctx = tok(inst.full_context.rstrip(" "), add_special_tokens=False)["input_ids"]
+            suffix = tok(inst.suffix, add_special_tokens=False)["input_ids"] if inst.suffix else []
+            by_len: dict[int, list[tuple[int, list[int]]]] = {}
+            for j, choice in enumerate(inst.choices):
+                word = tok(choice if choice.startswith(" ") else " " + choice, add_special_tokens=False)[
+                    "input_ids"
+                ]
+                if not word:
+                    raise ModelError(f"Label word {choice!r} tokenized to no tokens; use another word.")
+                by_len.setdefault(len(word), []).append((j, list(word)))
+            for length in sorted(by_len):
+                seq = [*head, *ctx, *[tok.mask_token_id] * length, *suffix, *tail]
+                rows.append((n, seq, [len(head) + len(ctx), length], by_len[length]))
+        results = [np.zeros(len(inst.choices)) for inst in instances]
+        for batch in length_batches([len(r[1]) for r in rows], self.batch_size):
+            self._score_batch([rows[i] for i in batch], results)
+        self.stats.instances += len(instances)
+        if progress is not None:
+            progress(len(instances))
+        return results
+
+    def _score_batch(
+        self,
+        batch: Sequence[tuple[int, list[int], list[int], list[tuple[int, list[int]]]]],
+        results: list[np.ndarray],
+    ) -> None:
+        import torch
+
+        model = self.model.model
+        device = next(model.parameters()).device
+        pad_id = self.model.tokenizer.pad_token_id or 0
+        width = max(len(r[1]) for r in batch)
+        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for k, (_, seq, _, _) in enumerate(batch):
+            ids[k, : len(seq)] = torch.tensor(seq)
+            mask[k, : len(seq)] = 1
+        with torch.inference_mode():
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        self.stats.model_calls += 1
+        self.stats.tokens += int(mask.sum())
+        for k, (n, _, (start, length), words) in enumerate(batch):
+            logp = torch.log_softmax(logits[k, start : start + length].float(), dim=-1).cpu()
+            for j, word in words:
+                results[n][j] = float(sum(logp[t, w] for t, w in enumerate(word)))

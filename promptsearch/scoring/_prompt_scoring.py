@@ -1,0 +1,138 @@
+"""Score a whole prompt on examples: render, fit to the context, score, aggregate, calibrate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from promptsearch.exceptions import TemplateError
+from promptsearch.scoring._base import BaseScorer, ProgressCallback
+from promptsearch.tasks._records import Example
+from promptsearch.templates._prompt import Prompt, PromptInstance
+
+__all__ = ["ScoreCache", "score_prompt", "fit_instances", "aggregate_labels", "calibrate_scores"]
+
+_MARGIN = 4  # tokens kept free for special tokens and tokenization effects at the cut
+
+
+class ScoreCache(Protocol):
+    """Stores raw choice scores by (model, prompt, example); see :mod:`promptsearch.search`."""
+
+    def get_many(self, model_id: str, prompt_id: str, example_ids: Sequence[str]) -> list[np.ndarray | None]:
+        """Cached scores, ``None`` where absent."""
+
+    def put_many(self, model_id: str, prompt_id: str, items: dict[str, np.ndarray]) -> None:
+        """Store scores of several examples."""
+
+
+def fit_instances(scorer: BaseScorer, prompt: Prompt, examples: Sequence[Example]) -> list[PromptInstance]:
+    """Render ``examples``; shorten the longest input field of any that would overflow the model.
+
+    The template, instruction and demonstrations are never cut; a warning is logged once.
+    """
+    prefix = prompt.prefix
+    longest_choice = max(
+        scorer.count_tokens(w if w.startswith(" ") else " " + w) for _, w in prompt.verbalizer.pairs()
+    )
+    budget = scorer.max_length - longest_choice - _MARGIN
+    out: list[PromptInstance] = []
+    for ex in examples:
+        inst = prompt.instance(ex, prefix=prefix)
+        if len((inst.full_context + inst.suffix).encode("utf-8")) <= budget:
+            out.append(inst)
+            continue
+        fields = dict(ex.inputs)
+        for _ in range(4):
+            overflow = scorer.count_tokens(inst.full_context + inst.suffix) - budget
+            if overflow <= 0:
+                break
+            used = [f for f in prompt.template.fields if fields.get(f)]
+            if not used:
+                raise TemplateError(
+                    "The prompt without its inputs is longer than the model's context "
+                    f"({scorer.max_length} tokens); use fewer demonstrations or a shorter instruction."
+                )
+            name = max(used, key=lambda f: len(fields[f]))
+            keep = scorer.count_tokens(fields[name]) - overflow - _MARGIN
+            if keep <= 0 and len(used) == 1:
+                raise TemplateError(
+                    "The prompt without its inputs is longer than the model's context "
+                    f"({scorer.max_length} tokens); use fewer demonstrations or a shorter instruction."
+                )
+            fields[name] = scorer.truncate_text(fields[name], keep)
+            inst = prompt.instance(fields, prefix=prefix)
+            scorer.warn_truncation_once(f"example {ex.id}, field {name!r}")
+        out.append(inst)
+    return out
+
+
+def aggregate_labels(raw: Sequence[np.ndarray], choice_labels: Sequence[int], n_labels: int) -> np.ndarray:
+    """Combine the words of each label by log-sum-exp (the probability of saying any of them)."""
+    out = np.full((len(raw), n_labels), -np.inf)
+    if not raw:
+        return out
+    stacked = np.stack(raw)
+    for lab in range(n_labels):
+        cols = [j for j, c in enumerate(choice_labels) if c == lab]
+        out[:, lab] = np.logaddexp.reduce(stacked[:, cols], axis=1)
+    return out
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    m = x.max(axis=-1, keepdims=True)
+    shifted: np.ndarray = x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
+    return shifted
+
+
+def calibrate_scores(label_scores: np.ndarray, content_free: np.ndarray) -> np.ndarray:
+    """Contextual calibration: divide label probabilities by the mean content-free ones."""
+    p_cf = np.exp(_log_softmax(content_free)).mean(axis=0)
+    return _log_softmax(_log_softmax(label_scores) - np.log(np.clip(p_cf, 1e-12, None)))
+
+
+def score_prompt(
+    scorer: BaseScorer,
+    prompt: Prompt,
+    examples: Sequence[Example],
+    *,
+    cache: ScoreCache | None = None,
+    progress: ProgressCallback | None = None,
+) -> np.ndarray:
+    """Return label log-scores of shape ``(len(examples), n_labels)`` for ``prompt``.
+
+    Raw per-word scores are read from and written to ``cache`` when given, so that no
+    (model, prompt, example) triple is computed twice. With ``prompt.calibrate`` the scores
+    are calibrated log-probabilities over the labels.
+    """
+    n_labels = len(prompt.verbalizer.labels)
+    model_id = str(scorer.model.model_id)
+    raw_id = _raw_prompt_id(prompt)
+    cached: list[np.ndarray | None] = (
+        cache.get_many(model_id, raw_id, [e.id for e in examples]) if cache else [None] * len(examples)
+    )
+    todo = [i for i, c in enumerate(cached) if c is None]
+    raw: list[np.ndarray] = [c if c is not None else np.zeros(0) for c in cached]
+    if todo:
+        todo_examples = [examples[i] for i in todo]
+        fresh = scorer.score_instances(fit_instances(scorer, prompt, todo_examples), progress)
+        for i, s in zip(todo, fresh):
+            raw[i] = s
+        if cache:
+            cache.put_many(model_id, raw_id, {examples[i].id: s for i, s in zip(todo, fresh)})
+    if progress is not None and len(todo) < len(examples):
+        progress(len(examples) - len(todo))
+    choice_labels = [lab for lab, _ in prompt.verbalizer.pairs()]
+    scores = aggregate_labels(raw, choice_labels, n_labels)
+    if prompt.calibrate:
+        cf = aggregate_labels(scorer.score_instances(prompt.content_free_instances()), choice_labels, n_labels)
+        scores = calibrate_scores(scores, cf)
+    return scores
+
+
+def _raw_prompt_id(prompt: Prompt) -> str:
+    """Id of what determines raw scores (calibration is applied afterwards)."""
+    from dataclasses import replace
+
+    return replace(prompt, calibrate=False).id
