@@ -1,0 +1,27 @@
+"""Classification tasks: loading data, a catalog of packaged corpora, and few-shot splits.
+
+Example:
+    >>> from promptsearch.tasks import load_task, few_shot_split
+    >>> task = load_task("movies")  # doctest: +SKIP
+    >>> split = few_shot_split(task, k=16, seed=13)  # doctest: +SKIP
+"""
+
+from promptsearch.tasks._catalog import CatalogEntry, fetch_task, list_catalog
+from promptsearch.tasks._load import load_task
+from promptsearch.tasks._loaders import load_file, load_hf_dataset
+from promptsearch.tasks._records import Example, FewShotSplit, Task
+from promptsearch.tasks._splits import LMBFF_SEEDS, few_shot_split
+
+__all__ = [
+    "LMBFF_SEEDS",
+    "CatalogEntry",
+    "Example",
+    "FewShotSplit",
+    "Task",
+    "fetch_task",
+    "few_shot_split",
+    "list_catalog",
+    "load_file",
+    "load_hf_dataset",
+    "load_task",
+]
