@@ -75,6 +75,15 @@ class BaseScorer(ABC):
     ) -> list[np.ndarray]:
         """Return, for every instance, the log-probability of each of its choices."""
 
+    def next_token_log_probs(self, contexts: Sequence[str], suffixes: Sequence[str] | None = None) -> np.ndarray:
+        """Log-distribution over the vocabulary of the token that follows each context.
+
+        Returns an array of shape ``(len(contexts), vocab_size)``. Used to propose words
+        (automatic label words, model-based substitutions). Masked LMs read it at a mask
+        placed between context and suffix.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot propose next tokens.")
+
     @property
     def max_length(self) -> int:
         """Longest sequence (in tokens) the model accepts."""

@@ -59,18 +59,38 @@ class CausalLMScorer(BaseScorer):
                 progress(len(batch))
         return results
 
+    def next_token_log_probs(self, contexts: Sequence[str], suffixes: Sequence[str] | None = None) -> np.ndarray:
+        import torch
+
+        tok = self.model.tokenizer
+        start = start_tokens(tok)
+        ids_list = [start + list(ids) for ids in tok([c.rstrip(" ") for c in contexts], add_special_tokens=False)["input_ids"]]
+        out = np.zeros((len(contexts), 0), dtype=np.float32)
+        model = self.model.model
+        device = next(model.parameters()).device
+        for batch in length_batches([len(x) for x in ids_list], self.batch_size):
+            ids, mask = _left_pad([ids_list[i] for i in batch], tok.pad_token_id or 0)
+            with torch.inference_mode():
+                logits = model(
+                    input_ids=ids.to(device),
+                    attention_mask=mask.to(device),
+                    position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(device),
+                    logits_to_keep=1,
+                ).logits[:, -1, :]
+            self.stats.model_calls += 1
+            self.stats.tokens += int(mask.sum())
+            logp = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
+            if out.shape[1] == 0:
+                out = np.zeros((len(contexts), logp.shape[1]), dtype=np.float32)
+            out[batch] = logp
+        return out
+
     def _score_batch(self, batch: Sequence[EncodedInstance]) -> list[np.ndarray]:
         import torch
 
         model = self.model.model
         device = next(model.parameters()).device
-        pad_id = self.model.tokenizer.pad_token_id or 0
-        width = max(len(e.context) for e in batch)
-        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for r, e in enumerate(batch):
-            ids[r, width - len(e.context) :] = torch.tensor(e.context)
-            mask[r, width - len(e.context) :] = 1
+        ids, mask = _left_pad([e.context for e in batch], self.model.tokenizer.pad_token_id or 0)
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
         multi = any(len(c) > 1 for e in batch for c in e.continuations)
         with torch.inference_mode():
@@ -137,3 +157,17 @@ def _cache_argument(model: Any) -> str:
 
     params = inspect.signature(model.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
+
+
+def _left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[Any, Any]:
+    """Left-pad token id lists into ``(ids, attention_mask)`` tensors."""
+    import torch
+
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        if r:
+            ids[i, width - len(r) :] = torch.tensor(list(r))
+            mask[i, width - len(r) :] = 1
+    return ids, mask

@@ -10,7 +10,7 @@ import numpy as np
 from promptsearch.exceptions import TemplateError
 from promptsearch.scoring._base import BaseScorer, ProgressCallback
 from promptsearch.tasks._records import Example
-from promptsearch.templates._prompt import Prompt, PromptInstance
+from promptsearch.templates._prompt import CONTENT_FREE_INPUTS, Prompt, PromptInstance
 
 __all__ = ["ScoreCache", "score_prompt", "fit_instances", "aggregate_labels", "calibrate_scores"]
 
@@ -107,10 +107,30 @@ def score_prompt(
     are calibrated log-probabilities over the labels.
     """
     n_labels = len(prompt.verbalizer.labels)
+    choice_labels = [lab for lab, _ in prompt.verbalizer.pairs()]
+    raw = _raw_scores(scorer, prompt, list(examples), cache, progress)
+    scores = aggregate_labels(raw, choice_labels, n_labels)
+    if prompt.calibrate:
+        content_free = [
+            Example(id=f"content-free:{value}", inputs=dict.fromkeys(prompt.template.fields, value), label="")
+            for value in CONTENT_FREE_INPUTS
+        ]
+        cf = aggregate_labels(_raw_scores(scorer, prompt, content_free, cache, None), choice_labels, n_labels)
+        scores = calibrate_scores(scores, cf)
+    return scores
+
+
+def _raw_scores(
+    scorer: BaseScorer,
+    prompt: Prompt,
+    examples: list[Example],
+    cache: ScoreCache | None,
+    progress: ProgressCallback | None,
+) -> list[np.ndarray]:
     model_id = str(scorer.model.model_id)
     raw_id = _raw_prompt_id(prompt)
     cached: list[np.ndarray | None] = (
-        cache.get_many(model_id, raw_id, [e.id for e in examples]) if cache else [None] * len(examples)
+        cache.get_many(model_id, raw_id, [e.id for e in examples]) if cache is not None else [None] * len(examples)
     )
     todo = [i for i, c in enumerate(cached) if c is None]
     raw: list[np.ndarray] = [c if c is not None else np.zeros(0) for c in cached]
@@ -119,16 +139,11 @@ def score_prompt(
         fresh = scorer.score_instances(fit_instances(scorer, prompt, todo_examples), progress)
         for i, s in zip(todo, fresh):
             raw[i] = s
-        if cache:
+        if cache is not None:
             cache.put_many(model_id, raw_id, {examples[i].id: s for i, s in zip(todo, fresh)})
     if progress is not None and len(todo) < len(examples):
         progress(len(examples) - len(todo))
-    choice_labels = [lab for lab, _ in prompt.verbalizer.pairs()]
-    scores = aggregate_labels(raw, choice_labels, n_labels)
-    if prompt.calibrate:
-        cf = aggregate_labels(scorer.score_instances(prompt.content_free_instances()), choice_labels, n_labels)
-        scores = calibrate_scores(scores, cf)
-    return scores
+    return raw
 
 
 def _raw_prompt_id(prompt: Prompt) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from promptsearch.demonstrations._selectors import DemoSelector, selector_from_dict
 from promptsearch.exceptions import TemplateError
 from promptsearch.tasks._records import Example, Task
 from promptsearch.templates._template import Template, join_label
@@ -54,6 +55,8 @@ class Prompt:
         demonstrations: Labelled training examples shown in the prompt, in order.
         calibrate: Apply contextual calibration with content-free inputs.
         separator: Text between instruction, demonstrations and the query.
+        selector: Chooses demonstrations per query (e.g. the most similar training examples);
+            used instead of ``demonstrations`` when given.
     """
 
     template: Template
@@ -62,7 +65,7 @@ class Prompt:
     demonstrations: tuple[Example, ...] = ()
     calibrate: bool = False
     separator: str = "\n\n"
-    metadata: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
+    selector: DemoSelector | None = field(default=None, compare=False)
 
     @classmethod
     def create(
@@ -94,8 +97,12 @@ class Prompt:
     @property
     def prefix(self) -> str:
         """The shared text: instruction and demonstrations, each followed by the separator."""
+        return self.prefix_with(self.demonstrations)
+
+    def prefix_with(self, demonstrations: Sequence[Example]) -> str:
+        """The instruction and the given demonstrations, each followed by the separator."""
         pieces = [self.instruction.strip()] if self.instruction.strip() else []
-        for demo in self.demonstrations:
+        for demo in demonstrations:
             word = self.verbalizer.words(demo.label)[0]
             pieces.append(self.template.fill(demo.inputs, word).strip())
         return "".join(p + self.separator for p in pieces)
@@ -103,6 +110,8 @@ class Prompt:
     def instance(self, inputs: dict[str, str] | Example, prefix: str | None = None) -> PromptInstance:
         """Render one example (or raw inputs) into a :class:`PromptInstance`."""
         fields = inputs.inputs if isinstance(inputs, Example) else inputs
+        if self.selector is not None:
+            prefix = self.prefix_with(self.selector.select(inputs))
         rendered = self.template.render(fields)
         context = rendered.context
         choices, labels = [], []
@@ -141,6 +150,7 @@ class Prompt:
             ],
             "calibrate": self.calibrate,
             "separator": self.separator,
+            "selector": self.selector.to_dict() if self.selector is not None else None,
         }
 
     @classmethod
@@ -157,6 +167,7 @@ class Prompt:
             ),
             calibrate=bool(data.get("calibrate", False)),
             separator=data.get("separator", "\n\n"),
+            selector=selector_from_dict(data["selector"]) if data.get("selector") else None,
         )
 
     @property
@@ -164,4 +175,5 @@ class Prompt:
         """Content hash of everything that affects scores."""
         payload = self.to_dict()
         payload["demonstrations"] = [d["id"] for d in payload["demonstrations"]]
+        payload["selector"] = self.selector.id if self.selector is not None else None
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,202 @@
+"""Choosing and ordering in-context demonstrations from the training split only."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from promptsearch._registry import Registry
+from promptsearch.exceptions import ConfigError
+from promptsearch.tasks._records import Example
+
+__all__ = [
+    "ORDERS",
+    "DemoSelector",
+    "FixedSelector",
+    "SimilarSelector",
+    "order_demonstrations",
+    "select_random",
+    "selector_from_dict",
+    "selectors",
+]
+
+ORDERS = ("random", "by_label", "similar_last")
+
+
+def order_demonstrations(demos: Sequence[Example], order: str, seed: int) -> tuple[Example, ...]:
+    """Order demonstrations: ``random`` (seeded), ``by_label`` (labels interleaved round-robin)."""
+    items = list(demos)
+    if order == "random" or order == "similar_last":
+        rng = np.random.default_rng(seed)
+        return tuple(items[i] for i in rng.permutation(len(items)))
+    if order == "by_label":
+        groups: dict[str, list[Example]] = {}
+        for ex in sorted(items, key=lambda e: e.id):
+            groups.setdefault(ex.label, []).append(ex)
+        out: list[Example] = []
+        while any(groups.values()):
+            for label in sorted(groups):
+                if groups[label]:
+                    out.append(groups[label].pop(0))
+        return tuple(out)
+    raise ConfigError(f"Unknown demonstration order {order!r}; use one of {list(ORDERS)}.")
+
+
+def select_random(train: Sequence[Example], n: int, *, seed: int, balanced: bool = True) -> tuple[Example, ...]:
+    """Pick ``n`` training examples with a seeded RNG; ``balanced`` cycles through the labels."""
+    if n <= 0:
+        return ()
+    pool = sorted(train, key=lambda e: e.id)
+    rng = np.random.default_rng(seed)
+    if not balanced:
+        return tuple(pool[i] for i in rng.choice(len(pool), size=min(n, len(pool)), replace=False))
+    by_label: dict[str, list[Example]] = {}
+    for ex in pool:
+        by_label.setdefault(ex.label, []).append(ex)
+    shuffled = {lab: [exs[i] for i in rng.permutation(len(exs))] for lab, exs in sorted(by_label.items())}
+    labels = [sorted(shuffled)[i] for i in rng.permutation(len(shuffled))]
+    out: list[Example] = []
+    while len(out) < min(n, len(pool)):
+        for lab in labels:
+            if shuffled[lab] and len(out) < n:
+                out.append(shuffled[lab].pop(0))
+    return tuple(out)
+
+
+class DemoSelector(ABC):
+    """Chooses the demonstrations shown before one query example."""
+
+    @abstractmethod
+    def select(self, query: Example | dict[str, str]) -> tuple[Example, ...]:
+        """Return the demonstrations for ``query``, in prompt order."""
+
+    @property
+    @abstractmethod
+    def id(self) -> str:
+        """Content hash of the selector's configuration and pool."""
+
+    @abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """JSON description, enough to rebuild the selector."""
+
+
+class FixedSelector(DemoSelector):
+    """The same demonstrations for every query (their key/values can be computed once)."""
+
+    def __init__(self, demonstrations: Sequence[Example]) -> None:
+        self.demonstrations = tuple(demonstrations)
+
+    def select(self, query: Example | dict[str, str]) -> tuple[Example, ...]:
+        return self.demonstrations
+
+    @property
+    def id(self) -> str:
+        return _hash(["fixed", [d.id for d in self.demonstrations]])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "fixed", "demonstrations": [_example_dict(d) for d in self.demonstrations]}
+
+
+class SimilarSelector(DemoSelector):
+    """The ``n`` training examples most similar to the query (TF-IDF cosine by default).
+
+    Args:
+        pool: Training examples to choose from.
+        n: Number of demonstrations.
+        fields: Input fields compared.
+        order: ``similar_last`` puts the most similar example closest to the query.
+        embed: Optional function mapping texts to vectors (e.g. a sentence-embedding model);
+            without it, TF-IDF vectors are used.
+    """
+
+    def __init__(
+        self,
+        pool: Sequence[Example],
+        n: int,
+        *,
+        fields: Sequence[str] = ("text",),
+        order: str = "similar_last",
+        embed: Any = None,
+        embedder_name: str = "tfidf",
+    ) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.pool = tuple(sorted(pool, key=lambda e: e.id))
+        self.n = n
+        self.fields = tuple(fields)
+        self.order = order
+        self.embedder_name = embedder_name if embed is not None else "tfidf"
+        texts = [self._text(e.inputs) for e in self.pool]
+        if embed is None:
+            self._vectorizer: Any = TfidfVectorizer(sublinear_tf=True).fit(texts)
+            self._embed = lambda xs: self._vectorizer.transform(xs).toarray()
+        else:
+            self._embed = embed
+        self._matrix = _normalize(np.asarray(self._embed(texts), dtype=np.float64))
+
+    def _text(self, inputs: Any) -> str:
+        return " ".join(str(inputs.get(f, "")) for f in self.fields)
+
+    def select(self, query: Example | dict[str, str]) -> tuple[Example, ...]:
+        inputs = query.inputs if isinstance(query, Example) else query
+        qid = query.id if isinstance(query, Example) else None
+        vec = _normalize(np.asarray(self._embed([self._text(inputs)]), dtype=np.float64))[0]
+        sims = self._matrix @ vec
+        ranked = [i for i in np.argsort(-sims, kind="stable") if self.pool[i].id != qid][: self.n]
+        chosen = [self.pool[i] for i in ranked]
+        if self.order == "similar_last":
+            chosen.reverse()
+        return tuple(chosen)
+
+    @property
+    def id(self) -> str:
+        return _hash(["similar", self.n, self.fields, self.order, self.embedder_name, [e.id for e in self.pool]])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "similar",
+            "n": self.n,
+            "fields": list(self.fields),
+            "order": self.order,
+            "embedder": self.embedder_name,
+            "pool": [_example_dict(e) for e in self.pool],
+        }
+
+
+def selector_from_dict(data: dict[str, Any]) -> DemoSelector:
+    """Rebuild a selector saved with ``to_dict`` (TF-IDF for similarity)."""
+    if data["kind"] == "fixed":
+        return FixedSelector([_example_from(d) for d in data["demonstrations"]])
+    if data["kind"] == "similar":
+        return SimilarSelector(
+            [_example_from(d) for d in data["pool"]], int(data["n"]), fields=data["fields"], order=data["order"]
+        )
+    raise ConfigError(f"Unknown demonstration selector kind {data['kind']!r}.")
+
+
+selectors: Registry[type[DemoSelector]] = Registry("demonstration selector")
+selectors.register("fixed", FixedSelector)
+selectors.register("similar", SimilarSelector)
+
+
+def _normalize(m: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    out: np.ndarray = m / np.where(norms == 0, 1.0, norms)
+    return out
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj).encode()).hexdigest()[:12]
+
+
+def _example_dict(e: Example) -> dict[str, Any]:
+    return {"id": e.id, "inputs": dict(e.inputs), "label": e.label}
+
+
+def _example_from(d: dict[str, Any]) -> Example:
+    return Example(id=d["id"], inputs=d["inputs"], label=d["label"])
