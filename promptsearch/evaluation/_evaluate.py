@@ -156,8 +156,8 @@ def evaluate(
         pick = rng.choice(len(split_obj.train), size=min(n_demonstrations, len(split_obj.train)), replace=False)
         demos = tuple(split_obj.train[int(i)] for i in pick)
     prompt = Prompt.create(
-        template or task_obj.default_template,
-        verbalizer if verbalizer is not None else dict(task_obj.default_verbalizer),
+        template or task_obj.template_or_default(),
+        verbalizer if verbalizer is not None else task_obj.verbalizer_or_default(),
         task_obj.label_names,
         instruction=instruction,
         demonstrations=demos,

@@ -81,6 +81,19 @@ class Task:
                     f"{list(self.label_names)}; fix the data or the label names."
                 )
 
+    def template_or_default(self) -> str:
+        """The task's default template, or a generic one over its input fields."""
+        if self.default_template:
+            return self.default_template
+        body = "\n".join(f"{f.replace('_', ' ').capitalize()}: {{{f}}}" for f in self.input_fields)
+        return body + "\nAnswer:{label}"
+
+    def verbalizer_or_default(self) -> dict[str, tuple[str, ...]]:
+        """The task's default label words, or the label names themselves."""
+        if self.default_verbalizer:
+            return {k: tuple(v) for k, v in self.default_verbalizer.items()}
+        return {label: (label.replace("_", " "),) for label in self.label_names}
+
     def label_index(self, label: str) -> int:
         """Return the class index of ``label``."""
         return self.label_names.index(label)
