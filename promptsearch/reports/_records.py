@@ -47,10 +47,15 @@ class LeaderboardRow:
     parents: tuple[str, ...] = ()
     tuning: str = "none"
     prompt: dict[str, Any] = field(default_factory=dict, repr=False)
+    labels: tuple[str, ...] = ()
+    confusion: tuple[tuple[int, ...], ...] = field(default=(), repr=False)
+    per_class: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["parents"] = list(self.parents)
+        out["labels"] = list(self.labels)
+        out["confusion"] = [list(r) for r in self.confusion]
         return out
 
     @classmethod
@@ -58,6 +63,8 @@ class LeaderboardRow:
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs["parents"] = tuple(kwargs.get("parents", ()))
+        kwargs["labels"] = tuple(kwargs.get("labels", ()))
+        kwargs["confusion"] = tuple(tuple(r) for r in kwargs.get("confusion", ()))
         return cls(**kwargs)
 
 
@@ -141,6 +148,9 @@ def leaderboard_csv(board: Leaderboard) -> str:
         d = row.to_dict()
         d["parents"] = " ".join(row.parents)
         d["prompt"] = json.dumps(row.prompt, ensure_ascii=False)
+        d["labels"] = " ".join(row.labels)
+        d["confusion"] = json.dumps(d["confusion"])
+        d["per_class"] = json.dumps(row.per_class)
         writer.writerow(d)
     return buf.getvalue()
 
