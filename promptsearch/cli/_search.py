@@ -1,0 +1,102 @@
+"""``promptsearch search SPACE.yaml``: run or resume a prompt search."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from promptsearch.cli._common import progress_bar
+from promptsearch.exceptions import ConfigError
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "search", help="search prompts with a search space",
+        description="Generate candidate prompts and optimize template, label words, demonstrations and "
+        "calibration jointly with Optuna. Running the same command again resumes the study.",
+    )
+    p.add_argument("space", help="search space YAML (see search_spaces/)")
+    p.add_argument("--trials", type=int, default=None, help="trial budget (default: the space's)")
+    p.add_argument("--seed", type=int, default=None, help="few-shot split seed (default: the space's)")
+    p.add_argument("--seeds", default=None,
+                   help="comma-separated split seeds, e.g. 13,21,42,87,100: one search per seed plus baselines")
+    p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite:///OUT/study.db)")
+    p.add_argument("--study", default=None, help="study name (default: derived from space, task and seed)")
+    p.add_argument("--out", default=None, help="output folder (default: runs/<space name>)")
+    p.add_argument("--task", default=None, help="catalog name or local file overriding the space's task")
+    p.add_argument("--text-field", action="append", default=None, help="input column(s) of a --task file")
+    p.add_argument("--label-field", default=None, help="label column of a --task file")
+    p.add_argument("--top", type=int, default=10, help="rows of the leaderboard to print")
+    from promptsearch.cli._evaluate import add_model_options
+
+    add_model_options(p)
+    p.set_defaults(handler=run)
+
+
+def _task_override(args: argparse.Namespace) -> Any:
+    if args.task is None:
+        if args.text_field or args.label_field:
+            raise ConfigError("--text-field and --label-field need --task FILE.")
+        return None
+    if not (args.text_field or args.label_field):
+        return args.task
+    spec: dict[str, Any] = {"name_or_path": args.task}
+    if args.text_field:
+        spec["text_fields"] = list(args.text_field)
+    if args.label_field:
+        spec["label_field"] = args.label_field
+    return spec
+
+
+class _TrialBar:
+    """Optuna callback feeding a tqdm bar: trials done, best so far, pruned, cache hits."""
+
+    def __init__(self, bar: Any, cache_hits: Any) -> None:
+        self.bar = bar
+        self.cache_hits = cache_hits
+        self.pruned = 0
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        if "pruned_at" in trial.user_attrs or trial.state.name == "PRUNED":
+            self.pruned += 1
+        try:
+            best = f"{study.best_value:.3f}"
+        except ValueError:
+            best = "-"
+        self.bar.set_postfix(best=best, pruned=self.pruned, cache_hits=self.cache_hits(), refresh=False)
+        self.bar.update(1)
+
+
+def run(args: argparse.Namespace) -> int:
+    from promptsearch.reports import leaderboard_markdown
+    from promptsearch.search import PromptSearch, SQLiteScoreCache, load_search_space
+
+    space = load_search_space(args.space)
+    out = Path(args.out) if args.out else Path("runs") / space.name
+    if args.seeds:
+        from promptsearch.search import run_protocol
+
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        result = run_protocol(space, seeds=seeds, out_dir=out, task=_task_override(args), model=args.model,
+                              n_trials=args.trials, storage=args.storage, batch_size=args.batch_size,
+                              device=args.device, dtype=None if args.dtype == "auto" else args.dtype,
+                              progress=not args.quiet)
+        sys.stdout.write(result.markdown() + "\n")
+        return 0
+    cache = SQLiteScoreCache(out / "scores.sqlite")
+    budget = args.trials or space.budget.trials
+    with progress_bar(budget, "trials", enabled=not args.quiet, unit="trial") as bar:
+        search = PromptSearch(
+            space, task=_task_override(args), model=args.model, seed=args.seed, n_trials=args.trials,
+            storage=args.storage, study_name=args.study, out_dir=out, cache=cache,
+            callbacks=[_TrialBar(bar, lambda: cache.hits)], batch_size=args.batch_size, device=args.device,
+            dtype=None if args.dtype == "auto" else args.dtype,
+        )
+        search.fit()
+    sys.stdout.write(leaderboard_markdown(search.leaderboard_, top=args.top))
+    sys.stdout.write(f"\nWrote {out / 'leaderboard.md'} and {out / 'leaderboard.json'}\n")
+    return 0

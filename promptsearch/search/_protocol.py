@@ -1,0 +1,164 @@
+"""The few-shot protocol (LM-BFF): one search per seed split, with baselines on the same splits."""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from promptsearch.search._cache import SQLiteScoreCache
+from promptsearch.templates import Prompt, Template, Verbalizer
+
+if TYPE_CHECKING:
+    from promptsearch.search._space import SearchSpace
+
+__all__ = ["ProtocolResult", "MethodResult", "run_protocol"]
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MethodResult:
+    """Test accuracy of one method on each seed split."""
+
+    method: str
+    per_seed: dict[int, float]
+    prompts: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.per_seed.values())
+
+    @property
+    def std(self) -> float:
+        values = list(self.per_seed.values())
+        return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+@dataclass(frozen=True)
+class ProtocolResult:
+    """Mean (std) of test accuracy over seeds, for baselines and promptsearch."""
+
+    task: str
+    model: str
+    k: int
+    seeds: tuple[int, ...]
+    test_n: int
+    methods: tuple[MethodResult, ...]
+
+    def markdown(self) -> str:
+        head = f"| method | mean (std) | {' | '.join(f'seed {s}' for s in self.seeds)} |"
+        sep = "|---|---|" + "---|" * len(self.seeds)
+        lines = [f"Task {self.task}, model {self.model}, K={self.k} per class, test n={self.test_n}; "
+                 "test accuracy x100.", "", head, sep]
+        for m in self.methods:
+            cells = " | ".join(f"{100 * m.per_seed[s]:.1f}" for s in self.seeds)
+            lines.append(f"| {m.method} | {100 * m.mean:.1f} ({100 * m.std:.1f}) | {cells} |")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for m, d in zip(self.methods, out["methods"]):
+            d["mean"], d["std"] = m.mean, m.std
+        return out
+
+
+def _manual_prompts(space: SearchSpace, labels: Sequence[str], default_verbalizer: dict[str, Any]) -> list[Prompt]:
+    verbs = [Verbalizer.parse(v, labels) for v in space.verbalizers.candidates] or [
+        Verbalizer.from_mapping(default_verbalizer, labels)]
+    return [Prompt(Template(s.template), v, instruction=s.instruction) for s in space.templates.seeds for v in verbs]
+
+
+def run_protocol(
+    space: SearchSpace,
+    *,
+    seeds: Sequence[int],
+    out_dir: str | Path,
+    task: Any = None,
+    model: Any = None,
+    n_trials: int | None = None,
+    storage: str | None = None,
+    batch_size: int | None = None,
+    device: str = "auto",
+    dtype: str | None = None,
+    progress: bool = False,
+    n_demos_icl: int = 4,
+) -> ProtocolResult:
+    """Run baselines and one search per seed; the same model, splits and test examples for all.
+
+    Baselines (test accuracy of the prompt chosen on dev, per seed):
+      * zero-shot manual: the first seed template with the first verbalizer candidate;
+      * best manual: the best on dev of every seed template x verbalizer candidate;
+      * in-context: best manual plus ``n_demos_icl`` random training demonstrations.
+    """
+    from promptsearch.evaluation import evaluate_prompt
+    from promptsearch.models import load_model
+    from promptsearch.scoring import make_scorer
+    from promptsearch.search._objective import DevScorer
+    from promptsearch.search._search import PromptSearch
+    from promptsearch.demonstrations import order_demonstrations, select_random
+    from promptsearch.tasks import few_shot_split, load_task
+
+    out = Path(out_dir)
+    space = space.with_task(task) if task is not None else space
+    space.require_task()
+    assert space.task is not None
+    task_obj = load_task(space.task.name_or_path, **space.task.loader_kwargs())
+    loaded = load_model(model if model is not None else space.model, dtype=dtype or space.dtype, device=device)
+    scorer = make_scorer(loaded, batch_size=batch_size or space.batch_size)
+    cache = SQLiteScoreCache(out / "scores.sqlite")
+    manual = _manual_prompts(space, task_obj.label_names, task_obj.verbalizer_or_default())
+    results: dict[str, dict[int, float]] = {m: {} for m in ("zero-shot manual", "best manual", "in-context (best manual + demos)", "promptsearch")}
+    prompts: dict[str, dict[int, dict[str, Any]]] = {m: {} for m in results}
+    test_n = 0
+    for seed in seeds:
+        split = few_shot_split(task_obj, k=space.split.k, seed=seed)
+        limit = space.final.test_limit
+        test = list(split.test)[:limit] if limit else list(split.test)
+        test_n = len(test)
+        dev = DevScorer(scorer, task_obj, split.dev, cache=cache, seed=seed)
+        dev_scores = [dev.full(p)[0] for p in manual]
+        best = manual[max(range(len(manual)), key=lambda i: (dev_scores[i], -i))]
+        demos = order_demonstrations(select_random(split.train, n_demos_icl, seed=seed), "random", seed)
+        icl = Prompt(best.template, best.verbalizer, instruction=best.instruction, demonstrations=demos)
+        for method, prompt in (("zero-shot manual", manual[0]), ("best manual", best),
+                               ("in-context (best manual + demos)", icl)):
+            res = evaluate_prompt(scorer, prompt, task_obj, test, cache=cache)
+            results[method][seed] = res.accuracy
+            prompts[method][seed] = prompt.to_dict()
+            _logger.info("seed %d %s: test accuracy %.3f", seed, method, res.accuracy)
+        search = PromptSearch(space, task=task_obj, model=loaded, seed=seed, n_trials=n_trials,
+                              storage=storage, out_dir=out / f"seed{seed}", cache=cache,
+                              callbacks=_progress_callbacks(progress, seed, n_trials or space.budget.trials))
+        search.fit()
+        row = search.leaderboard_.best
+        results["promptsearch"][seed] = float(row.test_accuracy or 0.0)
+        prompts["promptsearch"][seed] = row.prompt
+        _logger.info("seed %d promptsearch: test accuracy %.3f", seed, row.test_accuracy or 0.0)
+    protocol = ProtocolResult(
+        task=task_obj.name, model=loaded.name, k=space.split.k, seeds=tuple(seeds), test_n=test_n,
+        methods=tuple(MethodResult(m, results[m], prompts[m]) for m in results),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "protocol.md").write_text(protocol.markdown() + "\n", encoding="utf-8")
+    (out / "protocol.json").write_text(json.dumps(protocol.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+    return protocol
+
+
+def _progress_callbacks(enabled: bool, seed: int, total: int) -> list[Any]:
+    if not enabled:
+        return []
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=f"seed {seed}", unit="trial")
+
+    def callback(study: Any, trial: Any) -> None:
+        bar.update(1)
+        if bar.n >= total:
+            bar.close()
+
+    return [callback]

@@ -1,0 +1,231 @@
+"""``PromptSearch``: one Optuna study over templates, label words, demonstrations and calibration."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from promptsearch.exceptions import ConfigError, PromptSearchError
+from promptsearch.generators._candidate import Candidate
+from promptsearch.search._cache import MemoryScoreCache, SQLiteScoreCache
+from promptsearch.search._final import finalize
+from promptsearch.search._objective import DevScorer, build_prompt, choices_attrs, suggest_prompt
+from promptsearch.search._pools import initial_pool, next_pool, verbalizer_pool
+from promptsearch.search._storage import make_pruner, make_sampler, make_storage
+
+if TYPE_CHECKING:
+    import optuna
+
+    from promptsearch.reports import Leaderboard, LeaderboardRow
+    from promptsearch.search._space import SearchSpace
+    from promptsearch.tasks import FewShotSplit, Task
+    from promptsearch.templates import Prompt
+
+__all__ = ["PromptSearch"]
+
+_logger = logging.getLogger(__name__)
+
+Callback = Callable[["optuna.Study", "optuna.trial.FrozenTrial"], None]
+
+
+class PromptSearch:
+    """Find the best prompt for a task and a model (scikit-learn style: configure, then ``fit``).
+
+    Args:
+        space: A :class:`~promptsearch.search.SearchSpace`, or the path of a YAML file.
+        task: Overrides the space's task (a catalog name, a file, or a :class:`Task`).
+        model: Overrides the space's model (a catalog name, folder, hub id or loaded model).
+        seed: Few-shot split seed (LM-BFF: 13, 21, 42, 87, 100); also seeds the sampler.
+        n_trials: Overrides the space's trial budget.
+        storage: Optuna storage URL; default ``sqlite:///<out_dir>/study.db`` (in memory
+            without ``out_dir``). Running again with the same storage resumes the study.
+        study_name: Default ``<space name>-<task>-seed<seed>``.
+        out_dir: Folder for the study, the score cache and the leaderboard files.
+        cache: ``"auto"`` (a SQLite file in ``out_dir``, else in memory), a path, or a cache.
+        callbacks: Optuna callbacks called after each trial (e.g. a progress bar).
+
+    Attributes (after ``fit``):
+        best_prompt_: The winner (chosen on the full dev set).
+        leaderboard_: The ranked :class:`~promptsearch.reports.Leaderboard` with test scores.
+        study_: The Optuna study.
+        split_: The few-shot split used.
+
+    Example:
+        >>> search = PromptSearch("search_spaces/movies.yaml", n_trials=20, seed=13)  # doctest: +SKIP
+        >>> search.fit().best_prompt_.template.source  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace | str | Path,
+        *,
+        task: str | Task | None = None,
+        model: Any = None,
+        seed: int | None = None,
+        n_trials: int | None = None,
+        storage: str | None = None,
+        study_name: str | None = None,
+        out_dir: str | Path | None = None,
+        cache: Any = "auto",
+        callbacks: Sequence[Callback] = (),
+        batch_size: int | None = None,
+        device: str = "auto",
+        dtype: str | None = None,
+    ) -> None:
+        self.space = space
+        self.task = task
+        self.model = model
+        self.seed = seed
+        self.n_trials = n_trials
+        self.storage = storage
+        self.study_name = study_name
+        self.out_dir = out_dir
+        self.cache = cache
+        self.callbacks = callbacks
+        self.batch_size = batch_size
+        self.device = device
+        self.dtype = dtype
+
+    # -- setup ---------------------------------------------------------------------------------
+    def _resolve(self) -> tuple[SearchSpace, Task, FewShotSplit]:
+        from promptsearch.search._space import SearchSpace, load_search_space
+        from promptsearch.tasks import Task, few_shot_split, load_task
+
+        space = self.space if isinstance(self.space, SearchSpace) else load_search_space(self.space)
+        if isinstance(self.task, Task):
+            task = self.task
+        else:
+            if self.task is not None:
+                space = space.with_task(self.task)
+            space.require_task()
+            assert space.task is not None
+            task = load_task(space.task.name_or_path, **space.task.loader_kwargs())
+        if self.n_trials is not None and self.n_trials < 1:
+            raise ConfigError(f"--trials must be at least 1, got {self.n_trials}.")
+        seed = space.split.seed if self.seed is None else self.seed
+        return space, task, few_shot_split(task, k=space.split.k, seed=seed)
+
+    def _make_cache(self, out: Path | None) -> Any:
+        if self.cache == "auto":
+            return SQLiteScoreCache(out / "scores.sqlite") if out else MemoryScoreCache()
+        if isinstance(self.cache, (str, Path)):
+            return SQLiteScoreCache(self.cache)
+        return self.cache
+
+    # -- fit -----------------------------------------------------------------------------------
+    def fit(self) -> PromptSearch:
+        """Run (or resume) the search, re-score the best on full dev, evaluate them on test."""
+        import optuna
+
+        from promptsearch.models import load_model
+        from promptsearch.scoring import make_scorer
+
+        started = time.perf_counter()
+        space, task, split = self._resolve()
+        out = Path(self.out_dir) if self.out_dir is not None else None
+        loaded = load_model(
+            self.model if self.model is not None else space.model,
+            dtype=self.dtype or space.dtype,
+            device=self.device,
+        )
+        scorer = make_scorer(loaded, batch_size=self.batch_size or space.batch_size)
+        cache = self._make_cache(out)
+        name = self.study_name or f"{space.name}-{task.name}-seed{split.seed}"
+        sampler_seed = space.sampler.seed if space.sampler.seed is not None else split.seed
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(
+            storage=make_storage(self.storage, out),
+            study_name=name,
+            direction="maximize",
+            sampler=make_sampler(space.sampler.name, sampler_seed, dict(space.sampler.options)),
+            pruner=make_pruner(space.pruner.name, dict(space.pruner.options)),
+            load_if_exists=True,
+        )
+        for key, value in (("task", task.name), ("model", loaded.name), ("seed", split.seed),
+                           ("k", split.k), ("space", json.dumps(space.to_dict()))):
+            if key not in study.user_attrs:
+                study.set_user_attr(key, value)
+        verbalizers = verbalizer_pool(study, space, task, split, scorer)
+        dev = DevScorer(
+            scorer, task, split.dev, cache=cache, chunk_size=space.pruner.chunk_size,
+            per_example_reports=space.pruner.name == "wilcoxon", seed=split.seed,
+        )
+        budget = self.n_trials if self.n_trials is not None else space.budget.trials
+        generations = max(1, space.evolution.generations)
+        per_gen = [budget // generations + (1 if g < budget % generations else 0) for g in range(generations)]
+        deadline = None if space.budget.timeout_s is None else started + space.budget.timeout_s
+        pool = initial_pool(study, space, task)
+        for g in range(generations):
+            if g > 0:
+                pool = next_pool(study, space, g, pool, scorer=scorer, model=loaded, seed=split.seed)
+            if not pool:
+                break
+            done = sum(
+                1 for t in study.get_trials(deepcopy=False)
+                if t.user_attrs.get("generation") == g and t.state.is_finished()
+                and t.state != optuna.trial.TrialState.FAIL
+            )
+            remaining = per_gen[g] - done
+            if remaining <= 0:
+                continue
+            timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
+            if timeout is not None and timeout <= 0:
+                break
+            objective = self._objective(g, pool, verbalizers, space, task, split, dev)
+            study.optimize(objective, n_trials=remaining, timeout=timeout, callbacks=list(self.callbacks),
+                           catch=(PromptSearchError,))
+        board, best = finalize(
+            study, space, task, split, scorer, dev, cache=cache, name=name, started=started,
+            rebuild=lambda t: self._rebuild(t, study, verbalizers, task, split),
+        )
+        from promptsearch.reports import store_leaderboard, write_report
+
+        store_leaderboard(study, board)
+        if out is not None:
+            write_report(study, board, out)
+        self.study_ = study
+        self.split_ = split
+        self.task_ = task
+        self.scorer_ = scorer
+        self.leaderboard_: Leaderboard = board
+        self.best_prompt_: Prompt = best
+        self.best_row_: LeaderboardRow = board.best
+        return self
+
+    def _objective(self, generation: int, pool: Sequence[Candidate], verbalizers: Sequence[Any],
+                   space: SearchSpace, task: Task, split: FewShotSplit, dev: DevScorer) -> Callable[..., float]:
+        demos = space.demonstrations
+
+        def objective(trial: optuna.Trial) -> float:
+            choices = suggest_prompt(
+                trial, generation=generation, pool=pool, verbalizers=verbalizers,
+                demo_counts=demos.counts, demo_selection=demos.selection, demo_orders=demos.order,
+                demo_seeds=demos.seeds, calibration=space.calibration,
+            )
+            prompt = build_prompt(choices, task, split.train, split_seed=split.seed)
+            for key, value in choices_attrs(choices, prompt, generation).items():
+                trial.set_user_attr(key, value)
+            return dev.run(trial, prompt)
+
+        return objective
+
+    def _rebuild(self, trial: optuna.trial.FrozenTrial, study: optuna.Study, verbalizers: Sequence[Any],
+                 task: Task, split: FewShotSplit) -> Prompt:
+        """Rebuild the prompt a finished trial scored, from its parameters and attributes."""
+        from promptsearch.search._objective import PromptChoices
+
+        attrs, params = trial.user_attrs, trial.params
+        candidate = Candidate(instruction=attrs["instruction"], template=attrs["template"],
+                              origin=attrs.get("origin", "seed"), parents=tuple(attrs.get("parents", ())),
+                              generation=int(attrs.get("generation", 0)))
+        verb = {str(v): v for v in verbalizers}[params["verbalizer"]]
+        choices = PromptChoices(
+            candidate, verb, int(params.get("n_demos", 0)), str(params.get("demo_selection", "random")),
+            str(params.get("demo_order", "random")), int(params.get("demo_seed", 0)),
+            bool(params.get("calibrate", False)),
+        )
+        return build_prompt(choices, task, split.train, split_seed=split.seed)
