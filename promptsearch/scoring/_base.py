@@ -69,6 +69,17 @@ class BaseScorer(ABC):
         self.stats = ScorerStats()
         self._warned_truncation = False
 
+    def check_text(self, instances: Sequence[PromptInstance]) -> None:
+        """Refuse prompts with soft tokens: only soft-prompt scorers can fill them."""
+        from promptsearch.exceptions import TemplateError
+        from promptsearch.templates._template import SOFT_MARKER
+
+        if any(SOFT_MARKER in i.full_context or SOFT_MARKER in i.suffix for i in instances):
+            raise TemplateError(
+                "This prompt has {soft:N} slots, which need trained embeddings; score it with a "
+                "soft-prompt scorer from promptsearch.tuning (or remove the {soft:N} slot)."
+            )
+
     @abstractmethod
     def score_instances(
         self, instances: Sequence[PromptInstance], progress: ProgressCallback | None = None

@@ -30,6 +30,7 @@ class CausalLMScorer(BaseScorer):
     def score_instances(
         self, instances: Sequence[PromptInstance], progress: ProgressCallback | None = None
     ) -> list[np.ndarray]:
+        self.check_text(instances)
         tok = self.model.tokenizer
         start = start_tokens(tok)
         if not start:

@@ -25,6 +25,7 @@ class MaskedLMScorer(BaseScorer):
     def score_instances(
         self, instances: Sequence[PromptInstance], progress: ProgressCallback | None = None
     ) -> list[np.ndarray]:
+        self.check_text(instances)
         tok = self.model.tokenizer
         if tok.mask_token_id is None:
             raise ModelError(f"Model {self.model.name!r} has no mask token; it cannot score cloze prompts.")

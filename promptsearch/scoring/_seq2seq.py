@@ -24,6 +24,7 @@ class Seq2SeqScorer(BaseScorer):
     def score_instances(
         self, instances: Sequence[PromptInstance], progress: ProgressCallback | None = None
     ) -> list[np.ndarray]:
+        self.check_text(instances)
         tok = self.model.tokenizer
         sources = [(inst.full_context.rstrip(" ") + " " + inst.suffix.lstrip()).strip() for inst in instances]
         enc = tok(sources, add_special_tokens=True)["input_ids"]

@@ -2,6 +2,7 @@
 
 from promptsearch.templates._prompt import CONTENT_FREE_INPUTS, Prompt, PromptInstance
 from promptsearch.templates._template import (
+    SOFT_MARKER,
     FieldPart,
     LabelPart,
     Part,
@@ -14,6 +15,7 @@ from promptsearch.templates._template import (
 from promptsearch.templates._verbalizer import Verbalizer
 
 __all__ = [
+    "SOFT_MARKER",
     "CONTENT_FREE_INPUTS",
     "FieldPart",
     "LabelPart",

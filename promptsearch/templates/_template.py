@@ -21,7 +21,12 @@ from dataclasses import dataclass
 
 from promptsearch.exceptions import TemplateError
 
-__all__ = ["FieldPart", "LabelPart", "Part", "RenderedTemplate", "SoftPart", "Template", "TextPart", "join_label"]
+__all__ = ["SOFT_MARKER", "FieldPart", "LabelPart", "Part", "RenderedTemplate", "SoftPart", "Template", "TextPart", "join_label"]
+
+#: Character that stands for one soft token in rendered text (Unicode private use area). Only
+#: soft-prompt scorers (:mod:`promptsearch.tuning`) accept text containing it; they replace
+#: each occurrence by one trainable embedding.
+SOFT_MARKER = "\ue000"
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SOFT = re.compile(r"soft:(\d+)\Z")
@@ -180,11 +185,11 @@ class Template:
                 f"available fields: {list(available)}."
             )
 
-    def render(self, inputs: Mapping[str, str], soft_token: str = "") -> RenderedTemplate:
+    def render(self, inputs: Mapping[str, str], soft_token: str = SOFT_MARKER) -> RenderedTemplate:
         """Fill the fields; return the text before and after the label slot.
 
-        Soft slots render as ``soft_token`` repeated N times (empty by default: the scorer
-        inserts the embeddings itself).
+        Soft slots render as ``soft_token`` repeated N times (:data:`SOFT_MARKER` by default,
+        which soft-prompt scorers replace by embeddings).
         """
         before: list[str] = []
         after: list[str] = []
@@ -208,7 +213,7 @@ class Template:
 
     def fill(self, inputs: Mapping[str, str], word: str) -> str:
         """Render the whole text with ``word`` in the label slot (used for demonstrations)."""
-        rendered = self.render(inputs)
+        rendered = self.render(inputs, soft_token="")
         return rendered.context + join_label(rendered.context, word) + rendered.suffix
 
     def __str__(self) -> str:
