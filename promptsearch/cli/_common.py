@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["unescape", "progress_bar", "emit_json", "format_table"]
+__all__ = ["emit_json", "format_table", "progress_bar", "unescape"]
 
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}
 
@@ -54,6 +54,9 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
     body = [[cell(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)]
-    line = lambda vals: "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths)) + " |"  # noqa: E731
+
+    def line(vals: Sequence[str]) -> str:
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths)) + " |"
+
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(list(headers)), sep, *(line(r) for r in body)])

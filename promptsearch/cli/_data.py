@@ -39,7 +39,9 @@ def data_fetch(args: argparse.Namespace) -> int:
 
     path = fetch_task(args.name)
     task = load_task(args.name)
-    sys.stdout.write(f"{args.name}: {len(task.examples)} examples, labels {list(task.label_names)} -> {path}\n")
+    sys.stdout.write(
+        f"{args.name}: {len(task.examples)} examples, labels {list(task.label_names)} -> {path}\n"
+    )
     return 0
 
 

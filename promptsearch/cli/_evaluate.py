@@ -13,16 +13,25 @@ __all__ = ["register"]
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
     """Options shared by commands that load a model."""
-    p.add_argument("--model", default=None, help="catalog name, local folder or hub id (default: smollm2-135m-instruct)")
-    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
-                   help="model dtype (auto: bfloat16 on GPU, float32 on CPU)")
+    p.add_argument(
+        "--model", default=None, help="catalog name, local folder or hub id (default: smollm2-135m-instruct)"
+    )
+    p.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "float32", "bfloat16", "float16"],
+        help="model dtype (auto: bfloat16 on GPU, float32 on CPU)",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=None, help="sequences per forward pass")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("evaluate", help="evaluate one prompt on a task split",
-                       description="Score one prompt on a split of a task and print its metrics.")
+    p = sub.add_parser(
+        "evaluate",
+        help="evaluate one prompt on a task split",
+        description="Score one prompt on a split of a task and print its metrics.",
+    )
     p.add_argument("--task", default="movies", help="catalog name (promptsearch data list) or a local file")
     p.add_argument("--template", default=None, help=r"template, e.g. 'Review: {text}\nSentiment:{label}'")
     p.add_argument("--verbalizer", default=None, help="label words in label order, e.g. 'negative,positive'")
@@ -63,7 +72,17 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(out)
     else:
-        rows = [[out["prompt"]["template"], ",".join("|".join(w) for w in out["prompt"]["verbalizer"].values()),
-                 out["n"], out["accuracy"], out["macro_f1"], f"[{out['ci_low']:.3f}, {out['ci_high']:.3f}]"]]
-        sys.stdout.write(format_table(["template", "verbalizer", "n", "accuracy", "macro_f1", "95% CI"], rows) + "\n")
+        rows = [
+            [
+                out["prompt"]["template"],
+                ",".join("|".join(w) for w in out["prompt"]["verbalizer"].values()),
+                out["n"],
+                out["accuracy"],
+                out["macro_f1"],
+                f"[{out['ci_low']:.3f}, {out['ci_high']:.3f}]",
+            ]
+        ]
+        sys.stdout.write(
+            format_table(["template", "verbalizer", "n", "accuracy", "macro_f1", "95% CI"], rows) + "\n"
+        )
     return 0

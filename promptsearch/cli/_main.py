@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from promptsearch._version import __version__
 from promptsearch.exceptions import PromptSearchError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 _logger = logging.getLogger("promptsearch")
 

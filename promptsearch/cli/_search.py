@@ -15,15 +15,19 @@ __all__ = ["register"]
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "search", help="search prompts with a search space",
+        "search",
+        help="search prompts with a search space",
         description="Generate candidate prompts and optimize template, label words, demonstrations and "
         "calibration jointly with Optuna. Running the same command again resumes the study.",
     )
     p.add_argument("space", help="search space YAML (see search_spaces/)")
     p.add_argument("--trials", type=int, default=None, help="trial budget (default: the space's)")
     p.add_argument("--seed", type=int, default=None, help="few-shot split seed (default: the space's)")
-    p.add_argument("--seeds", default=None,
-                   help="comma-separated split seeds, e.g. 13,21,42,87,100: one search per seed plus baselines")
+    p.add_argument(
+        "--seeds",
+        default=None,
+        help="comma-separated split seeds, e.g. 13,21,42,87,100: one search per seed plus baselines",
+    )
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite:///OUT/study.db)")
     p.add_argument("--study", default=None, help="study name (default: derived from space, task and seed)")
     p.add_argument("--out", default=None, help="output folder (default: runs/<space name>)")
@@ -81,19 +85,37 @@ def run(args: argparse.Namespace) -> int:
         from promptsearch.search import run_protocol
 
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-        result = run_protocol(space, seeds=seeds, out_dir=out, task=_task_override(args), model=args.model,
-                              n_trials=args.trials, storage=args.storage, batch_size=args.batch_size,
-                              device=args.device, dtype=None if args.dtype == "auto" else args.dtype,
-                              progress=not args.quiet)
+        result = run_protocol(
+            space,
+            seeds=seeds,
+            out_dir=out,
+            task=_task_override(args),
+            model=args.model,
+            n_trials=args.trials,
+            storage=args.storage,
+            batch_size=args.batch_size,
+            device=args.device,
+            dtype=None if args.dtype == "auto" else args.dtype,
+            progress=not args.quiet,
+        )
         sys.stdout.write(result.markdown() + "\n")
         return 0
     cache = SQLiteScoreCache(out / "scores.sqlite")
     budget = args.trials or space.budget.trials
     with progress_bar(budget, "trials", enabled=not args.quiet, unit="trial") as bar:
         search = PromptSearch(
-            space, task=_task_override(args), model=args.model, seed=args.seed, n_trials=args.trials,
-            storage=args.storage, study_name=args.study, out_dir=out, cache=cache,
-            callbacks=[_TrialBar(bar, lambda: cache.hits)], batch_size=args.batch_size, device=args.device,
+            space,
+            task=_task_override(args),
+            model=args.model,
+            seed=args.seed,
+            n_trials=args.trials,
+            storage=args.storage,
+            study_name=args.study,
+            out_dir=out,
+            cache=cache,
+            callbacks=[_TrialBar(bar, lambda: cache.hits)],
+            batch_size=args.batch_size,
+            device=args.device,
             dtype=None if args.dtype == "auto" else args.dtype,
         )
         search.fit()

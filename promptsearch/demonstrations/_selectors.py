@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,9 @@ def order_demonstrations(demos: Sequence[Example], order: str, seed: int) -> tup
     raise ConfigError(f"Unknown demonstration order {order!r}; use one of {list(ORDERS)}.")
 
 
-def select_random(train: Sequence[Example], n: int, *, seed: int, balanced: bool = True) -> tuple[Example, ...]:
+def select_random(
+    train: Sequence[Example], n: int, *, seed: int, balanced: bool = True
+) -> tuple[Example, ...]:
     """Pick ``n`` training examples with a seeded RNG; ``balanced`` cycles through the labels."""
     if n <= 0:
         return ()
@@ -132,9 +134,10 @@ class SimilarSelector(DemoSelector):
         self.order = order
         self.embedder_name = embedder_name if embed is not None else "tfidf"
         texts = [self._text(e.inputs) for e in self.pool]
+        self._embed: Callable[[list[str]], Any]
         if embed is None:
-            self._vectorizer: Any = TfidfVectorizer(sublinear_tf=True).fit(texts)
-            self._embed = lambda xs: self._vectorizer.transform(xs).toarray()
+            vectorizer: Any = TfidfVectorizer(sublinear_tf=True).fit(texts)
+            self._embed = lambda xs: vectorizer.transform(xs).toarray()
         else:
             self._embed = embed
         self._matrix = _normalize(np.asarray(self._embed(texts), dtype=np.float64))
@@ -155,7 +158,9 @@ class SimilarSelector(DemoSelector):
 
     @property
     def id(self) -> str:
-        return _hash(["similar", self.n, self.fields, self.order, self.embedder_name, [e.id for e in self.pool]])
+        return _hash(
+            ["similar", self.n, self.fields, self.order, self.embedder_name, [e.id for e in self.pool]]
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -174,7 +179,10 @@ def selector_from_dict(data: dict[str, Any]) -> DemoSelector:
         return FixedSelector([_example_from(d) for d in data["demonstrations"]])
     if data["kind"] == "similar":
         return SimilarSelector(
-            [_example_from(d) for d in data["pool"]], int(data["n"]), fields=data["fields"], order=data["order"]
+            [_example_from(d) for d in data["pool"]],
+            int(data["n"]),
+            fields=data["fields"],
+            order=data["order"],
         )
     raise ConfigError(f"Unknown demonstration selector kind {data['kind']!r}.")
 

@@ -74,7 +74,9 @@ def evaluate_prompt(
 ) -> EvaluationResult:
     """Score ``prompt`` on ``examples`` with an existing scorer and compute the metrics."""
     if not examples:
-        raise DataError(f"No examples to evaluate on ({split} split of {task.name!r}); check the split and --limit.")
+        raise DataError(
+            f"No examples to evaluate on ({split} split of {task.name!r}); check the split and --limit."
+        )
     prompt.check(task)
     start = time.perf_counter()
     scores = score_prompt(scorer, prompt, examples, cache=cache, progress=progress)
@@ -153,7 +155,9 @@ def evaluate(
     demos: tuple[Example, ...] = ()
     if n_demonstrations:
         rng = np.random.default_rng(seed)
-        pick = rng.choice(len(split_obj.train), size=min(n_demonstrations, len(split_obj.train)), replace=False)
+        pick = rng.choice(
+            len(split_obj.train), size=min(n_demonstrations, len(split_obj.train)), replace=False
+        )
         demos = tuple(split_obj.train[int(i)] for i in pick)
     prompt = Prompt.create(
         template or task_obj.template_or_default(),

@@ -8,7 +8,7 @@ import numpy as np
 
 from promptsearch._registry import Registry
 
-__all__ = ["metrics", "compute_metrics", "bootstrap_ci", "MetricFn"]
+__all__ = ["MetricFn", "bootstrap_ci", "compute_metrics", "metrics"]
 
 MetricFn = Callable[[np.ndarray, np.ndarray, int], float]
 
@@ -35,15 +35,17 @@ metrics.register("macro_f1", _macro_f1)
 metrics.register("balanced_accuracy", _balanced_accuracy)
 
 
-def compute_metrics(y_true: Sequence[int], y_pred: Sequence[int], n_labels: int) -> dict[str, float]:
+def compute_metrics(
+    y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, n_labels: int
+) -> dict[str, float]:
     """Return every registered metric of the predictions."""
     y, p = np.asarray(y_true), np.asarray(y_pred)
     return {name: metrics.get(name)(y, p, n_labels) for name in metrics.names()}
 
 
 def bootstrap_ci(
-    y_true: Sequence[int],
-    y_pred: Sequence[int],
+    y_true: Sequence[int] | np.ndarray,
+    y_pred: Sequence[int] | np.ndarray,
     n_labels: int,
     *,
     metric: str = "accuracy",

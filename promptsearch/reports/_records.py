@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Leaderboard", "LeaderboardRow", "write_leaderboard", "leaderboard_markdown"]
+__all__ = ["Leaderboard", "LeaderboardRow", "leaderboard_markdown", "write_leaderboard"]
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,19 @@ class Leaderboard:
         return cls(rows=rows, **kwargs)
 
 
-_COLUMNS = ("rank", "instruction", "template", "verbalizer", "n_demos", "calibrate", "dev_score", "test_accuracy",
-            "test_ci", "evaluations", "origin")
+_COLUMNS = (
+    "rank",
+    "instruction",
+    "template",
+    "verbalizer",
+    "n_demos",
+    "calibrate",
+    "dev_score",
+    "test_accuracy",
+    "test_ci",
+    "evaluations",
+    "origin",
+)
 
 
 def _cell(value: Any) -> str:
@@ -116,9 +127,20 @@ def _cell(value: Any) -> str:
 def _row_cells(row: LeaderboardRow) -> list[str]:
     ci = "–" if row.test_ci_low is None else f"[{row.test_ci_low:.3f}, {row.test_ci_high:.3f}]"
     demos = f"{row.n_demos} ({row.demo_selection})" if row.n_demos else "0"
-    values = [row.rank, row.instruction or "", row.template, row.verbalizer, demos, "yes" if row.calibrate else "no",
-              row.dev_score, row.test_accuracy, ci, row.evaluations, row.origin]
-    return [_cell(v) if not isinstance(v, str) else _cell(v) for v in values]
+    values = [
+        row.rank,
+        row.instruction or "",
+        row.template,
+        row.verbalizer,
+        demos,
+        "yes" if row.calibrate else "no",
+        row.dev_score,
+        row.test_accuracy,
+        ci,
+        row.evaluations,
+        row.origin,
+    ]
+    return [_cell(v) for v in values]
 
 
 def leaderboard_markdown(board: Leaderboard, *, top: int | None = None) -> str:
@@ -127,9 +149,9 @@ def leaderboard_markdown(board: Leaderboard, *, top: int | None = None) -> str:
     lines = [
         f"# Leaderboard: {board.task} / {board.model} / seed {board.seed}",
         "",
-        f"{board.n_trials} trials ({board.n_pruned} pruned), {board.forward_passes} example forward passes, "
-        f"{board.cache_hits} cache hits, {board.seconds:.0f} s. Ranked on the full dev set; test shown with a "
-        "95% bootstrap interval.",
+        f"{board.n_trials} trials ({board.n_pruned} pruned), {board.forward_passes} example forward "
+        f"passes, {board.cache_hits} cache hits, {board.seconds:.0f} s. Ranked on the full dev set; "
+        "test shown with a 95% bootstrap interval.",
         "",
         "| " + " | ".join(_COLUMNS) + " |",
         "|" + "|".join("---" for _ in _COLUMNS) + "|",

@@ -16,7 +16,7 @@ from promptsearch.templates._prompt import PromptInstance
 if TYPE_CHECKING:
     from promptsearch.models import LoadedModel
 
-__all__ = ["BaseScorer", "ScorerStats", "scorers", "make_scorer", "length_batches"]
+__all__ = ["BaseScorer", "ScorerStats", "length_batches", "make_scorer", "scorers"]
 
 _logger = logging.getLogger(__name__)
 
@@ -86,7 +86,9 @@ class BaseScorer(ABC):
     ) -> list[np.ndarray]:
         """Return, for every instance, the log-probability of each of its choices."""
 
-    def next_token_log_probs(self, contexts: Sequence[str], suffixes: Sequence[str] | None = None) -> np.ndarray:
+    def next_token_log_probs(
+        self, contexts: Sequence[str], suffixes: Sequence[str] | None = None
+    ) -> np.ndarray:
         """Log-distribution over the vocabulary of the token that follows each context.
 
         Returns an array of shape ``(len(contexts), vocab_size)``. Used to propose words

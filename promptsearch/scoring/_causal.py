@@ -41,12 +41,12 @@ class CausalLMScorer(BaseScorer):
         encoded = encode_continuations(
             tok, [i.full_context for i in instances], [i.choices for i in instances], start
         )
-        encoded = [
-            EncodedInstance(e.context or start_if_empty, e.continuations) for e in encoded
-        ]
+        encoded = [EncodedInstance(e.context or start_if_empty, e.continuations) for e in encoded]
         for e in encoded:
             if not e.context:
-                raise ModelError("A prompt rendered to an empty context and the tokenizer has no BOS/EOS token.")
+                raise ModelError(
+                    "A prompt rendered to an empty context and the tokenizer has no BOS/EOS token."
+                )
             if any(not c for c in e.continuations):
                 raise ModelError("A label word tokenized to no tokens; use non-empty label words.")
         results: list[np.ndarray] = [np.zeros(0)] * len(encoded)
@@ -60,12 +60,17 @@ class CausalLMScorer(BaseScorer):
                 progress(len(batch))
         return results
 
-    def next_token_log_probs(self, contexts: Sequence[str], suffixes: Sequence[str] | None = None) -> np.ndarray:
+    def next_token_log_probs(
+        self, contexts: Sequence[str], suffixes: Sequence[str] | None = None
+    ) -> np.ndarray:
         import torch
 
         tok = self.model.tokenizer
         start = start_tokens(tok)
-        ids_list = [start + list(ids) for ids in tok([c.rstrip(" ") for c in contexts], add_special_tokens=False)["input_ids"]]
+        ids_list = [
+            start + list(ids)
+            for ids in tok([c.rstrip(" ") for c in contexts], add_special_tokens=False)["input_ids"]
+        ]
         out = np.zeros((len(contexts), 0), dtype=np.float32)
         model = self.model.model
         device = next(model.parameters()).device

@@ -12,7 +12,7 @@ from promptsearch.scoring._base import BaseScorer, ProgressCallback
 from promptsearch.tasks._records import Example
 from promptsearch.templates._prompt import CONTENT_FREE_INPUTS, Prompt, PromptInstance
 
-__all__ = ["ScoreCache", "score_prompt", "fit_instances", "aggregate_labels", "calibrate_scores"]
+__all__ = ["ScoreCache", "aggregate_labels", "calibrate_scores", "fit_instances", "score_prompt"]
 
 _MARGIN = 4  # tokens kept free for special tokens and tokenization effects at the cut
 
@@ -130,7 +130,9 @@ def _raw_scores(
     model_id = str(scorer.model.model_id)
     raw_id = _raw_prompt_id(prompt)
     cached: list[np.ndarray | None] = (
-        cache.get_many(model_id, raw_id, [e.id for e in examples]) if cache is not None else [None] * len(examples)
+        cache.get_many(model_id, raw_id, [e.id for e in examples])
+        if cache is not None
+        else [None] * len(examples)
     )
     todo = [i for i, c in enumerate(cached) if c is None]
     raw: list[np.ndarray] = [c if c is not None else np.zeros(0) for c in cached]

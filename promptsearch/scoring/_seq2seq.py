@@ -29,7 +29,8 @@ class Seq2SeqScorer(BaseScorer):
         sources = [(inst.full_context.rstrip(" ") + " " + inst.suffix.lstrip()).strip() for inst in instances]
         enc = tok(sources, add_special_tokens=True)["input_ids"]
         targets = [
-            [list(tok(c.strip(), add_special_tokens=False)["input_ids"]) for c in inst.choices] for inst in instances
+            [list(tok(c.strip(), add_special_tokens=False)["input_ids"]) for c in inst.choices]
+            for inst in instances
         ]
         if any(not t for ts in targets for t in ts):
             raise ModelError("A label word tokenized to no tokens; use non-empty label words.")
@@ -66,7 +67,9 @@ class Seq2SeqScorer(BaseScorer):
             t = targets[r][j]
             dec[k, : len(t)] = torch.tensor([start_id, *t[:-1]])
         with torch.inference_mode():
-            hidden = model.get_encoder()(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+            hidden = model.get_encoder()(
+                input_ids=ids.to(device), attention_mask=mask.to(device)
+            ).last_hidden_state
             out = model(
                 encoder_outputs=BaseModelOutput(last_hidden_state=hidden.index_select(0, src)),
                 attention_mask=mask.to(device).index_select(0, src),

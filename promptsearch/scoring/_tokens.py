@@ -47,17 +47,19 @@ def encode_continuations(
     on its own.
     """
     ctx_texts: list[str] = []
+    moved_spaces: list[str] = []
     whole_texts: list[str] = []
     for ctx, conts in zip(contexts, choices):
         stripped = ctx.rstrip(" ")
         moved = ctx[len(stripped) :]
         ctx_texts.append(stripped)
+        moved_spaces.append(moved)
         whole_texts.extend(stripped + moved + c for c in conts)
     ctx_ids = tokenizer(ctx_texts, add_special_tokens=False)["input_ids"]
     whole_ids = tokenizer(whole_texts, add_special_tokens=False)["input_ids"] if whole_texts else []
     out: list[EncodedInstance] = []
     k = 0
-    for ctx, cid, conts in zip(ctx_texts, ctx_ids, choices):
+    for moved, cid, conts in zip(moved_spaces, ctx_ids, choices):
         cont_ids: list[list[int]] = []
         for cont in conts:
             whole = whole_ids[k]
@@ -65,7 +67,6 @@ def encode_continuations(
             if whole[: len(cid)] == cid and len(whole) > len(cid):
                 cont_ids.append(list(whole[len(cid) :]))
             else:
-                moved = cont if ctx else cont
-                cont_ids.append(list(tokenizer(moved, add_special_tokens=False)["input_ids"]))
+                cont_ids.append(list(tokenizer(moved + cont, add_special_tokens=False)["input_ids"]))
         out.append(EncodedInstance(list(start) + list(cid), cont_ids))
     return out

@@ -75,9 +75,7 @@ class SQLiteScoreCache(MemoryScoreCache):
         return out
 
     def put_many(self, model_id: str, prompt_id: str, items: dict[str, np.ndarray]) -> None:
-        rows = [
-            (model_id, prompt_id, e, np.asarray(s, dtype=np.float64).tobytes()) for e, s in items.items()
-        ]
+        rows = [(model_id, prompt_id, e, np.asarray(s, dtype=np.float64).tobytes()) for e, s in items.items()]
         with self._lock:
             self._conn.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?)", rows)
             self._conn.commit()

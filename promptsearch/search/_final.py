@@ -41,8 +41,11 @@ def finalize(
     """Rank distinct prompts on the full dev set (pruned ones are completed from the cache)."""
     import optuna
 
-    trials = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-              if t.value is not None and "prompt_id" in t.user_attrs]
+    trials = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if t.value is not None and "prompt_id" in t.user_attrs
+    ]
     if not trials:
         raise PromptSearchError(
             f"Study {name!r} has no completed trial; check the log for failed trials and run again."
@@ -65,30 +68,54 @@ def finalize(
     limit = space.final.test_limit
     test = list(split.test)[:limit] if limit else list(split.test)
     rows = []
-    for rank, (value, accuracy, t, prompt) in enumerate(top, start=1):
+    for rank, (_value, accuracy, t, prompt) in enumerate(top, start=1):
         result = evaluate_prompt(scorer, prompt, task, test, split="test", cache=cache) if test else None
         a = t.user_attrs
-        rows.append(LeaderboardRow(
-            rank=rank, prompt_id=a["prompt_id"], candidate_id=a["candidate_id"], instruction=a["instruction"],
-            template=a["template"], verbalizer=str(prompt.verbalizer), n_demos=int(a.get("n_demos_used", 0)),
-            demo_selection=str(a.get("selection", "none")), calibrate=prompt.calibrate, dev_score=accuracy,
-            dev_n=len(split.dev),
-            test_accuracy=result.accuracy if result else None,
-            test_macro_f1=result.macro_f1 if result else None,
-            test_ci_low=result.ci_low if result else None, test_ci_high=result.ci_high if result else None,
-            test_n=result.n if result else 0, evaluations=cost.get(a["prompt_id"], 0), trial=t.number,
-            generation=int(a.get("generation", 0)), origin=str(a.get("origin", "seed")),
-            parents=tuple(a.get("parents", ())), prompt=prompt.to_dict(), labels=tuple(task.label_names),
-            **(_class_stats(result.labels, result.predictions, len(task.label_names), task.label_names)
-               if result else {}),
-        ))
+        rows.append(
+            LeaderboardRow(
+                rank=rank,
+                prompt_id=a["prompt_id"],
+                candidate_id=a["candidate_id"],
+                instruction=a["instruction"],
+                template=a["template"],
+                verbalizer=str(prompt.verbalizer),
+                n_demos=int(a.get("n_demos_used", 0)),
+                demo_selection=str(a.get("selection", "none")),
+                calibrate=prompt.calibrate,
+                dev_score=accuracy,
+                dev_n=len(split.dev),
+                test_accuracy=result.accuracy if result else None,
+                test_macro_f1=result.macro_f1 if result else None,
+                test_ci_low=result.ci_low if result else None,
+                test_ci_high=result.ci_high if result else None,
+                test_n=result.n if result else 0,
+                evaluations=cost.get(a["prompt_id"], 0),
+                trial=t.number,
+                generation=int(a.get("generation", 0)),
+                origin=str(a.get("origin", "seed")),
+                parents=tuple(a.get("parents", ())),
+                prompt=prompt.to_dict(),
+                labels=tuple(task.label_names),
+                **(
+                    _class_stats(result.labels, result.predictions, len(task.label_names), task.label_names)
+                    if result
+                    else {}
+                ),
+            )
+        )
     all_trials = study.get_trials(deepcopy=False)
     board = Leaderboard(
-        task=task.name, model=str(scorer.model.name), seed=split.seed, study_name=name, rows=tuple(rows),
+        task=task.name,
+        model=str(scorer.model.name),
+        seed=split.seed,
+        study_name=name,
+        rows=tuple(rows),
         n_trials=sum(1 for t in all_trials if t.state.is_finished()),
-        n_pruned=sum(1 for t in all_trials
-                     if t.state == optuna.trial.TrialState.PRUNED or "pruned_at" in t.user_attrs),
-        forward_passes=scorer.stats.instances, cache_hits=int(getattr(cache, "hits", 0)),
+        n_pruned=sum(
+            1 for t in all_trials if t.state == optuna.trial.TrialState.PRUNED or "pruned_at" in t.user_attrs
+        ),
+        forward_passes=scorer.stats.instances,
+        cache_hits=int(getattr(cache, "hits", 0)),
         seconds=time.perf_counter() - started,
         metadata={"k": split.k, "dev_n": len(split.dev), "test_n": len(test)},
     )
@@ -102,8 +129,12 @@ def _class_stats(y: Any, p: Any, n: int, names: Any) -> dict[str, Any]:
     cm = confusion_matrix(y, p, labels=list(range(n)))
     prec, rec, f1, support = precision_recall_fscore_support(y, p, labels=list(range(n)), zero_division=0)
     per_class = {
-        str(names[i]): {"precision": float(prec[i]), "recall": float(rec[i]), "f1": float(f1[i]),
-                        "support": int(support[i])}
+        str(names[i]): {
+            "precision": float(prec[i]),
+            "recall": float(rec[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
         for i in range(n)
     }
     return {"confusion": tuple(tuple(int(v) for v in row) for row in cm), "per_class": per_class}

@@ -68,8 +68,9 @@ def search_label_words(
     sub = logp[:, ids]
     labels = np.array([list(label_names).index(e.label) for e in train])
     overall = sub.mean(axis=0)
-    per_class = np.stack([sub[labels == c].mean(axis=0) if np.any(labels == c) else overall
-                          for c in range(len(label_names))])
+    per_class = np.stack(
+        [sub[labels == c].mean(axis=0) if np.any(labels == c) else overall for c in range(len(label_names))]
+    )
     # LM-BFF: the most likely words for the class; of those, keep the most discriminative
     # (likelier for this class than on average), so the same generic word is not picked for all.
     contrast = per_class - overall

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from promptsearch.demonstrations import FixedSelector, SimilarSelector, order_demonstrations, select_random
+from promptsearch.demonstrations import SimilarSelector, order_demonstrations, select_random
 from promptsearch.generators._candidate import Candidate
 from promptsearch.scoring import BaseScorer, ScoreCache, score_prompt
 from promptsearch.tasks._records import Example, Task
@@ -70,7 +70,9 @@ def suggest_prompt(
         if selection == "random" and demo_seeds > 1:
             demo_seed = trial.suggest_int("demo_seed", 0, demo_seeds - 1)
     calibrate = bool(trial.suggest_categorical("calibrate", list(calibration)))
-    return PromptChoices(by_id[cid], verbalizers[verb_ids.index(vid)], n_demos, selection, order, demo_seed, calibrate)
+    return PromptChoices(
+        by_id[cid], verbalizers[verb_ids.index(vid)], n_demos, selection, order, demo_seed, calibrate
+    )
 
 
 def build_prompt(choices: PromptChoices, task: Task, train: Sequence[Example], *, split_seed: int) -> Prompt:
@@ -80,7 +82,9 @@ def build_prompt(choices: PromptChoices, task: Task, train: Sequence[Example], *
     if choices.n_demos > 0:
         if choices.selection == "similar":
             selector = SimilarSelector(
-                train, choices.n_demos, fields=Template(choices.candidate.template).fields or task.input_fields,
+                train,
+                choices.n_demos,
+                fields=Template(choices.candidate.template).fields or task.input_fields,
                 order="similar_last" if choices.order == "similar_last" else "most_similar_first",
             )
         else:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from promptsearch.search._space import SearchSpace
     from promptsearch.tasks import FewShotSplit, Task
 
-__all__ = ["initial_pool", "next_pool", "verbalizer_pool", "load_pool"]
+__all__ = ["initial_pool", "load_pool", "next_pool", "verbalizer_pool"]
 
 _logger = logging.getLogger(__name__)
 
@@ -61,8 +61,11 @@ def initial_pool(study: optuna.Study, space: SearchSpace, task: Task) -> list[Ca
     grammar = space.templates.grammar
     if grammar is not None:
         gram = TemplateGrammar(
-            instruction=tuple(grammar.instruction), input_prefix=tuple(grammar.input_prefix),
-            connector=tuple(grammar.connector), answer_prefix=tuple(grammar.answer_prefix), fields=(grammar.field,),
+            instruction=tuple(grammar.instruction),
+            input_prefix=tuple(grammar.input_prefix),
+            connector=tuple(grammar.connector),
+            answer_prefix=tuple(grammar.answer_prefix),
+            fields=(grammar.field,),
         )
         want = max(0, space.templates.n_initial - len(pool))
         for cand in gram.sample(min(want + len(pool), gram.size()), seed=space.split.seed):
@@ -77,7 +80,9 @@ def initial_pool(study: optuna.Study, space: SearchSpace, task: Task) -> list[Ca
         )
     dropped = len(pool) - len(usable)
     if dropped:
-        _logger.warning("%d candidate templates use fields task %r lacks; they were dropped.", dropped, task.name)
+        _logger.warning(
+            "%d candidate templates use fields task %r lacks; they were dropped.", dropped, task.name
+        )
     stored_items = _store(study, "pool_g0", [c.to_dict() for c in usable])
     return [Candidate.from_dict(d) for d in stored_items]
 
@@ -86,14 +91,22 @@ def _parents(study: optuna.Study, k: int) -> list[Candidate]:
     """The best ``k`` distinct candidates so far (fully evaluated trials first)."""
     import optuna
 
-    trials = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-              if t.value is not None and "template" in t.user_attrs]
+    trials = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if t.value is not None and "template" in t.user_attrs
+    ]
     trials.sort(key=lambda t: ("pruned_at" in t.user_attrs, -float(t.value or 0.0)))
     out: dict[str, Candidate] = {}
     for t in trials:
         a = t.user_attrs
-        cand = Candidate(instruction=a["instruction"], template=a["template"], origin=a.get("origin", "seed"),
-                         parents=tuple(a.get("parents", ())), generation=int(a.get("generation", 0)))
+        cand = Candidate(
+            instruction=a["instruction"],
+            template=a["template"],
+            origin=a.get("origin", "seed"),
+            parents=tuple(a.get("parents", ())),
+            generation=int(a.get("generation", 0)),
+        )
         out.setdefault(cand.id, cand)
         if len(out) >= k:
             break
@@ -101,8 +114,14 @@ def _parents(study: optuna.Study, k: int) -> list[Candidate]:
 
 
 def next_pool(
-    study: optuna.Study, space: SearchSpace, generation: int, previous: Sequence[Candidate], *,
-    scorer: BaseScorer, model: LoadedModel, seed: int,
+    study: optuna.Study,
+    space: SearchSpace,
+    generation: int,
+    previous: Sequence[Candidate],
+    *,
+    scorer: BaseScorer,
+    model: LoadedModel,
+    seed: int,
 ) -> list[Candidate]:
     """Generation N: mutations and crossovers of the best candidates so far, plus the parents."""
     stored = load_pool(study, generation)
@@ -122,8 +141,18 @@ def next_pool(
         operators.append(make_operator(name, **opts))
     parents = _parents(study, space.evolution.parents)
     seen = {c.id for g in range(generation) for c in (load_pool(study, g) or [])}
-    children = evolve(parents, operators, n=space.evolution.population, seed=seed * 100 + generation,
-                      generation=generation, exclude=seen) if parents and operators else []
+    children = (
+        evolve(
+            parents,
+            operators,
+            n=space.evolution.population,
+            seed=seed * 100 + generation,
+            generation=generation,
+            exclude=seen,
+        )
+        if parents and operators
+        else []
+    )
     # Parents stay selectable so the sampler can keep exploiting them in the new parameter.
     pool = {c.id: c for c in [*parents, *children]}
     _logger.info("generation %d: %d parents, %d new candidates", generation, len(parents), len(children))
@@ -150,14 +179,24 @@ def verbalizer_pool(
         from promptsearch.search._label_words import search_label_words
 
         seed_tpl = space.templates.seeds[0]
-        prompt = Prompt(Template(seed_tpl.template), next(iter(pool.values())), instruction=seed_tpl.instruction)
+        prompt = Prompt(
+            Template(seed_tpl.template), next(iter(pool.values())), instruction=seed_tpl.instruction
+        )
         try:
-            found = search_label_words(scorer, prompt, split.train, task.label_names,
-                                       words_per_label=auto.words_per_label, n_candidates=auto.candidates,
-                                       seed=split.seed)
+            found = search_label_words(
+                scorer,
+                prompt,
+                split.train,
+                task.label_names,
+                words_per_label=auto.words_per_label,
+                n_candidates=auto.candidates,
+                seed=split.seed,
+            )
         except NotImplementedError:
             found = []
-            _logger.warning("Automatic label words need next-token predictions, which %s lacks.", type(scorer).__name__)
+            _logger.warning(
+                "Automatic label words need next-token predictions, which %s lacks.", type(scorer).__name__
+            )
         for v in found:
             pool.setdefault(str(v), v)
         _logger.info("automatic label words: %s", ", ".join(str(v) for v in found) or "none")

@@ -16,7 +16,7 @@ from promptsearch.templates import Prompt, Template, Verbalizer
 if TYPE_CHECKING:
     from promptsearch.search._space import SearchSpace
 
-__all__ = ["ProtocolResult", "MethodResult", "run_protocol"]
+__all__ = ["MethodResult", "ProtocolResult", "run_protocol"]
 
 _logger = logging.getLogger(__name__)
 
@@ -53,8 +53,13 @@ class ProtocolResult:
     def markdown(self) -> str:
         head = f"| method | mean (std) | {' | '.join(f'seed {s}' for s in self.seeds)} |"
         sep = "|---|---|" + "---|" * len(self.seeds)
-        lines = [f"Task {self.task}, model {self.model}, K={self.k} per class, test n={self.test_n}; "
-                 "test accuracy x100.", "", head, sep]
+        lines = [
+            f"Task {self.task}, model {self.model}, K={self.k} per class, test n={self.test_n}; "
+            "test accuracy x100.",
+            "",
+            head,
+            sep,
+        ]
         for m in self.methods:
             cells = " | ".join(f"{100 * m.per_seed[s]:.1f}" for s in self.seeds)
             lines.append(f"| {m.method} | {100 * m.mean:.1f} ({100 * m.std:.1f}) | {cells} |")
@@ -67,10 +72,17 @@ class ProtocolResult:
         return out
 
 
-def _manual_prompts(space: SearchSpace, labels: Sequence[str], default_verbalizer: dict[str, Any]) -> list[Prompt]:
+def _manual_prompts(
+    space: SearchSpace, labels: Sequence[str], default_verbalizer: dict[str, Any]
+) -> list[Prompt]:
     verbs = [Verbalizer.parse(v, labels) for v in space.verbalizers.candidates] or [
-        Verbalizer.from_mapping(default_verbalizer, labels)]
-    return [Prompt(Template(s.template), v, instruction=s.instruction) for s in space.templates.seeds for v in verbs]
+        Verbalizer.from_mapping(default_verbalizer, labels)
+    ]
+    return [
+        Prompt(Template(s.template), v, instruction=s.instruction)
+        for s in space.templates.seeds
+        for v in verbs
+    ]
 
 
 def run_protocol(
@@ -95,12 +107,12 @@ def run_protocol(
       * best manual: the best on dev of every seed template x verbalizer candidate;
       * in-context: best manual plus ``n_demos_icl`` random training demonstrations.
     """
+    from promptsearch.demonstrations import order_demonstrations, select_random
     from promptsearch.evaluation import evaluate_prompt
     from promptsearch.models import load_model
     from promptsearch.scoring import make_scorer
     from promptsearch.search._objective import DevScorer
     from promptsearch.search._search import PromptSearch
-    from promptsearch.demonstrations import order_demonstrations, select_random
     from promptsearch.tasks import few_shot_split, load_task
 
     out = Path(out_dir)
@@ -108,11 +120,15 @@ def run_protocol(
     space.require_task()
     assert space.task is not None
     task_obj = load_task(space.task.name_or_path, **space.task.loader_kwargs())
-    loaded = load_model(model if model is not None else space.model, dtype=dtype or space.dtype, device=device)
+    loaded = load_model(
+        model if model is not None else space.model, dtype=dtype or space.dtype, device=device
+    )
     scorer = make_scorer(loaded, batch_size=batch_size or space.batch_size)
     cache = SQLiteScoreCache(out / "scores.sqlite")
     manual = _manual_prompts(space, task_obj.label_names, task_obj.verbalizer_or_default())
-    results: dict[str, dict[int, float]] = {m: {} for m in ("zero-shot manual", "best manual", "in-context (best manual + demos)", "promptsearch")}
+    results: dict[str, dict[int, float]] = {
+        m: {} for m in ("zero-shot manual", "best manual", "in-context (best manual + demos)", "promptsearch")
+    }
     prompts: dict[str, dict[int, dict[str, Any]]] = {m: {} for m in results}
     test_n = 0
     for seed in seeds:
@@ -125,27 +141,44 @@ def run_protocol(
         best = manual[max(range(len(manual)), key=lambda i: (dev_scores[i], -i))]
         demos = order_demonstrations(select_random(split.train, n_demos_icl, seed=seed), "random", seed)
         icl = Prompt(best.template, best.verbalizer, instruction=best.instruction, demonstrations=demos)
-        for method, prompt in (("zero-shot manual", manual[0]), ("best manual", best),
-                               ("in-context (best manual + demos)", icl)):
+        for method, prompt in (
+            ("zero-shot manual", manual[0]),
+            ("best manual", best),
+            ("in-context (best manual + demos)", icl),
+        ):
             res = evaluate_prompt(scorer, prompt, task_obj, test, cache=cache)
             results[method][seed] = res.accuracy
             prompts[method][seed] = prompt.to_dict()
             _logger.info("seed %d %s: test accuracy %.3f", seed, method, res.accuracy)
-        search = PromptSearch(space, task=task_obj, model=loaded, seed=seed, n_trials=n_trials,
-                              storage=storage, out_dir=out / f"seed{seed}", cache=cache,
-                              callbacks=_progress_callbacks(progress, seed, n_trials or space.budget.trials))
+        search = PromptSearch(
+            space,
+            task=task_obj,
+            model=loaded,
+            seed=seed,
+            n_trials=n_trials,
+            storage=storage,
+            out_dir=out / f"seed{seed}",
+            cache=cache,
+            callbacks=_progress_callbacks(progress, seed, n_trials or space.budget.trials),
+        )
         search.fit()
         row = search.leaderboard_.best
         results["promptsearch"][seed] = float(row.test_accuracy or 0.0)
         prompts["promptsearch"][seed] = row.prompt
         _logger.info("seed %d promptsearch: test accuracy %.3f", seed, row.test_accuracy or 0.0)
     protocol = ProtocolResult(
-        task=task_obj.name, model=loaded.name, k=space.split.k, seeds=tuple(seeds), test_n=test_n,
+        task=task_obj.name,
+        model=loaded.name,
+        k=space.split.k,
+        seeds=tuple(seeds),
+        test_n=test_n,
         methods=tuple(MethodResult(m, results[m], prompts[m]) for m in results),
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "protocol.md").write_text(protocol.markdown() + "\n", encoding="utf-8")
-    (out / "protocol.json").write_text(json.dumps(protocol.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+    (out / "protocol.json").write_text(
+        json.dumps(protocol.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8"
+    )
     return protocol
 
 

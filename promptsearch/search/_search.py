@@ -145,14 +145,24 @@ class PromptSearch:
             pruner=make_pruner(space.pruner.name, dict(space.pruner.options)),
             load_if_exists=True,
         )
-        for key, value in (("task", task.name), ("model", loaded.name), ("seed", split.seed),
-                           ("k", split.k), ("space", json.dumps(space.to_dict()))):
+        for key, value in (
+            ("task", task.name),
+            ("model", loaded.name),
+            ("seed", split.seed),
+            ("k", split.k),
+            ("space", json.dumps(space.to_dict())),
+        ):
             if key not in study.user_attrs:
                 study.set_user_attr(key, value)
         verbalizers = verbalizer_pool(study, space, task, split, scorer)
         dev = DevScorer(
-            scorer, task, split.dev, cache=cache, chunk_size=space.pruner.chunk_size,
-            per_example_reports=space.pruner.name == "wilcoxon", seed=split.seed,
+            scorer,
+            task,
+            split.dev,
+            cache=cache,
+            chunk_size=space.pruner.chunk_size,
+            per_example_reports=space.pruner.name == "wilcoxon",
+            seed=split.seed,
         )
         budget = self.n_trials if self.n_trials is not None else space.budget.trials
         generations = max(1, space.evolution.generations)
@@ -165,8 +175,10 @@ class PromptSearch:
             if not pool:
                 break
             done = sum(
-                1 for t in study.get_trials(deepcopy=False)
-                if t.user_attrs.get("generation") == g and t.state.is_finished()
+                1
+                for t in study.get_trials(deepcopy=False)
+                if t.user_attrs.get("generation") == g
+                and t.state.is_finished()
                 and t.state != optuna.trial.TrialState.FAIL
             )
             remaining = per_gen[g] - done
@@ -176,10 +188,23 @@ class PromptSearch:
             if timeout is not None and timeout <= 0:
                 break
             objective = self._objective(g, pool, verbalizers, space, task, split, dev)
-            study.optimize(objective, n_trials=remaining, timeout=timeout, callbacks=list(self.callbacks),
-                           catch=(PromptSearchError,))
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                timeout=timeout,
+                callbacks=list(self.callbacks),
+                catch=(PromptSearchError,),
+            )
         board, best = finalize(
-            study, space, task, split, scorer, dev, cache=cache, name=name, started=started,
+            study,
+            space,
+            task,
+            split,
+            scorer,
+            dev,
+            cache=cache,
+            name=name,
+            started=started,
             rebuild=lambda t: self._rebuild(t, study, verbalizers, task, split),
         )
         from promptsearch.reports import store_leaderboard, write_report
@@ -196,15 +221,29 @@ class PromptSearch:
         self.best_row_: LeaderboardRow = board.best
         return self
 
-    def _objective(self, generation: int, pool: Sequence[Candidate], verbalizers: Sequence[Any],
-                   space: SearchSpace, task: Task, split: FewShotSplit, dev: DevScorer) -> Callable[..., float]:
+    def _objective(
+        self,
+        generation: int,
+        pool: Sequence[Candidate],
+        verbalizers: Sequence[Any],
+        space: SearchSpace,
+        task: Task,
+        split: FewShotSplit,
+        dev: DevScorer,
+    ) -> Callable[..., float]:
         demos = space.demonstrations
 
         def objective(trial: optuna.Trial) -> float:
             choices = suggest_prompt(
-                trial, generation=generation, pool=pool, verbalizers=verbalizers,
-                demo_counts=demos.counts, demo_selection=demos.selection, demo_orders=demos.order,
-                demo_seeds=demos.seeds, calibration=space.calibration,
+                trial,
+                generation=generation,
+                pool=pool,
+                verbalizers=verbalizers,
+                demo_counts=demos.counts,
+                demo_selection=demos.selection,
+                demo_orders=demos.order,
+                demo_seeds=demos.seeds,
+                calibration=space.calibration,
             )
             prompt = build_prompt(choices, task, split.train, split_seed=split.seed)
             for key, value in choices_attrs(choices, prompt, generation).items():
@@ -213,19 +252,33 @@ class PromptSearch:
 
         return objective
 
-    def _rebuild(self, trial: optuna.trial.FrozenTrial, study: optuna.Study, verbalizers: Sequence[Any],
-                 task: Task, split: FewShotSplit) -> Prompt:
+    def _rebuild(
+        self,
+        trial: optuna.trial.FrozenTrial,
+        study: optuna.Study,
+        verbalizers: Sequence[Any],
+        task: Task,
+        split: FewShotSplit,
+    ) -> Prompt:
         """Rebuild the prompt a finished trial scored, from its parameters and attributes."""
         from promptsearch.search._objective import PromptChoices
 
         attrs, params = trial.user_attrs, trial.params
-        candidate = Candidate(instruction=attrs["instruction"], template=attrs["template"],
-                              origin=attrs.get("origin", "seed"), parents=tuple(attrs.get("parents", ())),
-                              generation=int(attrs.get("generation", 0)))
+        candidate = Candidate(
+            instruction=attrs["instruction"],
+            template=attrs["template"],
+            origin=attrs.get("origin", "seed"),
+            parents=tuple(attrs.get("parents", ())),
+            generation=int(attrs.get("generation", 0)),
+        )
         verb = {str(v): v for v in verbalizers}[params["verbalizer"]]
         choices = PromptChoices(
-            candidate, verb, int(params.get("n_demos", 0)), str(params.get("demo_selection", "random")),
-            str(params.get("demo_order", "random")), int(params.get("demo_seed", 0)),
+            candidate,
+            verb,
+            int(params.get("n_demos", 0)),
+            str(params.get("demo_selection", "random")),
+            str(params.get("demo_order", "random")),
+            int(params.get("demo_seed", 0)),
             bool(params.get("calibrate", False)),
         )
         return build_prompt(choices, task, split.train, split_seed=split.seed)

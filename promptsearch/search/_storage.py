@@ -11,7 +11,7 @@ from promptsearch.exceptions import ConfigError
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["make_storage", "make_sampler", "make_pruner", "SAMPLERS", "PRUNERS"]
+__all__ = ["PRUNERS", "SAMPLERS", "make_pruner", "make_sampler", "make_storage"]
 
 SAMPLERS = ("tpe", "random", "cmaes", "qmc", "gp")
 PRUNERS = ("wilcoxon", "successive_halving", "median", "none")
@@ -36,7 +36,9 @@ def make_storage(url: str | None, out_dir: Path | None) -> Any:
     if url.startswith("journal:") or url.endswith((".log", ".journal")):
         path = url.removeprefix("journal:")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
+        from optuna.storages.journal import JournalFileBackend
+
+        return optuna.storages.JournalStorage(JournalFileBackend(path))
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if "://" not in url:
@@ -59,7 +61,9 @@ def make_storage(url: str | None, out_dir: Path | None) -> Any:
         )
 
 
-def make_sampler(name: str, seed: int | None, options: dict[str, Any] | None = None) -> optuna.samplers.BaseSampler:
+def make_sampler(
+    name: str, seed: int | None, options: dict[str, Any] | None = None
+) -> optuna.samplers.BaseSampler:
     """Build a sampler by name (``tpe`` by default), seeded (0 is a valid seed)."""
     import optuna
 

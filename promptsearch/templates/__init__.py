@@ -15,8 +15,8 @@ from promptsearch.templates._template import (
 from promptsearch.templates._verbalizer import Verbalizer
 
 __all__ = [
-    "SOFT_MARKER",
     "CONTENT_FREE_INPUTS",
+    "SOFT_MARKER",
     "FieldPart",
     "LabelPart",
     "Part",

@@ -14,7 +14,7 @@ from promptsearch.tasks._records import Example, Task
 from promptsearch.templates._template import Template, join_label
 from promptsearch.templates._verbalizer import Verbalizer
 
-__all__ = ["Prompt", "PromptInstance", "CONTENT_FREE_INPUTS"]
+__all__ = ["CONTENT_FREE_INPUTS", "Prompt", "PromptInstance"]
 
 #: Content-free inputs for contextual calibration (Zhao et al., 2021).
 CONTENT_FREE_INPUTS: tuple[str, ...] = ("N/A", "", "[MASK]")
@@ -163,7 +163,8 @@ class Prompt:
             verbalizer=Verbalizer.from_mapping(verb, labels),
             instruction=data.get("instruction", ""),
             demonstrations=tuple(
-                Example(id=d["id"], inputs=d["inputs"], label=d["label"]) for d in data.get("demonstrations", [])
+                Example(id=d["id"], inputs=d["inputs"], label=d["label"])
+                for d in data.get("demonstrations", [])
             ),
             calibrate=bool(data.get("calibrate", False)),
             separator=data.get("separator", "\n\n"),

@@ -21,7 +21,17 @@ from dataclasses import dataclass
 
 from promptsearch.exceptions import TemplateError
 
-__all__ = ["SOFT_MARKER", "FieldPart", "LabelPart", "Part", "RenderedTemplate", "SoftPart", "Template", "TextPart", "join_label"]
+__all__ = [
+    "SOFT_MARKER",
+    "FieldPart",
+    "LabelPart",
+    "Part",
+    "RenderedTemplate",
+    "SoftPart",
+    "Template",
+    "TextPart",
+    "join_label",
+]
 
 #: Character that stands for one soft token in rendered text (Unicode private use area). Only
 #: soft-prompt scorers (:mod:`promptsearch.tuning`) accept text containing it; they replace

@@ -42,11 +42,14 @@ class Verbalizer:
         """Build from ``{label: word or [words]}``, in the order of ``labels``."""
         unknown = [k for k in mapping if k not in labels]
         if unknown:
-            raise VerbalizerError(f"Verbalizer names unknown label(s) {unknown}; the labels are {list(labels)}.")
+            raise VerbalizerError(
+                f"Verbalizer names unknown label(s) {unknown}; the labels are {list(labels)}."
+            )
         missing = [lab for lab in labels if lab not in mapping]
         if missing:
             raise VerbalizerError(
-                f"Verbalizer has no word for label(s) {missing}; give a word for every label of {list(labels)}."
+                f"Verbalizer has no word for label(s) {missing}; "
+                f"give a word for every label of {list(labels)}."
             )
         words = []
         for lab in labels:
@@ -62,7 +65,9 @@ class Verbalizer:
         """
         entries = [e.strip() for e in spec.split(",")]
         if all("=" in e for e in entries):
-            return cls.from_mapping({k.strip(): v.split("|") for k, v in (e.split("=", 1) for e in entries)}, labels)
+            return cls.from_mapping(
+                {k.strip(): v.split("|") for k, v in (e.split("=", 1) for e in entries)}, labels
+            )
         if len(entries) != len(labels):
             raise VerbalizerError(
                 f"Verbalizer {spec!r} gives {len(entries)} word(s) but the task has {len(labels)} labels "

@@ -10,8 +10,14 @@ from promptsearch.cli._common import unescape
 from promptsearch.models import LoadedModel
 from tests._tiny import save_loaded
 
-ROWS = [("great fun film", "positive"), ("boring and bad", "negative"), ("I loved it", "positive"),
-        ("the worst movie", "negative"), ("lovely story", "positive"), ("dull acting", "negative")] * 6
+ROWS = [
+    ("great fun film", "positive"),
+    ("boring and bad", "negative"),
+    ("I loved it", "positive"),
+    ("the worst movie", "negative"),
+    ("lovely story", "positive"),
+    ("dull acting", "negative"),
+] * 6
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +28,9 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_causal: LoadedModel
 @pytest.fixture()
 def data_file(tmp_path: Path) -> Path:
     path = tmp_path / "reviews.jsonl"
-    path.write_text("\n".join(json.dumps({"text": f"{t} {i}", "label": lab}) for i, (t, lab) in enumerate(ROWS)))
+    path.write_text(
+        "\n".join(json.dumps({"text": f"{t} {i}", "label": lab}) for i, (t, lab) in enumerate(ROWS))
+    )
     return path
 
 
@@ -32,9 +40,27 @@ def test_unescape() -> None:
 
 
 def test_evaluate_json(model_dir: Path, data_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["-q", "evaluate", "--task", str(data_file), "--model", str(model_dir), "--template",
-                 r"Review: {text}\nSentiment:{label}", "--verbalizer", "negative,positive", "--split", "test",
-                 "--k", "2", "--limit", "5", "--json"])
+    code = main(
+        [
+            "-q",
+            "evaluate",
+            "--task",
+            str(data_file),
+            "--model",
+            str(model_dir),
+            "--template",
+            r"Review: {text}\nSentiment:{label}",
+            "--verbalizer",
+            "negative,positive",
+            "--split",
+            "test",
+            "--k",
+            "2",
+            "--limit",
+            "5",
+            "--json",
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n"] == 5 and out["prompt"]["template"] == "Review: {text}\nSentiment:{label}"

@@ -13,8 +13,14 @@ from promptsearch.search import MemoryScoreCache, SQLiteScoreCache
 from promptsearch.tasks import Example, Task
 from promptsearch.templates import Prompt
 
-TEXTS = [("great fun film", "positive"), ("boring and bad", "negative"), ("I loved it", "positive"),
-         ("the worst movie", "negative"), ("lovely story", "positive"), ("dull acting", "negative")]
+TEXTS = [
+    ("great fun film", "positive"),
+    ("boring and bad", "negative"),
+    ("I loved it", "positive"),
+    ("the worst movie", "negative"),
+    ("lovely story", "positive"),
+    ("dull acting", "negative"),
+]
 
 
 def _task() -> Task:
@@ -38,8 +44,9 @@ def test_calibration_removes_content_free_bias() -> None:
 
 def test_cache_gives_identical_scores_and_counts_hits(tiny_causal: LoadedModel, tmp_path: object) -> None:
     task = _task()
-    prompt = Prompt.create("Review: {text}\nSentiment:{label}", "bad|terrible,good", task.label_names,
-                           calibrate=True)
+    prompt = Prompt.create(
+        "Review: {text}\nSentiment:{label}", "bad|terrible,good", task.label_names, calibrate=True
+    )
     scorer = make_scorer(tiny_causal, batch_size=4)
     cache = SQLiteScoreCache(f"{tmp_path}/s.sqlite")
     first = score_prompt(scorer, prompt, task.examples, cache=cache)

@@ -17,7 +17,14 @@ from promptsearch.search._space import SearchSpace
 from promptsearch.tasks import Example, Task
 from promptsearch.templates import Prompt
 
-POS = ["great fun film", "I loved it", "lovely story", "brilliant acting", "wonderful music", "the best movie"]
+POS = [
+    "great fun film",
+    "I loved it",
+    "lovely story",
+    "brilliant acting",
+    "wonderful music",
+    "the best movie",
+]
 NEG = ["boring and bad", "the worst movie", "dull acting", "awful plot", "terrible story", "I hated it"]
 
 
@@ -47,7 +54,9 @@ def _fit(space: SearchSpace, task: Task, model: LoadedModel, out: Path, n: int, 
     return PromptSearch(space, task=task, model=model, n_trials=n, out_dir=out, **kw).fit()  # type: ignore[arg-type]
 
 
-def test_fit_writes_leaderboard(space: SearchSpace, toy_task: Task, tiny_causal: LoadedModel, tmp_path: Path) -> None:
+def test_fit_writes_leaderboard(
+    space: SearchSpace, toy_task: Task, tiny_causal: LoadedModel, tmp_path: Path
+) -> None:
     search = _fit(space, toy_task, tiny_causal, tmp_path, 8)
     board = search.leaderboard_
     assert 1 <= len(board.rows) <= 3
@@ -71,7 +80,10 @@ def test_resume_after_interruption_keeps_trials_and_scores(
         pass
 
     def stop_after_3(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED))) >= 3:
+        if (
+            len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)))
+            >= 3
+        ):
             raise Stop
 
     with pytest.raises(Stop):
@@ -87,14 +99,14 @@ def test_resume_after_interruption_keeps_trials_and_scores(
     assert again.leaderboard_.rows[0].prompt_id == search.leaderboard_.rows[0].prompt_id
 
 
-def test_dev_scorer_reports_each_example_at_a_fixed_step(
-    toy_task: Task, tiny_causal: LoadedModel
-) -> None:
+def test_dev_scorer_reports_each_example_at_a_fixed_step(toy_task: Task, tiny_causal: LoadedModel) -> None:
     from promptsearch.scoring import make_scorer
     from promptsearch.tasks import few_shot_split
 
     split = few_shot_split(toy_task, k=4, seed=13)
-    dev = DevScorer(make_scorer(tiny_causal), toy_task, split.dev, cache=MemoryScoreCache(), chunk_size=3, seed=1)
+    dev = DevScorer(
+        make_scorer(tiny_causal), toy_task, split.dev, cache=MemoryScoreCache(), chunk_size=3, seed=1
+    )
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
     prompt = Prompt.create("Review: {text}\nSentiment:{label}", "bad,good", toy_task.label_names)
     trial = study.ask()

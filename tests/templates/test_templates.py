@@ -4,7 +4,16 @@ import pytest
 
 from promptsearch.exceptions import TemplateError, VerbalizerError
 from promptsearch.tasks import Example, Task
-from promptsearch.templates import FieldPart, LabelPart, Prompt, SoftPart, Template, TextPart, Verbalizer, join_label
+from promptsearch.templates import (
+    FieldPart,
+    LabelPart,
+    Prompt,
+    SoftPart,
+    Template,
+    TextPart,
+    Verbalizer,
+    join_label,
+)
 
 
 def test_parse_parts_and_fields() -> None:
@@ -73,8 +82,13 @@ def _task() -> Task:
 
 def test_prompt_renders_instruction_demos_and_choices() -> None:
     task = _task()
-    p = Prompt.create("Review: {text}\nSentiment:{label}", "bad,good", task.label_names,
-                      instruction="Classify.", demonstrations=task.examples)
+    p = Prompt.create(
+        "Review: {text}\nSentiment:{label}",
+        "bad,good",
+        task.label_names,
+        instruction="Classify.",
+        demonstrations=task.examples,
+    )
     inst = p.instance(Example.create({"text": "fine"}, "positive"))
     assert inst.prefix == "Classify.\n\nReview: good\nSentiment: good\n\nReview: bad\nSentiment: bad\n\n"
     assert inst.context == "Review: fine\nSentiment:"
