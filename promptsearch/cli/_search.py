@@ -34,7 +34,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--task", default=None, help="catalog name or local file overriding the space's task")
     p.add_argument("--text-field", action="append", default=None, help="input column(s) of a --task file")
     p.add_argument("--label-field", default=None, help="label column of a --task file")
-    p.add_argument("--top", type=int, default=10, help="rows of the leaderboard to print")
+    p.add_argument("--top", type=int, default=None, help="prompts evaluated on test (default: the space's)")
+    p.add_argument(
+        "--test-limit", type=int, default=None, help="test examples per prompt (default: the space's)"
+    )
     from promptsearch.cli._evaluate import add_model_options
 
     add_model_options(p)
@@ -120,5 +123,5 @@ def run(args: argparse.Namespace) -> int:
         )
         search.fit()
     sys.stdout.write(leaderboard_markdown(search.leaderboard_, top=args.top))
-    sys.stdout.write(f"\nWrote {out / 'leaderboard.md'} and {out / 'leaderboard.json'}\n")
+    sys.stdout.write(f"\nBest prompt and the full report: {out / 'leaderboard.md'}, {out / 'report.html'}\n")
     return 0

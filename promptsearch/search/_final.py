@@ -37,6 +37,7 @@ def finalize(
     name: str,
     started: float,
     rebuild: Callable[[optuna.trial.FrozenTrial], Prompt],
+    progress: Any = None,
 ) -> tuple[Leaderboard, Prompt]:
     """Rank distinct prompts on the full dev set (pruned ones are completed from the cache)."""
     import optuna
@@ -58,18 +59,35 @@ def finalize(
         if pid not in best_trial or (t.value or 0.0) > (best_trial[pid].value or 0.0):
             best_trial[pid] = t
     ranked = sorted(best_trial.values(), key=lambda t: -(t.value or 0.0))[: max(1, space.final.top) * 2]
+    limit = space.final.test_limit
+    test = list(split.test)[:limit] if limit else list(split.test)
+    n_top = max(1, space.final.top)
+    if progress is not None:
+        progress.reset(total=len(ranked) * len(split.dev) + min(n_top, len(ranked)) * len(test))
     rescored: list[tuple[float, float, optuna.trial.FrozenTrial, Prompt]] = []
     for t in ranked:
         prompt = rebuild(t)
         value, accuracy = dev.full(prompt)
         rescored.append((value, accuracy, t, prompt))
+        if progress is not None:
+            progress.update(len(split.dev))
     rescored.sort(key=lambda r: (-r[0], r[2].number))
-    top = rescored[: max(1, space.final.top)]
-    limit = space.final.test_limit
-    test = list(split.test)[:limit] if limit else list(split.test)
+    top = rescored[:n_top]
     rows = []
     for rank, (_value, accuracy, t, prompt) in enumerate(top, start=1):
-        result = evaluate_prompt(scorer, prompt, task, test, split="test", cache=cache) if test else None
+        result = (
+            evaluate_prompt(
+                scorer,
+                prompt,
+                task,
+                test,
+                split="test",
+                cache=cache,
+                progress=progress.update if progress is not None else None,
+            )
+            if test
+            else None
+        )
         a = t.user_attrs
         rows.append(
             LeaderboardRow(

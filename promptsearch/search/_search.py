@@ -47,6 +47,9 @@ class PromptSearch:
         out_dir: Folder for the study, the score cache and the leaderboard files.
         cache: ``"auto"`` (a SQLite file in ``out_dir``, else in memory), a path, or a cache.
         callbacks: Optuna callbacks called after each trial (e.g. a progress bar).
+        final_progress: A tqdm-like object (``reset(total=...)``, ``update(n)``) advanced while
+            the best prompts are re-scored on dev and evaluated on test.
+        test_limit: Overrides the space's ``final.test_limit``; ``top``: its ``final.top``.
 
     Attributes (after ``fit``):
         best_prompt_: The winner (chosen on the full dev set).
@@ -75,6 +78,9 @@ class PromptSearch:
         batch_size: int | None = None,
         device: str = "auto",
         dtype: str | None = None,
+        final_progress: Any = None,
+        test_limit: int | None = None,
+        top: int | None = None,
     ) -> None:
         self.space = space
         self.task = task
@@ -89,6 +95,9 @@ class PromptSearch:
         self.batch_size = batch_size
         self.device = device
         self.dtype = dtype
+        self.final_progress = final_progress
+        self.test_limit = test_limit
+        self.top = top
 
     # -- setup ---------------------------------------------------------------------------------
     def _resolve(self) -> tuple[SearchSpace, Task, FewShotSplit]:
@@ -107,6 +116,15 @@ class PromptSearch:
         if self.n_trials is not None and self.n_trials < 1:
             raise ConfigError(f"--trials must be at least 1, got {self.n_trials}.")
         seed = space.split.seed if self.seed is None else self.seed
+        if self.test_limit is not None or self.top is not None:
+            from dataclasses import replace
+
+            final = replace(
+                space.final,
+                test_limit=space.final.test_limit if self.test_limit is None else self.test_limit,
+                top=space.final.top if self.top is None else self.top,
+            )
+            space = replace(space, final=final)
         return space, task, few_shot_split(task, k=space.split.k, seed=seed)
 
     def _make_cache(self, out: Path | None) -> Any:
@@ -206,6 +224,7 @@ class PromptSearch:
             name=name,
             started=started,
             rebuild=lambda t: self._rebuild(t, study, verbalizers, task, split),
+            progress=self.final_progress,
         )
         from promptsearch.reports import store_leaderboard, write_report
 
