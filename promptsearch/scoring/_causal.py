@@ -25,7 +25,27 @@ class CausalLMScorer(BaseScorer):
       labels, one forward pass per example.
     * Words of several tokens reuse the context's key/value cache: the cache is repeated
       for each such word and only the word's tokens are run again.
+    * Shared-prefix caching: instances that share a prefix (instruction and demonstrations)
+      have the tokens they share computed once per call; each batch starts from that key/value
+      cache, laid out as ``[prefix][pads][body]`` with position ids from the mask, so the
+      scores equal those computed without it.
+
+    Args:
+        prefix_caching: Compute shared prefixes once (default on).
+        min_shared_tokens: Shortest shared prefix worth caching.
     """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        batch_size: int | None = None,
+        prefix_caching: bool = True,
+        min_shared_tokens: int = 16,
+    ) -> None:
+        super().__init__(model, batch_size=batch_size)
+        self.prefix_caching = prefix_caching
+        self.min_shared_tokens = min_shared_tokens
 
     def score_instances(
         self, instances: Sequence[PromptInstance], progress: ProgressCallback | None = None
@@ -50,15 +70,62 @@ class CausalLMScorer(BaseScorer):
             if any(not c for c in e.continuations):
                 raise ModelError("A label word tokenized to no tokens; use non-empty label words.")
         results: list[np.ndarray] = [np.zeros(0)] * len(encoded)
-        lengths = [len(e.context) for e in encoded]
-        for batch in length_batches(lengths, self.batch_size):
-            scores = self._score_batch([encoded[i] for i in batch])
-            for i, s in zip(batch, scores):
-                results[i] = s
-            self.stats.instances += len(batch)
-            if progress is not None:
-                progress(len(batch))
+        for indices, shared in self._prefix_groups(instances, encoded):
+            prefix = self._prefix_cache(encoded[indices[0]].context[:shared]) if shared else None
+            bodies = [EncodedInstance(encoded[i].context[shared:], encoded[i].continuations) for i in indices]
+            for batch in length_batches([len(b.context) for b in bodies], self.batch_size):
+                scores = self._score_batch([bodies[j] for j in batch], prefix=prefix)
+                for j, s in zip(batch, scores):
+                    results[indices[j]] = s
+                self.stats.instances += len(batch)
+                if progress is not None:
+                    progress(len(batch))
         return results
+
+    def _prefix_groups(
+        self, instances: Sequence[PromptInstance], encoded: Sequence[EncodedInstance]
+    ) -> list[tuple[list[int], int]]:
+        """Group instances by prefix text; return (indices, shared token count) per group.
+
+        The shared count is the longest common token prefix of the group's contexts (token
+        level, so tokenization at the prefix boundary never matters), keeping at least one
+        token of each context out of it. Groups not worth caching get 0.
+        """
+        groups: dict[str, list[int]] = {}
+        for i, inst in enumerate(instances):
+            groups.setdefault(inst.prefix if self.prefix_caching else "", []).append(i)
+        out: list[tuple[list[int], int]] = []
+        plain: list[int] = []
+        for prefix, indices in groups.items():
+            shared = 0
+            if prefix and len(indices) > 1:
+                first = encoded[indices[0]].context
+                shared = min(len(encoded[i].context) for i in indices) - 1
+                for i in indices[1:]:
+                    other = encoded[i].context
+                    n = 0
+                    while n < shared and other[n] == first[n]:
+                        n += 1
+                    shared = n
+            if shared >= self.min_shared_tokens:
+                out.append((indices, shared))
+            else:
+                plain.extend(indices)
+        if plain:
+            out.append((sorted(plain), 0))
+        return out
+
+    def _prefix_cache(self, ids: Sequence[int]) -> Any:
+        """Key/value cache of one shared prefix (batch of one)."""
+        import torch
+
+        model = self.model.model
+        device = next(model.parameters()).device
+        with torch.inference_mode():
+            out = model(input_ids=torch.tensor([list(ids)], device=device), use_cache=True, logits_to_keep=1)
+        self.stats.model_calls += 1
+        self.stats.tokens += len(ids)
+        return (_output_cache(out), len(ids))
 
     def next_token_log_probs(
         self, contexts: Sequence[str], suffixes: Sequence[str] | None = None
@@ -91,7 +158,9 @@ class CausalLMScorer(BaseScorer):
             out[batch] = logp
         return out
 
-    def _score_batch(self, batch: Sequence[EncodedInstance]) -> list[np.ndarray]:
+    def _score_batch(self, batch: Sequence[EncodedInstance], prefix: Any = None) -> list[np.ndarray]:
+        import copy
+
         import torch
 
         model = self.model.model
@@ -99,25 +168,35 @@ class CausalLMScorer(BaseScorer):
         ids, mask = _left_pad([e.context for e in batch], self.model.tokenizer.pad_token_id or 0)
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
         multi = any(len(c) > 1 for e in batch for c in e.continuations)
+        extra: dict[str, Any] = {}
+        real_tokens = int(mask.sum())
         with torch.inference_mode():
+            if prefix is not None:
+                # [prefix][pads][body]: the pads sit between prefix and body, masked out; the
+                # body's positions continue after the prefix's.
+                cache, shared = prefix
+                cache = copy.deepcopy(cache)
+                cache.batch_repeat_interleave(len(batch))
+                extra[_cache_argument(model)] = cache
+                mask = torch.cat([torch.ones((len(batch), shared), dtype=mask.dtype), mask], dim=1)
+                position_ids = position_ids + shared
             out = model(
                 input_ids=ids.to(device),
                 attention_mask=mask.to(device),
                 position_ids=position_ids.to(device),
-                use_cache=multi,
+                use_cache=multi or prefix is not None,
                 logits_to_keep=1,
+                **extra,
             )
             self.stats.model_calls += 1
-            self.stats.tokens += int(mask.sum())
+            self.stats.tokens += real_tokens
             first = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1).cpu()
             scores = [
                 np.array([float(first[r, c[0]]) for c in e.continuations], dtype=np.float64)
                 for r, e in enumerate(batch)
             ]
             if multi:
-                cache = getattr(out, "cache", None)
-                cache = out.past_key_values if cache is None else cache
-                self._add_rest(batch, scores, cache, mask, device)
+                self._add_rest(batch, scores, _output_cache(out), mask, device)
         return scores
 
     def _add_rest(
@@ -177,3 +256,9 @@ def _left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[Any, Any]:
             ids[i, width - len(r) :] = torch.tensor(list(r))
             mask[i, width - len(r) :] = 1
     return ids, mask
+
+
+def _output_cache(out: Any) -> Any:
+    """The key/value cache of a model output (``cache`` in transformers >= 5.x)."""
+    cache = getattr(out, "cache", None)
+    return out.past_key_values if cache is None else cache

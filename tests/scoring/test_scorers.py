@@ -138,3 +138,31 @@ def test_seq2seq_matches_reference(tiny_seq2seq: LoadedModel, batch_size: int) -
     got = make_scorer(tiny_seq2seq, batch_size=batch_size).score_instances(instances)
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, atol=1e-4)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_causal", "tiny_causal_absolute"])
+@pytest.mark.parametrize("verbalizer", ["negative,positive", f"bad|{MULTI_TOKEN_WORDS[1]},good|{MULTI_TOKEN_WORDS[4]}"])
+def test_shared_prefix_cache_gives_the_same_scores(
+    request: pytest.FixtureRequest, fixture: str, verbalizer: str
+) -> None:
+    from promptsearch.scoring._causal import CausalLMScorer
+    from promptsearch.tasks import Example
+
+    lm: LoadedModel = request.getfixturevalue(fixture)
+    demos = tuple(Example.create({"text": t}, lab) for t, lab in [
+        ("the story was lovely and the actors were great", "positive"),
+        ("boring plot , bad acting and a dull ending", "negative"),
+        ("I loved the music", "positive"),
+    ])
+    prompt = Prompt.create("Review: {text}\nSentiment:{label}", verbalizer, LABELS,
+                           instruction="Classify the sentiment of each movie review.", demonstrations=demos)
+    instances = [prompt.instance({"text": t}) for t in TEXTS]
+    cached = CausalLMScorer(lm, batch_size=3)
+    plain = CausalLMScorer(lm, batch_size=3, prefix_caching=False)
+    got = cached.score_instances(instances)
+    want = plain.score_instances(instances)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=1e-4)
+    for inst, w in zip(instances, want):
+        np.testing.assert_allclose(_causal_reference(lm, inst), w, atol=1e-4)
+    assert cached.stats.tokens < plain.stats.tokens / 2  # the prefix was computed once
