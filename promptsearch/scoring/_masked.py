@@ -53,6 +53,42 @@ class MaskedLMScorer(BaseScorer):
             progress(len(instances))
         return results
 
+    def next_token_log_probs(
+        self, contexts: Sequence[str], suffixes: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Log-distribution at one mask placed between each context and its suffix."""
+        import torch
+
+        tok = self.model.tokenizer
+        head, tail = special_wrapping(tok)
+        rows: list[tuple[int, list[int], list[int], list[tuple[int, list[int]]]]] = []
+        for n, ctx in enumerate(contexts):
+            ids = tok(ctx.rstrip(" "), add_special_tokens=False)["input_ids"]
+            suffix = suffixes[n] if suffixes is not None else ""
+            sids = tok(suffix, add_special_tokens=False)["input_ids"] if suffix else []
+            rows.append((n, [*head, *ids, tok.mask_token_id, *sids, *tail], [len(head) + len(ids), 1], []))
+        out = np.zeros((len(contexts), 0), dtype=np.float32)
+        model = self.model.model
+        device = next(model.parameters()).device
+        pad_id = tok.pad_token_id or 0
+        for batch in length_batches([len(r[1]) for r in rows], self.batch_size):
+            width = max(len(rows[i][1]) for i in batch)
+            ids_t = torch.full((len(batch), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for k, i in enumerate(batch):
+                ids_t[k, : len(rows[i][1])] = torch.tensor(rows[i][1])
+                mask[k, : len(rows[i][1])] = 1
+            with torch.inference_mode():
+                logits = model(input_ids=ids_t.to(device), attention_mask=mask.to(device)).logits
+            self.stats.model_calls += 1
+            positions = torch.tensor([rows[i][2][0] for i in batch], device=logits.device)
+            picked = logits[torch.arange(len(batch), device=logits.device), positions]
+            logp = torch.log_softmax(picked.float(), dim=-1).cpu().numpy()
+            if out.shape[1] == 0:
+                out = np.zeros((len(contexts), logp.shape[1]), dtype=np.float32)
+            out[batch] = logp
+        return out
+
     def _score_batch(
         self,
         batch: Sequence[tuple[int, list[int], list[int], list[tuple[int, list[int]]]]],

@@ -141,7 +141,9 @@ def test_seq2seq_matches_reference(tiny_seq2seq: LoadedModel, batch_size: int) -
 
 
 @pytest.mark.parametrize("fixture", ["tiny_causal", "tiny_causal_absolute"])
-@pytest.mark.parametrize("verbalizer", ["negative,positive", f"bad|{MULTI_TOKEN_WORDS[1]},good|{MULTI_TOKEN_WORDS[4]}"])
+@pytest.mark.parametrize(
+    "verbalizer", ["negative,positive", f"bad|{MULTI_TOKEN_WORDS[1]},good|{MULTI_TOKEN_WORDS[4]}"]
+)
 def test_shared_prefix_cache_gives_the_same_scores(
     request: pytest.FixtureRequest, fixture: str, verbalizer: str
 ) -> None:
@@ -149,13 +151,21 @@ def test_shared_prefix_cache_gives_the_same_scores(
     from promptsearch.tasks import Example
 
     lm: LoadedModel = request.getfixturevalue(fixture)
-    demos = tuple(Example.create({"text": t}, lab) for t, lab in [
-        ("the story was lovely and the actors were great", "positive"),
-        ("boring plot , bad acting and a dull ending", "negative"),
-        ("I loved the music", "positive"),
-    ])
-    prompt = Prompt.create("Review: {text}\nSentiment:{label}", verbalizer, LABELS,
-                           instruction="Classify the sentiment of each movie review.", demonstrations=demos)
+    demos = tuple(
+        Example.create({"text": t}, lab)
+        for t, lab in [
+            ("the story was lovely and the actors were great", "positive"),
+            ("boring plot , bad acting and a dull ending", "negative"),
+            ("I loved the music", "positive"),
+        ]
+    )
+    prompt = Prompt.create(
+        "Review: {text}\nSentiment:{label}",
+        verbalizer,
+        LABELS,
+        instruction="Classify the sentiment of each movie review.",
+        demonstrations=demos,
+    )
     instances = [prompt.instance({"text": t}) for t in TEXTS]
     cached = CausalLMScorer(lm, batch_size=3)
     plain = CausalLMScorer(lm, batch_size=3, prefix_caching=False)
@@ -166,3 +176,14 @@ def test_shared_prefix_cache_gives_the_same_scores(
     for inst, w in zip(instances, want):
         np.testing.assert_allclose(_causal_reference(lm, inst), w, atol=1e-4)
     assert cached.stats.tokens < plain.stats.tokens / 2  # the prefix was computed once
+
+
+def test_masked_next_token_distribution_matches_cloze_scores(tiny_masked: LoadedModel) -> None:
+    scorer = make_scorer(tiny_masked)
+    inst = _instances("{text} . It was {label} !", "bad,good")[:3]
+    dist = scorer.next_token_log_probs([i.full_context for i in inst], [i.suffix for i in inst])
+    scores = scorer.score_instances(inst)
+    tok = tiny_masked.tokenizer
+    for row, s in zip(dist, scores):
+        ids = [tok(" " + w, add_special_tokens=False)["input_ids"][0] for w in ("bad", "good")]
+        np.testing.assert_allclose(row[ids], s, atol=1e-4)
