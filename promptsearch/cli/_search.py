@@ -85,7 +85,17 @@ def run(args: argparse.Namespace) -> int:
     space = load_search_space(args.space)
     out = Path(args.out) if args.out else Path("runs") / space.name
     if args.seeds:
+        from dataclasses import replace
+
         from promptsearch.search import run_protocol
+
+        if args.test_limit is not None or args.top is not None:
+            final = replace(
+                space.final,
+                test_limit=space.final.test_limit if args.test_limit is None else args.test_limit,
+                top=space.final.top if args.top is None else args.top,
+            )
+            space = replace(space, final=final)
 
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
         result = run_protocol(
