@@ -34,6 +34,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--task", default=None, help="catalog name or local file overriding the space's task")
     p.add_argument("--text-field", action="append", default=None, help="input column(s) of a --task file")
     p.add_argument("--label-field", default=None, help="label column of a --task file")
+    p.add_argument(
+        "--export",
+        default=None,
+        metavar="DIR",
+        help="write the best prompt to DIR, for `promptsearch predict` and load_prompt()",
+    )
     p.add_argument("--top", type=int, default=None, help="prompts evaluated on test (default: the space's)")
     p.add_argument(
         "--test-limit", type=int, default=None, help="test examples per prompt (default: the space's)"
@@ -84,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
 
     space = load_search_space(args.space)
     out = Path(args.out) if args.out else Path("runs") / space.name
+    if args.seeds and args.export:
+        raise ConfigError("--export needs a single --seed: --seeds runs one search per seed.")
     if args.seeds:
         from dataclasses import replace
 

@@ -1,0 +1,95 @@
+"""The human ``README.md`` card of an exported prompt, drawn from its manifest only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["render_card"]
+
+
+def _fence(text: str) -> str:
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value).replace("\n", "\\n").replace("|", "\\|")
+
+
+def render_card(manifest: Mapping[str, Any]) -> str:
+    """Render the Markdown card of an export from its manifest dict.
+
+    Example:
+        >>> from promptsearch.export import read_manifest
+        >>> print(render_card(read_manifest("exports/movies")))  # doctest: +SKIP
+    """
+    prompt, model, task = manifest["prompt"], manifest["model"], manifest.get("task") or {}
+    title = task.get("name") or "classification"
+    lines = [
+        f"# Prompt for {title}",
+        "",
+        f"Exported by promptsearch {manifest['versions'].get('promptsearch', '?')} on {manifest['created']}. "
+        f"Prompt id `{manifest['prompt_id']}`.",
+        "",
+        "## Model",
+        "",
+        f"- id: `{model['id']}`",
+        f"- kind: {model.get('kind') or 'detected at load time'}; dtype: {model.get('dtype') or 'auto'}",
+        f"- tuning: {manifest['tuning']['mode']}"
+        + (f" (weights in `{manifest['tuning']['path']}`)" if manifest["tuning"].get("path") else ""),
+        "",
+        "## Task",
+        "",
+        f"- labels: {', '.join(f'`{lab}`' for lab in manifest['labels'])}",
+        f"- input fields: {', '.join(f'`{f}`' for f in manifest['input_fields'])}",
+        "",
+        "## Prompt",
+        "",
+    ]
+    if prompt.get("instruction"):
+        lines += ["Instruction:", "", _fence(prompt["instruction"]), ""]
+    lines += ["Template (`{label}` marks where the label word goes):", "", _fence(prompt["template"]), ""]
+    lines += ["| label | label words |", "|---|---|"]
+    lines += [f"| {_cell(lab)} | {_cell(', '.join(words))} |" for lab, words in prompt["verbalizer"].items()]
+    lines.append("")
+    selector = prompt.get("selector")
+    if selector and selector.get("kind") == "similar":
+        lines.append(
+            f"Demonstrations: the {selector['n']} most similar of {len(selector['pool'])} training examples "
+            f"({selector.get('embedder', 'tfidf')}), chosen per input."
+        )
+    elif selector and selector.get("kind") == "fixed":
+        lines.append(f"Demonstrations: {len(selector['demonstrations'])} fixed training examples.")
+    else:
+        lines.append(f"Demonstrations: {len(prompt.get('demonstrations', []))} fixed training examples.")
+    lines += [f"Contextual calibration: {'yes' if prompt.get('calibrate') else 'no'}.", ""]
+    metrics = manifest.get("metrics") or {}
+    if metrics:
+        lines += ["## Metrics", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in metrics.items()]
+        lines.append("")
+    lines += [
+        "## Use",
+        "",
+        "```python",
+        "from promptsearch.export import load_prompt",
+        "",
+        "predictor = load_prompt(\"path/to/this/folder\")",
+        "predictor.predict([\"an example text\"])",
+        "```",
+        "",
+        "```bash",
+        "promptsearch predict path/to/this/folder --input rows.jsonl --output predictions.jsonl",
+        "```",
+        "",
+        "## Versions",
+        "",
+        *(f"- {name} {version}" for name, version in manifest["versions"].items()),
+        "",
+    ]
+    return "\n".join(lines)

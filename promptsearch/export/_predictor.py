@@ -1,0 +1,191 @@
+"""Load an exported prompt folder and predict labels with it."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from promptsearch.exceptions import DataError, ModelError
+from promptsearch.export._manifest import read_manifest
+from promptsearch.export._tuning import get_tuning_loader
+from promptsearch.tasks import Example
+from promptsearch.templates import Prompt
+
+if TYPE_CHECKING:
+    from promptsearch.models import LoadedModel
+    from promptsearch.scoring import BaseScorer
+
+__all__ = ["PromptPredictor", "load_prompt", "to_examples"]
+
+_logger = logging.getLogger(__name__)
+
+Inputs = Sequence[str] | Sequence[Mapping[str, Any]]
+
+
+def to_examples(inputs: Inputs, fields: Sequence[str]) -> list[Example]:
+    """Turn texts (single-field prompts) or records with ``fields`` into unlabelled examples.
+
+    Raises:
+        DataError: naming the first input that is neither a text nor a record with every field.
+    """
+    if isinstance(inputs, (str, bytes, Mapping)):
+        raise DataError("Pass a list of inputs, e.g. predict([text]) or predict([{...}]), not a single one.")
+    out: list[Example] = []
+    for i, item in enumerate(inputs):
+        if isinstance(item, str):
+            if len(fields) != 1:
+                raise DataError(
+                    f"Input {i} is a text, but the prompt reads the fields {list(fields)}; pass records "
+                    f"(dicts) with these keys instead."
+                )
+            record: dict[str, str] = {fields[0]: item}
+        elif isinstance(item, Mapping):
+            missing = [f for f in fields if f not in item]
+            if missing:
+                raise DataError(
+                    f"Input {i} lacks the field(s) {missing}; every record needs {list(fields)} "
+                    f"(it has {sorted(map(str, item))})."
+                )
+            record = {f: "" if item[f] is None else str(item[f]) for f in fields}
+        else:
+            raise DataError(f"Input {i} is a {type(item).__name__}; give a text or a dict of input fields.")
+        out.append(Example.create(record, ""))
+    return out
+
+
+class PromptPredictor:
+    """An exported prompt bound to its model: ``predict`` texts or records into label names.
+
+    Built by :func:`load_prompt`. Predictions are batched by the scorer, long inputs are
+    truncated as during the search, and the same folder always gives the same probabilities.
+
+    Example:
+        >>> predictor = load_prompt("exports/movies")  # doctest: +SKIP
+        >>> predictor.predict(["A gripping film.", "Dull and far too long."])  # doctest: +SKIP
+        ['positive', 'negative']
+    """
+
+    def __init__(self, prompt: Prompt, scorer: BaseScorer, manifest: Mapping[str, Any], folder: Path) -> None:
+        self._prompt = prompt
+        self.scorer = scorer
+        self.folder = folder
+        self._manifest = dict(manifest)
+
+    @property
+    def prompt(self) -> Prompt:
+        """The exported prompt."""
+        return self._prompt
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Label names, in the column order of :meth:`predict_proba`."""
+        return tuple(self._prompt.verbalizer.labels)
+
+    @property
+    def input_fields(self) -> tuple[str, ...]:
+        """The fields each input record must have (those the template reads)."""
+        return tuple(self._prompt.template.fields)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """A copy of the folder's manifest (model, task, metrics, versions, tuning)."""
+        return copy.deepcopy(self._manifest)
+
+    @property
+    def model(self) -> LoadedModel:
+        """The loaded model the predictions come from."""
+        return self.scorer.model
+
+    def predict_proba(self, inputs: Inputs, *, progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Probabilities over :attr:`labels`, shape ``(len(inputs), len(labels))``.
+
+        Calibrated when the prompt uses contextual calibration. ``progress`` is called with the
+        number of inputs scored after each batch.
+        """
+        from promptsearch.scoring import score_prompt
+
+        examples = to_examples(inputs, self.input_fields)
+        if not examples:
+            return np.zeros((0, len(self.labels)))
+        scores = score_prompt(self.scorer, self._prompt, examples, progress=progress)
+        shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+        probs: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
+        return probs
+
+    def predict(self, inputs: Inputs, *, progress: Callable[[int], None] | None = None) -> list[str]:
+        """The most probable label name of each input."""
+        probs = self.predict_proba(inputs, progress=progress)
+        return [self.labels[int(i)] for i in probs.argmax(axis=1)]
+
+    def __repr__(self) -> str:
+        return f"PromptPredictor({str(self.folder)!r}, model={self.model.name!r}, labels={list(self.labels)})"
+
+
+def load_prompt(
+    folder: str | Path,
+    *,
+    model: str | Path | LoadedModel | None = None,
+    device: str = "auto",
+    dtype: str | None = None,
+    batch_size: int | None = None,
+) -> PromptPredictor:
+    """Load an exported prompt folder and its model, ready to predict.
+
+    Args:
+        folder: A folder written by :func:`save_prompt` or :func:`export_search`.
+        model: Use this model instead of the recorded one (a catalog name, folder, hub id or
+            loaded model), e.g. when the recorded local folder moved.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+        dtype: Default: the dtype recorded at export (the search's scores), else ``"auto"``.
+        batch_size: Sequences per forward pass (default: the scorer's).
+
+    Raises:
+        DataError: if the folder is not an exported prompt.
+        ModelError: if the model or the tuned weights cannot be loaded.
+
+    Example:
+        >>> predictor = load_prompt("exports/movies", device="cpu")  # doctest: +SKIP
+        >>> predictor.predict_proba(["A gripping film."]).shape  # doctest: +SKIP
+        (1, 2)
+    """
+    from promptsearch.models import LoadedModel, load_model, resolve_device
+
+    path = Path(folder).expanduser()
+    manifest = read_manifest(path)
+    try:
+        prompt = Prompt.from_dict(manifest["prompt"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"The prompt in {path / 'prompt.json'} is malformed ({exc!r}); export it again.") \
+            from None
+    if prompt.id != manifest.get("prompt_id"):
+        _logger.warning("The prompt in %s was edited after export (its id changed).", path)
+    recorded = manifest["model"]
+    if model is None:
+        spec: str | Path | LoadedModel = str(recorded["id"])
+        kind = recorded.get("kind")
+        wanted_dtype = dtype or recorded.get("dtype") or "auto"
+        if wanted_dtype == "float16" and dtype is None and resolve_device(device) == "cpu":
+            wanted_dtype = "float32"  # many CPU kernels lack float16
+    else:
+        spec, kind, wanted_dtype = model, None, dtype or "auto"
+    try:
+        loaded = load_model(spec, kind=kind, device=device, dtype=wanted_dtype)
+    except ModelError as exc:
+        if model is not None or isinstance(spec, LoadedModel):
+            raise
+        raise ModelError(
+            f"{exc}\nThis prompt was exported for model {recorded['id']!r}; pass model=... (--model) to load "
+            "another copy of it."
+        ) from exc
+    if recorded.get("kind") and loaded.kind.value != recorded["kind"]:
+        _logger.warning("The prompt was found with a %s model; %s is %s.", recorded["kind"], loaded.name,
+                        loaded.kind.value)
+    scorer = get_tuning_loader(str(manifest["tuning"].get("mode", "none")))(loaded, path, manifest)
+    if batch_size is not None:
+        scorer.batch_size = batch_size
+    return PromptPredictor(prompt, scorer, manifest, path)
