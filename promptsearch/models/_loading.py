@@ -153,7 +153,10 @@ def load_model(
     resolved_dtype = resolve_dtype(dtype, resolved_device)
     source, name = _locate(str(name_or_path))
     from transformers import AutoConfig, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a local load takes a second; its bar is only noise
     try:
         config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
         model_kind = wanted or detect_kind(config)
@@ -164,6 +167,9 @@ def load_model(
         )
     except (OSError, ValueError, KeyError, ImportError, RuntimeError) as exc:
         raise ModelError(_load_failure(str(name_or_path), source, exc)) from exc
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     ensure_pad_token(tokenizer, model)
     model.to(resolved_device)
     model.eval()
