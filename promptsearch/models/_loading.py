@@ -156,7 +156,7 @@ def load_model(
     from transformers.utils import logging as hf_logging
 
     bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # a local load takes a second; its bar is only noise
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # a local load: only noise
     try:
         config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
         model_kind = wanted or detect_kind(config)
@@ -169,7 +169,7 @@ def load_model(
         raise ModelError(_load_failure(str(name_or_path), source, exc)) from exc
     finally:
         if bars:
-            hf_logging.enable_progress_bar()
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
     ensure_pad_token(tokenizer, model)
     model.to(resolved_device)
     model.eval()
