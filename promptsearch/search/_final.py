@@ -38,6 +38,7 @@ def finalize(
     started: float,
     rebuild: Callable[[optuna.trial.FrozenTrial], Prompt],
     progress: Any = None,
+    tuned_scorer: Callable[[optuna.trial.FrozenTrial], BaseScorer | None] | None = None,
 ) -> tuple[Leaderboard, Prompt]:
     """Rank distinct prompts on the full dev set (pruned ones are completed from the cache)."""
     import optuna
@@ -65,9 +66,11 @@ def finalize(
     if progress is not None:
         progress.reset(total=len(ranked) * len(split.dev) + min(n_top, len(ranked)) * len(test))
     rescored: list[tuple[float, float, optuna.trial.FrozenTrial, Prompt]] = []
+    own: dict[int, BaseScorer | None] = {}
     for t in ranked:
         prompt = rebuild(t)
-        value, accuracy = dev.full(prompt)
+        own[t.number] = tuned_scorer(t) if tuned_scorer is not None else None
+        value, accuracy = dev.full(prompt, scorer=own[t.number])
         rescored.append((value, accuracy, t, prompt))
         if progress is not None:
             progress.update(len(split.dev))
@@ -77,12 +80,12 @@ def finalize(
     for rank, (_value, accuracy, t, prompt) in enumerate(top, start=1):
         result = (
             evaluate_prompt(
-                scorer,
+                own[t.number] or scorer,
                 prompt,
                 task,
                 test,
                 split="test",
-                cache=cache,
+                cache=cache if own[t.number] is None else None,
                 progress=progress.update if progress is not None else None,
             )
             if test
@@ -112,6 +115,7 @@ def finalize(
                 generation=int(a.get("generation", 0)),
                 origin=str(a.get("origin", "seed")),
                 parents=tuple(a.get("parents", ())),
+                tuning=str(a.get("tuning_mode", "none")),
                 prompt=prompt.to_dict(),
                 labels=tuple(task.label_names),
                 **(

@@ -128,30 +128,40 @@ class DevScorer:
         self.chunk_size = max(1, chunk_size)
         self.per_example_reports = per_example_reports
 
-    def values(self, prompt: Prompt, examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
-        """Per-example objective values and correctness."""
-        scores = score_prompt(self.scorer, prompt, examples, cache=self.cache)
+    def values(
+        self, prompt: Prompt, examples: Sequence[Example], scorer: BaseScorer | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-example objective values and correctness (with ``scorer``: uncached)."""
+        if scorer is None:
+            scores = score_prompt(self.scorer, prompt, examples, cache=self.cache)
+        else:
+            scores = score_prompt(scorer, prompt, examples)
         labels = np.array([self.task.label_index(e.label) for e in examples])
         correct = (scores.argmax(axis=1) == labels).astype(np.float64)
         shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
         p_true = (shifted / shifted.sum(axis=1, keepdims=True))[np.arange(len(labels)), labels]
         return correct + TieBreak * p_true, correct
 
-    def full(self, prompt: Prompt) -> tuple[float, float]:
+    def full(self, prompt: Prompt, scorer: BaseScorer | None = None) -> tuple[float, float]:
         """Objective and accuracy on the whole dev set (no pruning)."""
-        values, correct = self.values(prompt, self.dev)
+        values, correct = self.values(prompt, self.dev, scorer=scorer)
         return float(values.mean()), float(correct.mean())
 
-    def run(self, trial: optuna.Trial, prompt: Prompt) -> float:
-        """Score ``prompt`` chunk by chunk; stop early when the pruner says so."""
+    def run(self, trial: optuna.Trial, prompt: Prompt, scorer: BaseScorer | None = None) -> float:
+        """Score ``prompt`` chunk by chunk; stop early when the pruner says so.
+
+        ``scorer`` replaces the study's scorer (a tuned model or soft prompt); its scores
+        are not cached, since the cache is keyed by the base model.
+        """
         import optuna
 
         done: list[float] = []
         correct_all: list[float] = []
-        before = self.scorer.stats.instances
+        own = scorer or self.scorer
+        before = own.stats.instances
         for start in range(0, len(self.dev), self.chunk_size):
             chunk = self.dev[start : start + self.chunk_size]
-            values, correct = self.values(prompt, chunk)
+            values, correct = self.values(prompt, chunk, scorer=scorer)
             done.extend(values.tolist())
             correct_all.extend(correct.tolist())
             if self.per_example_reports:
@@ -164,7 +174,7 @@ class DevScorer:
                 break
         trial.set_user_attr("n_evaluated", len(done))
         trial.set_user_attr("dev_accuracy", float(np.mean(correct_all)))
-        trial.set_user_attr("evaluations", self.scorer.stats.instances - before)
+        trial.set_user_attr("evaluations", own.stats.instances - before)
         if len(done) < len(self.dev) and not self.per_example_reports:
             raise optuna.TrialPruned()
         return float(np.mean(done))

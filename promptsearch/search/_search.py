@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,11 +17,21 @@ from promptsearch.search._final import finalize
 from promptsearch.search._objective import DevScorer, build_prompt, choices_attrs, suggest_prompt
 from promptsearch.search._pools import initial_pool, next_pool, verbalizer_pool
 from promptsearch.search._storage import make_pruner, make_sampler, make_storage
+from promptsearch.search._tuning import (
+    SavedTuning,
+    TuningChoice,
+    check_tuning_space,
+    load_tuned_scorer,
+    make_routed_pruner,
+    suggest_tuning,
+)
 
 if TYPE_CHECKING:
     import optuna
 
+    from promptsearch.models import LoadedModel
     from promptsearch.reports import Leaderboard, LeaderboardRow
+    from promptsearch.scoring import BaseScorer
     from promptsearch.search._space import SearchSpace
     from promptsearch.tasks import FewShotSplit, Task
     from promptsearch.templates import Prompt
@@ -155,12 +166,18 @@ class PromptSearch:
         name = self.study_name or f"{space.name}-{task.name}-seed{split.seed}"
         sampler_seed = space.sampler.seed if space.sampler.seed is not None else split.seed
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        pruner = make_pruner(space.pruner.name, dict(space.pruner.options))
+        if check_tuning_space(space.tuning) != ("none",):
+            pruner = make_routed_pruner(pruner)
+        self._tuned_dir = (
+            (out / "tuned") if out is not None else Path(tempfile.mkdtemp(prefix="promptsearch-"))
+        )
         study = optuna.create_study(
             storage=make_storage(self.storage, out),
             study_name=name,
             direction="maximize",
             sampler=make_sampler(space.sampler.name, sampler_seed, dict(space.sampler.options)),
-            pruner=make_pruner(space.pruner.name, dict(space.pruner.options)),
+            pruner=pruner,
             load_if_exists=True,
         )
         for key, value in (
@@ -205,7 +222,7 @@ class PromptSearch:
             timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
             if timeout is not None and timeout <= 0:
                 break
-            objective = self._objective(g, pool, verbalizers, space, task, split, dev)
+            objective = self._objective(g, pool, verbalizers, space, task, split, dev, loaded)
             study.optimize(
                 objective,
                 n_trials=remaining,
@@ -225,6 +242,7 @@ class PromptSearch:
             started=started,
             rebuild=lambda t: self._rebuild(t, study, verbalizers, task, split),
             progress=self.final_progress,
+            tuned_scorer=lambda t: self._tuned_scorer(t, loaded),
         )
         from promptsearch.reports import store_leaderboard, write_report
 
@@ -238,6 +256,13 @@ class PromptSearch:
         self.leaderboard_: Leaderboard = board
         self.best_prompt_: Prompt = best
         self.best_row_: LeaderboardRow = board.best
+        best_trial = study.trials[board.best.trial] if board.best.trial >= 0 else None
+        mode = best_trial.user_attrs.get("tuning_mode", "none") if best_trial is not None else "none"
+        self.best_tuning_: SavedTuning | None = (
+            SavedTuning(mode, best_trial.user_attrs["tuning_path"])
+            if best_trial is not None and mode != "none"
+            else None
+        )
         return self
 
     def _objective(
@@ -249,6 +274,7 @@ class PromptSearch:
         task: Task,
         split: FewShotSplit,
         dev: DevScorer,
+        loaded: LoadedModel,
     ) -> Callable[..., float]:
         demos = space.demonstrations
 
@@ -267,9 +293,55 @@ class PromptSearch:
             prompt = build_prompt(choices, task, split.train, split_seed=split.seed)
             for key, value in choices_attrs(choices, prompt, generation).items():
                 trial.set_user_attr(key, value)
-            return dev.run(trial, prompt)
+            tuning = suggest_tuning(trial, space.tuning)
+            if tuning.mode == "none":
+                return dev.run(trial, prompt)
+            return self._tuned_trial(trial, tuning, prompt, loaded, split, dev)
 
         return objective
+
+    def _tuned_trial(
+        self,
+        trial: optuna.Trial,
+        tuning: TuningChoice,
+        prompt: Prompt,
+        loaded: LoadedModel,
+        split: FewShotSplit,
+        dev: DevScorer,
+    ) -> float:
+        """Train a soft prompt or fine-tune, reporting the training curve, then score on dev."""
+        from promptsearch.scoring import make_scorer
+        from promptsearch.tuning import tuners
+
+        def report(step: int, accuracy: float) -> bool:
+            trial.report(accuracy, tuning.step_offset + step)
+            if trial.should_prune():
+                trial.set_user_attr("training_stopped_at", step)
+                return True
+            return False
+
+        result = tuners.get(tuning.mode)(loaded, prompt, split.train, split.dev, tuning.config, report=report)
+        folder = self._tuned_dir / f"trial-{trial.number}"
+        result.save(folder)
+        trial.set_user_attr("tuning_mode", tuning.mode)
+        trial.set_user_attr("tuning_path", str(folder.resolve()))
+        trial.set_user_attr("train_seconds", float(result.seconds))
+        trial.set_user_attr("seconds_per_step", float(result.seconds_per_step))
+        trial.set_user_attr("peak_memory_mb", float(result.peak_memory_mb))
+        if tuning.mode in ("prompt_tuning", "bbt"):
+            scorer = result.scorer(loaded, batch_size=self.batch_size)
+        else:
+            scorer = make_scorer(result.model, batch_size=self.batch_size)
+        return dev.run(trial, prompt, scorer=scorer)
+
+    def _tuned_scorer(self, trial: optuna.trial.FrozenTrial, loaded: LoadedModel) -> BaseScorer | None:
+        """The scorer a finished tuned trial used (``None``: the study's own)."""
+        mode = trial.user_attrs.get("tuning_mode")
+        if not mode or mode == "none":
+            return None
+        return load_tuned_scorer(
+            loaded, str(mode), trial.user_attrs["tuning_path"], batch_size=self.batch_size
+        )
 
     def _rebuild(
         self,

@@ -126,7 +126,10 @@ class SearchSpace(Section):
     final: FinalSpec = field(default_factory=FinalSpec, metadata={"help": "Final evaluation on test."})
     tuning: Mapping[str, Any] | None = field(
         default=None,
-        metadata={"help": "Reserved: soft-prompt / fine-tuning hyperparameters (kept as given)."},
+        metadata={
+            "help": "Soft prompts and prompt-based tuning in the same study: `modes` (none, "
+            "prompt_tuning, bbt, lora, full) and per mode its hyperparameters' values or ranges."
+        },
     )
 
     def __post_init__(self) -> None:
@@ -149,6 +152,13 @@ class SearchSpace(Section):
             raise self._fail(
                 "calibration", f"needs one or two distinct values, got {list(self.calibration)}."
             )
+        if self.tuning is not None:
+            from promptsearch.search._tuning import check_tuning_space
+
+            try:
+                check_tuning_space(self.tuning)
+            except ConfigError as exc:
+                raise self._fail("tuning", str(exc)) from None
         if self.task is not None:
             self._check_task_fit(self.task)
 

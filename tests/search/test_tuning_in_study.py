@@ -1,0 +1,77 @@
+"""Soft-prompt and tuning hyperparameters chosen by the same study, on a tiny model."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from promptsearch.exceptions import ConfigError
+from promptsearch.models import LoadedModel
+from promptsearch.search import PromptSearch, load_search_space
+from promptsearch.search._tuning import TRAIN_STEP_OFFSET
+from promptsearch.tasks import Example, Task
+
+POS = ["great fun film", "I loved it", "lovely story", "brilliant acting"]
+NEG = ["boring and bad", "the worst movie", "dull acting", "awful plot"]
+
+
+def _task() -> Task:
+    rng = random.Random(1)
+    exs = [Example.create({"text": f"{rng.choice(POS)} {i}"}, "positive") for i in range(24)]
+    exs += [Example.create({"text": f"{rng.choice(NEG)} {i}"}, "negative") for i in range(24)]
+    return Task("toy", ("text",), ("negative", "positive"), tuple(exs), test_size=8)
+
+
+def test_study_chooses_tuning_mode_and_hyperparameters(tiny_causal: LoadedModel, tmp_path: Path) -> None:
+    base = load_search_space("search_spaces/movies.yaml")
+    space = replace(
+        base,
+        split=replace(base.split, k=4),
+        templates=replace(base.templates, n_initial=4, grammar=None),
+        verbalizers=replace(base.verbalizers, auto=replace(base.verbalizers.auto, enabled=False)),
+        evolution=replace(base.evolution, generations=1),
+        final=replace(base.final, top=3, test_limit=8),
+        tuning={
+            "modes": ["prompt_tuning"],
+            "prompt_tuning": {"n_tokens": [2, 4], "lr": [0.01, 0.1], "steps": [2, 4], "eval_every": 1},
+        },
+    )
+    search = PromptSearch(space, task=_task(), model=tiny_causal, n_trials=3, out_dir=tmp_path).fit()
+    trials = [t for t in search.study_.trials if t.state.is_finished()]
+    assert all(t.params["tuning_mode"] == "prompt_tuning" for t in trials)
+    assert all({"pt_n_tokens", "pt_lr", "pt_steps"} <= set(t.params) for t in trials)
+    # the training curve went to the study at offset steps, the dev examples at 0..n-1
+    steps = set(trials[0].intermediate_values)
+    assert any(s >= TRAIN_STEP_OFFSET for s in steps) and 0 in steps
+    best = search.leaderboard_.best
+    assert best.tuning == "prompt_tuning"
+    assert search.best_tuning_ is not None and (search.best_tuning_.path / "adapter_config.json").is_file()
+
+    from promptsearch.export import export_search, load_prompt
+
+    folder = export_search(search, tmp_path / "export", tuning=search.best_tuning_)
+    predictor = load_prompt(folder, model=tiny_causal)
+    texts = ["great fun film 99", "awful plot 98"]
+    again = load_prompt(folder, model=tiny_causal)
+    np.testing.assert_allclose(predictor.predict_proba(texts), again.predict_proba(texts))
+    from promptsearch.scoring import score_prompt
+    from promptsearch.tuning import load_soft_prompt
+
+    direct = score_prompt(
+        load_soft_prompt(tiny_causal, search.best_tuning_.path),
+        search.best_prompt_,
+        [Example.create({"text": t}, "positive") for t in texts],
+    )
+    assert list(predictor.predict(texts)) == [search.task_.label_names[i] for i in direct.argmax(axis=1)]
+
+
+def test_bad_tuning_section_is_a_config_error() -> None:
+    base = load_search_space("search_spaces/movies.yaml")
+    with pytest.raises(ConfigError, match="unknown mode"):
+        replace(base, tuning={"modes": ["prompt_tunin"]})
+    with pytest.raises(ConfigError, match="not a setting"):
+        replace(base, tuning={"modes": ["lora"], "lora": {"rnak": [4, 8]}})
