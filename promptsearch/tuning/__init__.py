@@ -1,0 +1,45 @@
+"""Soft prompts and prompt-based tuning: prompt tuning, black-box tuning, LoRA and full fine-tuning.
+
+Every tuner takes ``(model, prompt, train, dev, config=None, *, report=None)``; ``report(step,
+dev_accuracy)`` returning True stops a run (the hook for an Optuna pruner). Importing this
+package does not import torch, PEFT or cmaes: they are imported when a tuner runs.
+
+Example:
+    >>> from promptsearch.tuning import SoftPromptConfig, train_soft_prompt
+    >>> config = SoftPromptConfig(steps=30)
+    >>> result = train_soft_prompt(lm, prompt, split.train, split.dev, config)  # doctest: +SKIP
+    >>> result.save("soft-prompt")  # doctest: +SKIP
+    >>> scorer = load_soft_prompt(lm, "soft-prompt")  # doctest: +SKIP
+"""
+
+from promptsearch.tuning._bbt import projection, train_bbt
+from promptsearch.tuning._common import ReportCallback
+from promptsearch.tuning._config import BBTConfig, FinetuneConfig, SoftInit, SoftPromptConfig
+from promptsearch.tuning._finetune import finetune
+from promptsearch.tuning._finetune_result import FinetuneResult, load_finetuned
+from promptsearch.tuning._predict import load_for_prediction
+from promptsearch.tuning._prompt_tuning import train_soft_prompt
+from promptsearch.tuning._scorer import SoftPromptScorer
+from promptsearch.tuning._soft_result import SoftPromptResult, load_soft_prompt
+from promptsearch.tuning._tuners import Tuner, default_config, tuners
+
+__all__ = [
+    "BBTConfig",
+    "FinetuneConfig",
+    "FinetuneResult",
+    "ReportCallback",
+    "SoftInit",
+    "SoftPromptConfig",
+    "SoftPromptResult",
+    "SoftPromptScorer",
+    "Tuner",
+    "default_config",
+    "finetune",
+    "load_finetuned",
+    "load_for_prediction",
+    "load_soft_prompt",
+    "projection",
+    "train_bbt",
+    "train_soft_prompt",
+    "tuners",
+]

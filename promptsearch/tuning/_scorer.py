@@ -1,0 +1,183 @@
+"""A scorer whose prompt contains trainable soft-token embeddings."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from promptsearch.exceptions import ConfigError, ModelError
+from promptsearch.scoring._base import BaseScorer, ProgressCallback, length_batches
+from promptsearch.templates._prompt import PromptInstance
+from promptsearch.tuning._rows import Row, encode_causal, encode_masked, forward_rows
+
+if TYPE_CHECKING:
+    import torch
+
+    from promptsearch.models import LoadedModel
+
+__all__ = ["SoftPromptScorer"]
+
+
+class SoftPromptScorer(BaseScorer):
+    """Scores prompts whose input holds soft tokens (causal and masked LMs).
+
+    With ``placement="prefix"`` the ``n`` embeddings go before the whole input (as PEFT prompt
+    tuning does), and the prompt must have no ``{soft:N}`` slot; with ``placement="slot"``
+    each run of :data:`~promptsearch.templates.SOFT_MARKER` in the rendered text (a
+    ``{soft:N}`` slot) takes the next embeddings in order, and the slots must add up to ``n``.
+
+    Causal rows are left-padded as ``[pads][soft][text]`` with position ids counted from the
+    first real token, so scores do not depend on the batch size or on batch-mates. A choice
+    of several tokens is scored by running context + choice as one row (no KV cache).
+    With zero soft tokens this scores exactly like :class:`~promptsearch.scoring.CausalLMScorer`.
+
+    Args:
+        model: The base model (its weights are never changed by this class).
+        embeddings: ``[n, hidden]`` soft embeddings (a tensor or ``torch.nn.Parameter``; kept
+            by reference, so a training loop's updates are seen).
+        placement: ``"prefix"`` or ``"slot"``.
+        batch_size: Rows per forward pass.
+
+    Example:
+        >>> scorer = SoftPromptScorer(lm, torch.zeros(4, hidden))  # doctest: +SKIP
+        >>> scorer.score_instances(prompt.instances(examples))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        embeddings: torch.Tensor,
+        *,
+        placement: str = "prefix",
+        batch_size: int | None = None,
+    ) -> None:
+        kind = str(getattr(model.kind, "value", model.kind))
+        if kind not in ("causal", "masked"):
+            raise ModelError(
+                f"Soft prompts need a causal or masked LM; {model.name!r} is {kind}. Use a causal model "
+                "such as 'smollm2-135m-instruct'."
+            )
+        if placement not in ("prefix", "slot"):
+            raise ConfigError(f"placement {placement!r} is not 'prefix' or 'slot'.")
+        hidden = model.model.get_input_embeddings().weight.shape[-1]
+        if embeddings.dim() != 2 or embeddings.shape[1] != hidden:
+            raise ModelError(
+                f"Soft embeddings of shape {tuple(embeddings.shape)} do not fit {model.name!r}, whose "
+                f"embeddings have {hidden} dimensions; train or load them for this model."
+            )
+        self._base = model
+        super().__init__(model, batch_size=batch_size)
+        self.embeddings = embeddings
+        self.placement = placement
+        self.causal = kind == "causal"
+
+    # ``model`` carries a content hash of the embeddings in its name, so that score caches keyed
+    # by ``scorer.model.model_id`` never mix soft prompts (read at access time: it follows training).
+    @property
+    def model(self) -> LoadedModel:
+        digest = hashlib.sha256(self.embeddings.detach().float().cpu().numpy().tobytes()).hexdigest()[:12]
+        return dataclasses.replace(self._base, name=f"{self._base.name}+soft-{self.placement}-{digest}")
+
+    @model.setter
+    def model(self, value: LoadedModel) -> None:
+        self._base = value
+
+    @property
+    def n_tokens(self) -> int:
+        """Number of soft tokens."""
+        return int(self.embeddings.shape[0])
+
+    @property
+    def max_length(self) -> int:
+        """The model's context minus the soft tokens."""
+        return int(self._base.max_length) - self.n_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._base.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def encode(self, instances: Sequence[PromptInstance]) -> list[Row]:
+        """Token rows of ``instances`` (placeholders for soft tokens), for :meth:`forward`."""
+        encode = encode_causal if self.causal else encode_masked
+        return encode(self._base.tokenizer, instances, self.n_tokens, self.placement)
+
+    def choice_scores(
+        self, rows: Sequence[Row], n_instances: int, n_choices: int, soft: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Summed log-probabilities ``[n_instances, n_choices]`` of every choice (differentiable).
+
+        Args:
+            rows: Rows from :meth:`encode`.
+            n_instances: Number of instances the rows came from.
+            n_choices: Most choices of any instance (missing ones stay 0).
+            soft: Overrides the embeddings: ``[n, hidden]``, or ``[n_instances, n, hidden]`` for
+                one soft prompt per instance (a CMA-ES population scored in one batch).
+        """
+        import torch
+
+        soft = self.embeddings if soft is None else soft
+        pad_id = self._base.tokenizer.pad_token_id or 0
+        pieces: list[torch.Tensor] = []
+        flat: list[torch.Tensor] = []
+        for batch in length_batches([len(r.ids) for r in rows], self.batch_size):
+            owners = [rows[i].targets[0][0] for i in batch]
+            batch_soft = soft if soft.dim() == 2 else soft[torch.tensor(owners, device=soft.device)]
+            inst, choice, values = forward_rows(
+                self._base.model, [rows[i] for i in batch], batch_soft, pad_id, causal=self.causal
+            )
+            self.stats.model_calls += 1
+            self.stats.tokens += sum(len(rows[i].ids) for i in batch)
+            flat.append((inst * n_choices + choice).to(values.device))
+            pieces.append(values)
+        values = torch.cat(pieces)
+        out = torch.zeros(n_instances * n_choices, dtype=values.dtype, device=values.device)
+        return out.index_add(0, torch.cat(flat), values).view(n_instances, n_choices)
+
+    def score_instances(
+        self, instances: Sequence[PromptInstance], progress: ProgressCallback | None = None
+    ) -> list[np.ndarray]:
+        import torch
+
+        if not instances:
+            return []
+        n_choices = max(len(i.choices) for i in instances)
+        with torch.inference_mode():
+            scores = (
+                self.choice_scores(self.encode(instances), len(instances), n_choices).double().cpu().numpy()
+            )
+        self.stats.instances += len(instances)
+        if progress is not None:
+            progress(len(instances))
+        return [scores[k, : len(inst.choices)].copy() for k, inst in enumerate(instances)]
+
+    def label_log_probs(
+        self,
+        instances: Sequence[PromptInstance],
+        n_labels: int,
+        soft: torch.Tensor | None = None,
+        rows: Sequence[Row] | None = None,
+    ) -> torch.Tensor:
+        """Label scores ``[len(instances), n_labels]``: log-sum-exp over each label's words.
+
+        Differentiable: gradients reach the soft embeddings (and the model's weights only
+        if they require gradients). ``soft`` as in :meth:`choice_scores`; ``rows`` are
+        ``encode(instances)`` when already at hand.
+        """
+        import torch
+
+        rows = self.encode(instances) if rows is None else rows
+        n_choices = max(len(i.choices) for i in instances)
+        scores = self.choice_scores(rows, len(instances), n_choices, soft)
+        masks = torch.zeros((len(instances), n_labels, n_choices), dtype=torch.bool)
+        for k, inst in enumerate(instances):
+            for j, lab in enumerate(inst.choice_labels):
+                masks[k, lab, j] = True
+        if not bool(masks.any(-1).all()):
+            raise ConfigError("Some label has no word in some instance; give every label at least one word.")
+        masked = torch.where(
+            masks.to(scores.device), scores[:, None, :], torch.full_like(scores[:, None, :], -torch.inf)
+        )
+        return torch.logsumexp(masked, dim=-1)
