@@ -32,7 +32,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--study", default=None, help="study name (default: derived from space, task and seed)")
     p.add_argument("--out", default=None, help="output folder (default: runs/<space name>)")
     p.add_argument("--task", default=None, help="catalog name or local file overriding the space's task")
-    p.add_argument("--text-field", action="append", default=None, help="input column(s) of a --task file")
+    p.add_argument(
+        "--text-field",
+        action="append",
+        default=None,
+        help="input column of a --task file; COLUMN=FIELD maps it to a template field "
+        "(one plain column becomes the space's field, e.g. {text}); repeat for several",
+    )
     p.add_argument("--label-field", default=None, help="label column of a --task file")
     p.add_argument(
         "--export",
@@ -50,7 +56,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run)
 
 
-def _task_override(args: argparse.Namespace) -> Any:
+def _task_override(args: argparse.Namespace, field: str = "text") -> Any:
+    """The task given on the command line, with its columns mapped to the space's fields.
+
+    ``--text-field COLUMN=FIELD`` maps a column to a template field; a single plain
+    ``--text-field COLUMN`` becomes the space's field (``{text}`` in the shipped spaces).
+    """
     if args.task is None:
         if args.text_field or args.label_field:
             raise ConfigError("--text-field and --label-field need --task FILE.")
@@ -59,10 +70,18 @@ def _task_override(args: argparse.Namespace) -> Any:
         return args.task
     spec: dict[str, Any] = {"name_or_path": args.task}
     if args.text_field:
-        spec["text_fields"] = list(args.text_field)
+        pairs = [tuple(f.split("=", 1)) if "=" in f else (f, None) for f in args.text_field]
+        if len(pairs) == 1 and pairs[0][1] is None:
+            pairs = [(pairs[0][0], field)]
+        spec["text_fields"] = {col: (name or col) for col, name in pairs}
     if args.label_field:
         spec["label_field"] = args.label_field
     return spec
+
+
+def _space_field(space: Any) -> str:
+    grammar = space.templates.grammar
+    return str(grammar.field) if grammar is not None else "text"
 
 
 class _TrialBar:
@@ -110,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             space,
             seeds=seeds,
             out_dir=out,
-            task=_task_override(args),
+            task=_task_override(args, _space_field(space)),
             model=args.model,
             n_trials=args.trials,
             storage=args.storage,
@@ -123,10 +142,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     cache = SQLiteScoreCache(out / "scores.sqlite")
     budget = args.trials or space.budget.trials
-    with progress_bar(budget, "trials", enabled=not args.quiet, unit="trial") as bar:
+    with (
+        progress_bar(budget, "trials", enabled=not args.quiet, unit="trial") as bar,
+        progress_bar(0, "final evaluation", enabled=not args.quiet) as final_bar,
+    ):
         search = PromptSearch(
             space,
-            task=_task_override(args),
+            task=_task_override(args, _space_field(space)),
             model=args.model,
             seed=args.seed,
             n_trials=args.trials,
@@ -138,8 +160,16 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             device=args.device,
             dtype=None if args.dtype == "auto" else args.dtype,
+            final_progress=final_bar,
+            test_limit=args.test_limit,
+            top=args.top,
         )
         search.fit()
-    sys.stdout.write(leaderboard_markdown(search.leaderboard_, top=args.top))
+    sys.stdout.write(leaderboard_markdown(search.leaderboard_))
     sys.stdout.write(f"\nBest prompt and the full report: {out / 'leaderboard.md'}, {out / 'report.html'}\n")
+    if args.export:
+        from promptsearch.export import export_search
+
+        path = export_search(search, args.export, tuning=search.best_tuning_, overwrite=True)
+        sys.stdout.write(f"Exported the best prompt to {path} (use: promptsearch predict {path} ...)\n")
     return 0

@@ -107,3 +107,47 @@ def test_data_and_models_list(capsys: pytest.CaptureFixture[str]) -> None:
         assert name in out
     assert main(["models", "list"]) == 0
     assert "smollm2-135m-instruct" in capsys.readouterr().out
+
+
+def test_search_generic_space_with_a_renamed_column(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    data = tmp_path / "reviews.csv"
+    lines = ["review,sentiment"] + [f"{t} {i},{lab}" for i, (t, lab) in enumerate(ROWS * 2)]
+    data.write_text("\n".join(lines) + "\n")
+    space = yaml.safe_load(Path("search_spaces/generic-classification.yaml").read_text())
+    space["split"] = {"k": 4, "seed": 13}
+    space["evolution"] = {"generations": 1, "population": 2, "parents": 1}
+    space["final"] = {"top": 2, "test_limit": 10}
+    space_file = tmp_path / "space.yaml"
+    space_file.write_text(yaml.safe_dump(space))
+    out = tmp_path / "run"
+    code = main(
+        [
+            "-q",
+            "search",
+            str(space_file),
+            "--task",
+            str(data),
+            "--text-field",
+            "review",
+            "--label-field",
+            "sentiment",
+            "--model",
+            str(model_dir),
+            "--trials",
+            "3",
+            "--out",
+            str(out),
+            "--export",
+            str(tmp_path / "best"),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "# Leaderboard" in printed and "Exported the best prompt" in printed
+    for name in ("leaderboard.md", "leaderboard.json", "leaderboard.csv", "report.html"):
+        assert (out / name).is_file()
+    assert (tmp_path / "best" / "prompt.json").is_file()
