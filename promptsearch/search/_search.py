@@ -199,37 +199,7 @@ class PromptSearch:
             per_example_reports=space.pruner.name == "wilcoxon",
             seed=split.seed,
         )
-        budget = self.n_trials if self.n_trials is not None else space.budget.trials
-        generations = max(1, space.evolution.generations)
-        per_gen = [budget // generations + (1 if g < budget % generations else 0) for g in range(generations)]
-        deadline = None if space.budget.timeout_s is None else started + space.budget.timeout_s
-        pool = initial_pool(study, space, task)
-        for g in range(generations):
-            if g > 0:
-                pool = next_pool(study, space, g, pool, scorer=scorer, model=loaded, seed=split.seed)
-            if not pool:
-                break
-            done = sum(
-                1
-                for t in study.get_trials(deepcopy=False)
-                if t.user_attrs.get("generation") == g
-                and t.state.is_finished()
-                and t.state != optuna.trial.TrialState.FAIL
-            )
-            remaining = per_gen[g] - done
-            if remaining <= 0:
-                continue
-            timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
-            if timeout is not None and timeout <= 0:
-                break
-            objective = self._objective(g, pool, verbalizers, space, task, split, dev, loaded)
-            study.optimize(
-                objective,
-                n_trials=remaining,
-                timeout=timeout,
-                callbacks=list(self.callbacks),
-                catch=(PromptSearchError,),
-            )
+        self._run_generations(study, space, task, split, scorer, loaded, dev, verbalizers, started)
         board, best = finalize(
             study,
             space,
@@ -264,6 +234,53 @@ class PromptSearch:
             else None
         )
         return self
+
+    def _run_generations(
+        self,
+        study: optuna.Study,
+        space: SearchSpace,
+        task: Task,
+        split: FewShotSplit,
+        scorer: BaseScorer,
+        loaded: LoadedModel,
+        dev: DevScorer,
+        verbalizers: Sequence[Any],
+        started: float,
+    ) -> None:
+        """Run each generation's share of the budget, minus the trials the study already has."""
+        import optuna
+
+        budget = self.n_trials if self.n_trials is not None else space.budget.trials
+        generations = max(1, space.evolution.generations)
+        per_gen = [budget // generations + (1 if g < budget % generations else 0) for g in range(generations)]
+        deadline = None if space.budget.timeout_s is None else started + space.budget.timeout_s
+        pool = initial_pool(study, space, task)
+        for g in range(generations):
+            if g > 0:
+                pool = next_pool(study, space, g, pool, scorer=scorer, model=loaded, seed=split.seed)
+            if not pool:
+                break
+            done = sum(
+                1
+                for t in study.get_trials(deepcopy=False)
+                if t.user_attrs.get("generation") == g
+                and t.state.is_finished()
+                and t.state != optuna.trial.TrialState.FAIL
+            )
+            remaining = per_gen[g] - done
+            if remaining <= 0:
+                continue
+            timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
+            if timeout is not None and timeout <= 0:
+                break
+            objective = self._objective(g, pool, verbalizers, space, task, split, dev, loaded)
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                timeout=timeout,
+                callbacks=list(self.callbacks),
+                catch=(PromptSearchError,),
+            )
 
     def _objective(
         self,
