@@ -106,9 +106,7 @@ class DevScorer:
 
     Dev examples are visited in one order fixed for the study, and example ``i`` is always
     reported at step ``i``, as Optuna's ``WilcoxonPruner`` requires. Each example's value is
-    ``correct + 0.01 * p(true label)``; its mean is the objective. The pruner is given
-    ``p(true label)`` per example instead: 0/1 correctness on a few dozen examples is too
-    coarse for a signed-rank test to tell a poor prompt from the best one early.
+    ``correct + 0.01 * p(true label)``; its mean is the objective.
     """
 
     def __init__(
@@ -134,13 +132,6 @@ class DevScorer:
         self, prompt: Prompt, examples: Sequence[Example], scorer: BaseScorer | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per-example objective values and correctness (with ``scorer``: uncached)."""
-        values, correct, _ = self._details(prompt, examples, scorer)
-        return values, correct
-
-    def _details(
-        self, prompt: Prompt, examples: Sequence[Example], scorer: BaseScorer | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Objective values, correctness and probability of the true label, per example."""
         if scorer is None:
             scores = score_prompt(self.scorer, prompt, examples, cache=self.cache)
         else:
@@ -149,7 +140,7 @@ class DevScorer:
         correct = (scores.argmax(axis=1) == labels).astype(np.float64)
         shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
         p_true = (shifted / shifted.sum(axis=1, keepdims=True))[np.arange(len(labels)), labels]
-        return correct + TieBreak * p_true, correct, p_true
+        return correct + TieBreak * p_true, correct
 
     def full(self, prompt: Prompt, scorer: BaseScorer | None = None) -> tuple[float, float]:
         """Objective and accuracy on the whole dev set (no pruning)."""
@@ -170,14 +161,12 @@ class DevScorer:
         before = own.stats.instances
         for start in range(0, len(self.dev), self.chunk_size):
             chunk = self.dev[start : start + self.chunk_size]
-            values, correct, p_true = self._details(prompt, chunk, scorer=scorer)
+            values, correct = self.values(prompt, chunk, scorer=scorer)
             done.extend(values.tolist())
             correct_all.extend(correct.tolist())
             if self.per_example_reports:
-                # The pruner gets the probability of the true label: a continuous per-example
-                # signal gives the Wilcoxon test far more power than 0/1 correctness.
-                for i, p in enumerate(p_true):
-                    trial.report(float(p), start + i)
+                for i, v in enumerate(values):
+                    trial.report(float(v), start + i)
             else:
                 trial.report(float(np.mean(done)), len(done))
             if len(done) < len(self.dev) and trial.should_prune():
