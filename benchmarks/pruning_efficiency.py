@@ -32,12 +32,15 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=60)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--dtype", default="bfloat16")
+    ap.add_argument("--pruner", default=None, help="pruner of run A (default: the space's)")
     ap.add_argument("--out", default=None, help="folder for both runs (default: a temporary one)")
     args = ap.parse_args()
 
     out = Path(args.out or tempfile.mkdtemp(prefix="ps-pruning-"))
     space = load_search_space(args.space)
     space = replace(space, final=replace(space.final, test_limit=100, top=5))
+    if args.pruner:
+        space = replace(space, pruner=replace(space.pruner, name=args.pruner))
     model = load_model(space.model, dtype=args.dtype)
 
     a = PromptSearch(space, model=model, seed=args.seed, n_trials=args.trials, out_dir=out / "pruned").fit()
@@ -60,6 +63,7 @@ def main() -> None:
     pa, pb = trial_passes(a.study_), trial_passes(b.study_)
     same = a.leaderboard_.best.prompt_id == b.leaderboard_.best.prompt_id
     result = {
+        "pruner": space.pruner.name,
         "trials": args.trials,
         "dev_examples": len(a.split_.dev),
         "pruned_cached": {"winner": a.leaderboard_.best.prompt_id, "dev": a.leaderboard_.best.dev_score,

@@ -196,7 +196,7 @@ class PromptSearch:
             split.dev,
             cache=cache,
             chunk_size=space.pruner.chunk_size,
-            per_example_reports=space.pruner.name == "wilcoxon",
+            per_example_reports=space.pruner.name in ("wilcoxon", "sign"),
             seed=split.seed,
         )
         self._run_generations(study, space, task, split, scorer, loaded, dev, verbalizers, started)

@@ -26,9 +26,9 @@ __all__ = [
 ]
 
 SamplerName = Literal["tpe", "random", "cmaes", "qmc", "gp"]
-PrunerName = Literal["wilcoxon", "successive_halving", "median", "none"]
+PrunerName = Literal["wilcoxon", "sign", "successive_halving", "median", "none"]
 SAMPLERS: tuple[str, ...] = ("tpe", "random", "cmaes", "qmc", "gp")
-PRUNERS: tuple[str, ...] = ("wilcoxon", "successive_halving", "median", "none")
+PRUNERS: tuple[str, ...] = ("wilcoxon", "sign", "successive_halving", "median", "none")
 OPERATORS: tuple[str, ...] = ("delete", "swap", "add", "substitute", "crossover", "rewrite")
 # Settings each operator accepts (the keyword arguments of promptsearch.generators' operators,
 # plus `enabled` everywhere and `source` for substitute), so that a typo is an error here.

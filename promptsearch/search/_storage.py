@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["PRUNERS", "SAMPLERS", "make_pruner", "make_sampler", "make_storage"]
 
 SAMPLERS = ("tpe", "random", "cmaes", "qmc", "gp")
-PRUNERS = ("wilcoxon", "successive_halving", "median", "none")
+PRUNERS = ("wilcoxon", "sign", "successive_halving", "median", "none")
 
 
 def make_storage(url: str | None, out_dir: Path | None) -> Any:
@@ -89,7 +89,11 @@ def make_sampler(
 
 
 def make_pruner(name: str, options: dict[str, Any] | None = None) -> optuna.pruners.BasePruner:
-    """Build a pruner by name: ``wilcoxon`` (default), ``successive_halving``, ``median``, ``none``."""
+    """Build a pruner by name: ``wilcoxon`` (default), ``sign``, ``successive_halving``, ``median``, ``none``.
+
+    ``wilcoxon`` and ``sign`` get one value per dev example (step = example index); the others
+    get the running mean.
+    """
     import warnings
 
     import optuna
@@ -101,6 +105,10 @@ def make_pruner(name: str, options: dict[str, Any] | None = None) -> optuna.prun
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.pruners.WilcoxonPruner(**opts)
+    if name == "sign":
+        from promptsearch.search._pruners import make_sign_test_pruner
+
+        return make_sign_test_pruner(**opts)
     if name == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner(**opts)
     if name == "median":

@@ -207,12 +207,18 @@ def test_wrong_type_top_level(write: Callable[[Any], Path]) -> None:
     assert "tuning: expected a mapping or null" in load_error(write, data)
 
 
-def test_tuning_mapping_is_kept(write: Callable[[Any], Path]) -> None:
+def test_tuning_mapping_is_kept_and_checked(write: Callable[[Any], Path]) -> None:
     data = movies_data()
-    data["tuning"] = {"soft_tokens": 20, "lr": 0.3, "schedule": {"warmup": [1, 2]}}
+    data["tuning"] = {
+        "modes": ["none", "prompt_tuning"],
+        "prompt_tuning": {"n_tokens": [4, 8], "lr": [0.001, 0.01]},
+    }
     space = load_search_space(write(data))
-    assert space.tuning is not None and space.tuning["schedule"]["warmup"] == (1, 2)
+    assert space.tuning is not None and space.tuning["prompt_tuning"]["lr"] == (0.001, 0.01)
     assert space.to_dict()["tuning"] == data["tuning"]
+    data["tuning"] = {"soft_tokens": 20}
+    with pytest.raises(ConfigError, match="tuning"):
+        load_search_space(write(data))
 
 
 def test_bad_version(write: Callable[[Any], Path]) -> None:

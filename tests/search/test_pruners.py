@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from promptsearch.search._pruners import make_sign_test_pruner, sign_test_p_value
+from promptsearch.search._storage import make_pruner
+
+
+def test_sign_test_p_values() -> None:
+    assert sign_test_p_value(4, 0) == pytest.approx(1 / 16)
+    assert sign_test_p_value(0, 0) == 1.0
+    assert sign_test_p_value(5, 1) == pytest.approx(7 / 64)
+    assert sign_test_p_value(1, 5) > 0.9
+
+
+def _study_with_best(correct: list[int]) -> optuna.Study:
+    study = optuna.create_study(direction="maximize", pruner=make_sign_test_pruner(p_threshold=0.1))
+    best = optuna.trial.create_trial(
+        value=sum(correct) / len(correct),
+        intermediate_values={i: float(c) + 0.005 for i, c in enumerate(correct)},
+    )
+    study.add_trial(best)
+    return study
+
+
+def test_prunes_a_clearly_worse_trial_and_keeps_a_close_one() -> None:
+    study = _study_with_best([1] * 8)
+    poor = study.ask()
+    for i, c in enumerate([0, 1, 0, 0, 1, 0, 1, 1]):
+        poor.report(float(c), i)
+    assert poor.should_prune()  # 4 discordant, none the other way: p = 1/16
+    close = study.ask()
+    for i, c in enumerate([1, 1, 0, 1, 1, 1, 1, 1]):
+        close.report(float(c), i)
+    assert not close.should_prune()
+    better = study.ask()
+    for i in range(8):
+        better.report(1.01, i)
+    assert not better.should_prune()
+
+
+def test_sign_is_a_named_pruner() -> None:
+    assert type(make_pruner("sign", {"p_threshold": 0.05})).__name__ == "SignTestPruner"
