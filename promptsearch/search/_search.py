@@ -255,6 +255,8 @@ class PromptSearch:
         per_gen = [budget // generations + (1 if g < budget % generations else 0) for g in range(generations)]
         deadline = None if space.budget.timeout_s is None else started + space.budget.timeout_s
         pool = initial_pool(study, space, task)
+        if not study.trials:
+            self._enqueue_baseline(study, space, pool, verbalizers)
         for g in range(generations):
             if g > 0:
                 pool = next_pool(study, space, g, pool, scorer=scorer, model=loaded, seed=split.seed)
@@ -281,6 +283,27 @@ class PromptSearch:
                 callbacks=list(self.callbacks),
                 catch=(PromptSearchError,),
             )
+
+    @staticmethod
+    def _enqueue_baseline(
+        study: optuna.Study, space: SearchSpace, pool: Sequence[Candidate], verbalizers: Sequence[Any]
+    ) -> None:
+        """Make the first trial the first seed template with the first label words, zero-shot.
+
+        As DSPy's MIPROv2 does: the pruner then compares every later trial with at least the
+        hand-written baseline, so poor random starts stop after a few examples.
+        """
+        seeds = [c for c in pool if c.origin == "seed"]
+        if not seeds or not verbalizers:
+            return
+        params: dict[str, Any] = {"template_g0": seeds[0].id, "verbalizer": str(verbalizers[0])}
+        if 0 in space.demonstrations.counts:
+            params["n_demos"] = 0
+        if False in space.calibration:
+            params["calibrate"] = False
+        if check_tuning_space(space.tuning) != ("none",) and "none" in check_tuning_space(space.tuning):
+            params["tuning_mode"] = "none"
+        study.enqueue_trial(params)
 
     def _objective(
         self,

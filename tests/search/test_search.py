@@ -125,3 +125,13 @@ def test_generic_space_requires_a_task(tiny_causal: LoadedModel) -> None:
     generic = load_search_space("search_spaces/generic-classification.yaml")
     with pytest.raises(ConfigError, match="task"):
         PromptSearch(generic, model=tiny_causal, n_trials=1).fit()
+
+
+def test_first_trial_is_the_hand_written_baseline(
+    space: SearchSpace, toy_task: Task, tiny_causal: LoadedModel, tmp_path: Path
+) -> None:
+    search = _fit(space, toy_task, tiny_causal, tmp_path, 2)
+    first = search.study_.trials[0]
+    assert first.user_attrs["template"] == space.templates.seeds[0].template
+    assert first.params["verbalizer"] == space.verbalizers.candidates[0]
+    assert first.params["n_demos"] == 0 and first.params["calibrate"] is False
