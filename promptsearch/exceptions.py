@@ -7,14 +7,14 @@ caller can catch them all at once. Each message says what was wrong and how to f
 from __future__ import annotations
 
 __all__ = [
-    "PromptSearchError",
     "ConfigError",
-    "TemplateError",
-    "VerbalizerError",
     "DataError",
-    "ModelError",
-    "UnknownNameError",
     "FetchError",
+    "ModelError",
+    "PromptSearchError",
+    "TemplateError",
+    "UnknownNameError",
+    "VerbalizerError",
 ]
 
 
