@@ -112,18 +112,10 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds and args.export:
         raise ConfigError("--export needs a single --seed: --seeds runs one search per seed.")
     if args.seeds:
-        from dataclasses import replace
-
         from promptsearch.search import run_protocol
+        from promptsearch.search._objective import override_final
 
-        if args.test_limit is not None or args.top is not None:
-            final = replace(
-                space.final,
-                test_limit=space.final.test_limit if args.test_limit is None else args.test_limit,
-                top=space.final.top if args.top is None else args.top,
-            )
-            space = replace(space, final=final)
-
+        space = override_final(space, test_limit=args.test_limit, top=args.top)
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
         result = run_protocol(
             space,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,6 +18,8 @@ from promptsearch.templates import Prompt, Template, Verbalizer
 
 if TYPE_CHECKING:
     import optuna
+
+    from promptsearch.search._space import SearchSpace
 
 __all__ = ["DevScorer", "PromptChoices", "TieBreak", "build_prompt", "suggest_prompt"]
 
@@ -178,6 +180,29 @@ class DevScorer:
         if len(done) < len(self.dev) and not self.per_example_reports:
             raise optuna.TrialPruned()
         return float(np.mean(done))
+
+
+def candidate_from_attrs(attrs: Mapping[str, Any]) -> Candidate:
+    """The candidate a trial scored, from the user attributes :func:`choices_attrs` wrote."""
+    return Candidate(
+        instruction=attrs["instruction"],
+        template=attrs["template"],
+        origin=attrs.get("origin", "seed"),
+        parents=tuple(attrs.get("parents", ())),
+        generation=int(attrs.get("generation", 0)),
+    )
+
+
+def override_final(space: SearchSpace, *, test_limit: int | None, top: int | None) -> SearchSpace:
+    """A copy of ``space`` whose final evaluation uses ``test_limit`` and ``top`` where given."""
+    if test_limit is None and top is None:
+        return space
+    final = replace(
+        space.final,
+        test_limit=space.final.test_limit if test_limit is None else test_limit,
+        top=space.final.top if top is None else top,
+    )
+    return replace(space, final=final)
 
 
 def choices_attrs(choices: PromptChoices, prompt: Prompt, generation: int) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptsearch.exceptions import PromptSearchError
 from promptsearch.generators._candidate import Candidate
+from promptsearch.search._objective import candidate_from_attrs
 from promptsearch.templates import Prompt, Template, Verbalizer
 
 if TYPE_CHECKING:
@@ -99,14 +100,7 @@ def _parents(study: optuna.Study, k: int) -> list[Candidate]:
     trials.sort(key=lambda t: ("pruned_at" in t.user_attrs, -float(t.value or 0.0)))
     out: dict[str, Candidate] = {}
     for t in trials:
-        a = t.user_attrs
-        cand = Candidate(
-            instruction=a["instruction"],
-            template=a["template"],
-            origin=a.get("origin", "seed"),
-            parents=tuple(a.get("parents", ())),
-            generation=int(a.get("generation", 0)),
-        )
+        cand = candidate_from_attrs(t.user_attrs)
         out.setdefault(cand.id, cand)
         if len(out) >= k:
             break

@@ -14,7 +14,13 @@ from promptsearch.exceptions import ConfigError, PromptSearchError
 from promptsearch.generators._candidate import Candidate
 from promptsearch.search._cache import MemoryScoreCache, SQLiteScoreCache
 from promptsearch.search._final import finalize
-from promptsearch.search._objective import DevScorer, build_prompt, choices_attrs, suggest_prompt
+from promptsearch.search._objective import (
+    DevScorer,
+    build_prompt,
+    choices_attrs,
+    override_final,
+    suggest_prompt,
+)
 from promptsearch.search._pools import initial_pool, next_pool, verbalizer_pool
 from promptsearch.search._storage import make_pruner, make_sampler, make_storage
 from promptsearch.search._tuning import (
@@ -127,15 +133,7 @@ class PromptSearch:
         if self.n_trials is not None and self.n_trials < 1:
             raise ConfigError(f"--trials must be at least 1, got {self.n_trials}.")
         seed = space.split.seed if self.seed is None else self.seed
-        if self.test_limit is not None or self.top is not None:
-            from dataclasses import replace
-
-            final = replace(
-                space.final,
-                test_limit=space.final.test_limit if self.test_limit is None else self.test_limit,
-                top=space.final.top if self.top is None else self.top,
-            )
-            space = replace(space, final=final)
+        space = override_final(space, test_limit=self.test_limit, top=self.top)
         return space, task, few_shot_split(task, k=space.split.k, seed=seed)
 
     def _make_cache(self, out: Path | None) -> Any:
@@ -392,16 +390,10 @@ class PromptSearch:
         split: FewShotSplit,
     ) -> Prompt:
         """Rebuild the prompt a finished trial scored, from its parameters and attributes."""
-        from promptsearch.search._objective import PromptChoices
+        from promptsearch.search._objective import PromptChoices, candidate_from_attrs
 
-        attrs, params = trial.user_attrs, trial.params
-        candidate = Candidate(
-            instruction=attrs["instruction"],
-            template=attrs["template"],
-            origin=attrs.get("origin", "seed"),
-            parents=tuple(attrs.get("parents", ())),
-            generation=int(attrs.get("generation", 0)),
-        )
+        params = trial.params
+        candidate = candidate_from_attrs(trial.user_attrs)
         verb = {str(v): v for v in verbalizers}[params["verbalizer"]]
         choices = PromptChoices(
             candidate,
