@@ -33,6 +33,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--dtype", default="bfloat16")
     ap.add_argument("--pruner", default=None, help="pruner of run A (default: the space's)")
+    ap.add_argument("--p-threshold", type=float, default=None, help="pruner p threshold of run A")
     ap.add_argument("--out", default=None, help="folder for both runs (default: a temporary one)")
     args = ap.parse_args()
 
@@ -41,6 +42,9 @@ def main() -> None:
     space = replace(space, final=replace(space.final, test_limit=100, top=5))
     if args.pruner:
         space = replace(space, pruner=replace(space.pruner, name=args.pruner))
+    if args.p_threshold is not None:
+        options = {**dict(space.pruner.options), "p_threshold": args.p_threshold}
+        space = replace(space, pruner=replace(space.pruner, options=options))
     model = load_model(space.model, dtype=args.dtype)
 
     a = PromptSearch(space, model=model, seed=args.seed, n_trials=args.trials, out_dir=out / "pruned").fit()
@@ -64,6 +68,7 @@ def main() -> None:
     same = a.leaderboard_.best.prompt_id == b.leaderboard_.best.prompt_id
     result = {
         "pruner": space.pruner.name,
+        "pruner_options": dict(space.pruner.options),
         "trials": args.trials,
         "dev_examples": len(a.split_.dev),
         "pruned_cached": {"winner": a.leaderboard_.best.prompt_id, "dev": a.leaderboard_.best.dev_score,
