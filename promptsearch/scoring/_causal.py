@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -238,9 +239,15 @@ class CausalLMScorer(BaseScorer):
 
 def _cache_argument(model: Any) -> str:
     """Name of the forward argument taking a KV cache (``cache`` in transformers >= 5.x)."""
+    model_class: Any = type(model)
+    return _cache_argument_of(model_class)
+
+
+@functools.cache
+def _cache_argument_of(model_class: Any) -> str:
     import inspect
 
-    params = inspect.signature(model.forward).parameters
+    params = inspect.signature(model_class.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
 
 
