@@ -110,6 +110,9 @@ class PromptPredictor:
         from promptsearch.scoring import score_prompt
 
         examples = to_examples(inputs, self.input_fields)
+        max_words = self._manifest.get("max_words")
+        if max_words:
+            examples = [ex.shorten(int(max_words)) for ex in examples]
         if not examples:
             return np.zeros((0, len(self.labels)))
         scores = score_prompt(self.scorer, self._prompt, examples, progress=progress)

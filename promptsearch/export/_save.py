@@ -44,6 +44,7 @@ def save_prompt(
     task: Task | None = None,
     metrics: Mapping[str, Any] | None = None,
     tuning: TuningArtifact | None = None,
+    max_words: int | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Export ``prompt`` for ``model`` to ``folder`` (JSON and safetensors only, never pickle).
@@ -58,6 +59,8 @@ def save_prompt(
             fields are recorded; otherwise labels and fields come from the prompt.
         metrics: Numbers worth keeping with the prompt (e.g. test accuracy).
         tuning: Trained weights of a tuned prompt, saved under ``tuning/``.
+        max_words: Inputs were cut to their first ``max_words`` words during the search (the
+            task's ``max_words``); predictions cut them the same way.
         overwrite: Replace an earlier export in ``folder``.
 
     Returns:
@@ -71,7 +74,9 @@ def save_prompt(
     """
     path = Path(folder).expanduser()
     _check(prompt, task, tuning)
-    manifest = build_manifest(prompt, model=model, task=task, metrics=metrics, tuning=tuning)
+    manifest = build_manifest(
+        prompt, model=model, task=task, metrics=metrics, tuning=tuning, max_words=max_words
+    )
     _check_target(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
@@ -96,6 +101,7 @@ def build_manifest(
     task: Task | None = None,
     metrics: Mapping[str, Any] | None = None,
     tuning: TuningArtifact | None = None,
+    max_words: int | None = None,
 ) -> dict[str, Any]:
     """The manifest :func:`save_prompt` writes to ``prompt.json``, as a plain dict."""
     manifest = {
@@ -109,6 +115,7 @@ def build_manifest(
         },
         "labels": list(task.label_names if task is not None else prompt.verbalizer.labels),
         "input_fields": list(task.input_fields if task is not None else prompt.template.fields),
+        "max_words": max_words,
         "metrics": dict(metrics or {}),
         "tuning": {"mode": "none"} if tuning is None else {"mode": tuning.mode, "path": f"{TUNING_DIR}/"},
         "versions": package_versions(),
@@ -149,8 +156,9 @@ def export_search(
         "study": board.study_name,
     }
     metrics = {k: v for k, v in metrics.items() if v is not None}
+    task_spec = search.space_.task
     return save_prompt(folder, prompt, model=scorer.model, task=task, metrics=metrics, tuning=tuning,
-                       overwrite=overwrite)
+                       max_words=None if task_spec is None else task_spec.max_words, overwrite=overwrite)
 
 
 def _model_entry(model: Any) -> dict[str, Any]:

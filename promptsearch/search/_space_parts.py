@@ -61,19 +61,28 @@ class TaskSpec(Section):
     label_names: tuple[str, ...] | None = field(
         default=None, metadata={"help": "Labels in class order (None: sorted unique labels)."}
     )
+    max_words: int | None = field(
+        default=None,
+        metadata={
+            "help": "Keep the first N words of every input (long documents score much faster); "
+            "None keeps whole texts. Applied to train, dev and test alike."
+        },
+    )
 
     def __post_init__(self) -> None:
         self._normalize()
         if not self.name_or_path.strip():
             raise self._fail("name_or_path", "must not be empty; give a catalog name or a data file.")
+        at_least(self, "max_words", 1, optional=True)
         if self.label_names is not None and (len(self.label_names) < 2 or len(set(self.label_names)) < 2):
             got = list(self.label_names)
             raise self._fail("label_names", f"needs at least two distinct labels, got {got}.")
         self._check_catalog_typo()
-        if self._catalog_labels() is not None and not self._is_plain():
+        if self._catalog_labels() is not None and self.loader_kwargs():
             raise ConfigError(
                 f"task: catalog task {self.name_or_path!r} takes no loading options (text_fields, "
-                "label_field, label_names); write just `task: " + self.name_or_path + "`."
+                "label_field, label_names); write just `task: " + self.name_or_path + "` "
+                "(max_words is allowed)."
             )
 
     def _check_catalog_typo(self) -> None:
@@ -88,11 +97,11 @@ class TaskSpec(Section):
 
     def _is_plain(self) -> bool:
         """Whether only ``name_or_path`` is set (then the task is written as a plain string)."""
-        return self.text_fields is None and self.label_field == "label" and self.label_names is None
+        return self.max_words is None and not self.loader_kwargs()
 
     def loader_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`promptsearch.tasks.load_task` (none for catalog tasks)."""
-        if self._is_plain():
+        if self.text_fields is None and self.label_field == "label" and self.label_names is None:
             return {}
         text_fields = dict(self.text_fields) if isinstance(self.text_fields, Mapping) else self.text_fields
         return {"text_fields": text_fields, "label_field": self.label_field, "label_names": self.label_names}

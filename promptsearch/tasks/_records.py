@@ -4,18 +4,35 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from promptsearch.exceptions import DataError
 
-__all__ = ["Example", "FewShotSplit", "Task", "example_id"]
+__all__ = ["Example", "FewShotSplit", "Task", "example_id", "shorten_text"]
+
+_WORD = re.compile(r"\S+")
 
 
 def example_id(inputs: Mapping[str, str], label: str) -> str:
     """Content hash of an example: identical on every machine and run."""
     payload = json.dumps({"inputs": dict(sorted(inputs.items())), "label": label}, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def shorten_text(text: str, max_words: int) -> str:
+    """The first ``max_words`` whitespace-separated words of ``text``, layout between them kept.
+
+    >>> shorten_text("One two\nthree four", 3)
+    'One two\nthree'
+    """
+    last_end = 0
+    for i, match in enumerate(_WORD.finditer(text)):
+        if i == max_words:
+            return text[:last_end]
+        last_end = match.end()
+    return text
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,17 @@ class Example:
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+    def shorten(self, max_words: int) -> Example:
+        """Keep the first ``max_words`` words of every input field.
+
+        An example that changes gets the id ``"<id>~w<max_words>"``, so that scores cached for
+        the full text are never mistaken for scores of the short one; others are returned as is.
+        """
+        inputs = {name: shorten_text(value, max_words) for name, value in self.inputs.items()}
+        if inputs == dict(self.inputs):
+            return self
+        return Example(id=f"{self.id}~w{max_words}", inputs=inputs, label=self.label)
 
 
 @dataclass(frozen=True)
@@ -100,8 +128,6 @@ class Task:
 
     def with_examples(self, examples: Sequence[Example]) -> Task:
         """Return a copy of this task holding ``examples`` instead."""
-        from dataclasses import replace
-
         return replace(self, examples=tuple(examples))
 
 
@@ -131,3 +157,21 @@ class FewShotSplit:
                 "use a larger data set or a smaller k."
             )
         return examples
+
+    def shorten(self, max_words: int | None) -> FewShotSplit:
+        """Return the split with every input field cut to its first ``max_words`` words.
+
+        Long documents (news articles) make every prompt slow to score; their first words
+        usually carry the class. The cut is applied after the split is drawn, so the same
+        examples are chosen with and without it. ``None`` returns the split unchanged.
+        """
+        if max_words is None:
+            return self
+        if max_words < 1:
+            raise DataError(f"max_words must be at least 1, got {max_words}; use None to keep whole texts.")
+        return replace(
+            self,
+            train=tuple(ex.shorten(max_words) for ex in self.train),
+            dev=tuple(ex.shorten(max_words) for ex in self.dev),
+            test=tuple(ex.shorten(max_words) for ex in self.test),
+        )

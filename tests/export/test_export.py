@@ -277,9 +277,10 @@ def test_export_search_records_test_metrics(
                          prompt=prompt.to_dict())
     board = Leaderboard(task="toy", model="tiny", seed=13, study_name="s", rows=(row,), n_trials=5)
     search = SimpleNamespace(best_prompt_=prompt, leaderboard_=board, task_=TASK,
-                             scorer_=make_scorer(tiny_causal))
+                             scorer_=make_scorer(tiny_causal), space_=SimpleNamespace(task=None))
     folder = export_search(search, tmp_path / "e")  # type: ignore[arg-type]
     manifest = read_manifest(folder)
+    assert manifest["max_words"] is None
     assert manifest["metrics"]["test_accuracy"] == 0.7 and manifest["metrics"]["dev_accuracy"] == 0.8
     assert manifest["metrics"]["split_seed"] == 13 and manifest["model"]["id"] == "tiny-causal-0"
     assert manifest["task"]["name"] == "toy" and manifest["prompt_id"] == prompt.id
@@ -287,6 +288,18 @@ def test_export_search_records_test_metrics(
     np.testing.assert_allclose(probs, direct_probs(tiny_causal, prompt, QUERIES), atol=1e-6)
     with pytest.raises(ConfigError, match="fit"):
         export_search(SimpleNamespace(), tmp_path / "f")  # type: ignore[arg-type]
+
+
+def test_predictions_cut_inputs_as_the_search_did(
+    tiny_causal: LoadedModel, model_dir: Path, tmp_path: Path
+) -> None:
+    prompt = PROMPTS["plain"]
+    folder = save_prompt(tmp_path / "cut", prompt, model=str(model_dir), max_words=2)
+    assert read_manifest(folder)["max_words"] == 2
+    probs = load_prompt(folder, model=model_dir, device="cpu").predict_proba(QUERIES)
+    short = [" ".join(q.split()[:2]) for q in QUERIES]
+    np.testing.assert_allclose(probs, direct_probs(tiny_causal, prompt, short), atol=1e-6)
+    assert not np.allclose(probs, direct_probs(tiny_causal, prompt, QUERIES), atol=1e-4)
 
 
 def test_import_does_not_load_torch() -> None:

@@ -82,7 +82,8 @@ def test_shipped_space_loads_and_round_trips(path: Path, tmp_path: Path) -> None
 def test_catalog_space_fits_its_task(name: str) -> None:
     space = load_search_space(SPACES / f"{name}.yaml")
     entry = CATALOG.get(name)
-    assert space.require_task() == TaskSpec(name)
+    assert space.require_task().name_or_path == name
+    assert space.require_task().loader_kwargs() == {}
     templates = [s.template for s in space.templates.seeds]
     assert entry.default_template in templates
     assert 5 <= len(templates) <= 7
@@ -111,8 +112,20 @@ def test_movies_space_contents() -> None:
     assert any(space.templates.grammar.instruction)  # type: ignore[union-attr]
 
 
-def test_long_text_space_keeps_demonstrations_small() -> None:
-    assert max(load_search_space(SPACES / "bbc-news.yaml").demonstrations.counts) <= 1
+def test_long_text_space_cuts_articles_and_keeps_demonstrations_few() -> None:
+    space = load_search_space(SPACES / "bbc-news.yaml")
+    assert space.require_task().max_words is not None
+    assert max(space.demonstrations.counts) <= 2
+
+
+def test_task_max_words_is_checked_and_round_trips() -> None:
+    spec = TaskSpec.from_dict({"name_or_path": "movies", "max_words": 50})
+    assert spec.max_words == 50 and spec.loader_kwargs() == {}
+    assert TaskSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(ConfigError, match=r"task\.max_words: must be at least 1"):
+        TaskSpec.from_dict({"name_or_path": "movies", "max_words": 0})
+    with pytest.raises(ConfigError, match="max_words is allowed"):
+        TaskSpec.from_dict({"name_or_path": "movies", "label_field": "y"})
 
 
 def test_movies5_verbalizers_have_five_words() -> None:

@@ -109,3 +109,25 @@ def test_duplicate_ids_are_refused() -> None:
     task = Task("dup", ("text",), ("a",), (ex, ex, Example.create({"text": "other"}, "a")))
     with pytest.raises(DataError, match="duplicate example ids"):
         few_shot_split(task, k=1, test_size=0)
+
+
+def test_shorten_cuts_words_after_the_split_is_drawn() -> None:
+    examples = [
+        Example.create({"text": f"story {i} with\nmany  words", "title": "t"}, "ab"[i % 2])
+        for i in range(40)
+    ]
+    task = Task("long", ("text", "title"), ("a", "b"), tuple(examples))
+    split = few_shot_split(task, k=4, seed=13)
+    short = split.shorten(3)
+    assert split.shorten(None) is split
+    for name in ("train", "dev", "test"):
+        full, cut = split.get(name), short.get(name)
+        assert [e.label for e in cut] == [e.label for e in full]  # same examples, same order
+        assert all(c.inputs["text"].split() == f.inputs["text"].split()[:3] for f, c in zip(full, cut))
+        assert all(c.id == f"{f.id}~w3" for f, c in zip(full, cut))  # never the full text's cache
+        assert all(c.inputs["title"] == "t" for c in cut)
+    assert short.dev[0].inputs["text"].endswith("with")
+    unchanged = Example.create({"text": "two words"}, "a")
+    assert unchanged.shorten(2) is unchanged
+    with pytest.raises(DataError, match="at least 1"):
+        split.shorten(0)
