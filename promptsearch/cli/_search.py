@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(result.markdown() + "\n")
         return 0
     cache = SQLiteScoreCache(out / "scores.sqlite")
-    budget = args.trials or space.budget.trials
+    budget = space.total_trials(args.trials)
     with (
         progress_bar(budget, "trials", enabled=not args.quiet, unit="trial") as bar,
         progress_bar(0, "final evaluation", enabled=not args.quiet) as final_bar,

@@ -124,7 +124,7 @@ def _cell(value: Any) -> str:
     return str(value).replace("\n", "\\n").replace("|", "\\|")
 
 
-def _row_cells(row: LeaderboardRow) -> list[str]:
+def _row_cells(row: LeaderboardRow, *, tuning: bool = False) -> list[str]:
     ci = "–" if row.test_ci_low is None else f"[{row.test_ci_low:.3f}, {row.test_ci_high:.3f}]"
     demos = f"{row.n_demos} ({row.demo_selection})" if row.n_demos else "0"
     values = [
@@ -140,12 +140,16 @@ def _row_cells(row: LeaderboardRow) -> list[str]:
         row.evaluations,
         row.origin,
     ]
+    if tuning:
+        values.append(row.tuning)
     return [_cell(v) for v in values]
 
 
 def leaderboard_markdown(board: Leaderboard, *, top: int | None = None) -> str:
     """Render the leaderboard as a Markdown table with a short header."""
     rows = board.rows[:top] if top else board.rows
+    tuning = any(r.tuning != "none" for r in rows)  # The column shows only when a row was tuned.
+    columns = (*_COLUMNS, "tuning") if tuning else _COLUMNS
     lines = [
         f"# Leaderboard: {board.task} / {board.model} / seed {board.seed}",
         "",
@@ -153,10 +157,10 @@ def leaderboard_markdown(board: Leaderboard, *, top: int | None = None) -> str:
         f"passes, {board.cache_hits} cache hits, {board.seconds:.0f} s. Ranked on the full dev set; "
         "test shown with a 95% bootstrap interval.",
         "",
-        "| " + " | ".join(_COLUMNS) + " |",
-        "|" + "|".join("---" for _ in _COLUMNS) + "|",
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join("---" for _ in columns) + "|",
     ]
-    lines += ["| " + " | ".join(_row_cells(r)) + " |" for r in rows]
+    lines += ["| " + " | ".join(_row_cells(r, tuning=tuning)) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 

@@ -55,7 +55,7 @@ def finalize(
     cost: dict[str, int] = {}
     best_trial: dict[str, optuna.trial.FrozenTrial] = {}
     for t in trials:
-        pid = t.user_attrs["prompt_id"]
+        pid = _entry_key(t)
         cost[pid] = cost.get(pid, 0) + int(t.user_attrs.get("evaluations", 0))
         if pid not in best_trial or (t.value or 0.0) > (best_trial[pid].value or 0.0):
             best_trial[pid] = t
@@ -110,7 +110,7 @@ def finalize(
                 test_ci_low=result.ci_low if result else None,
                 test_ci_high=result.ci_high if result else None,
                 test_n=result.n if result else 0,
-                evaluations=cost.get(a["prompt_id"], 0),
+                evaluations=cost.get(_entry_key(t), 0),
                 trial=t.number,
                 generation=int(a.get("generation", 0)),
                 origin=str(a.get("origin", "seed")),
@@ -142,6 +142,13 @@ def finalize(
         metadata={"k": split.k, "dev_n": len(split.dev), "test_n": len(test)},
     )
     return board, top[0][3]
+
+
+def _entry_key(trial: optuna.trial.FrozenTrial) -> str:
+    """Leaderboard identity: the prompt, and for a tuned trial also its own trained weights."""
+    pid = str(trial.user_attrs["prompt_id"])
+    mode = trial.user_attrs.get("tuning_mode", "none")
+    return pid if mode == "none" else f"{pid}+{mode}#{trial.number}"
 
 
 def _class_stats(y: Any, p: Any, n: int, names: Any) -> dict[str, Any]:

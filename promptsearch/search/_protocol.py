@@ -132,7 +132,7 @@ def run_protocol(
     prompts: dict[str, dict[int, dict[str, Any]]] = {m: {} for m in results}
     test_n = 0
     for seed in seeds:
-        split = few_shot_split(task_obj, k=space.split.k, seed=seed)
+        split = few_shot_split(task_obj, k=space.split.k, seed=seed).shorten(space.task.max_words)
         limit = space.final.test_limit
         test = list(split.test)[:limit] if limit else list(split.test)
         test_n = len(test)
@@ -159,7 +159,7 @@ def run_protocol(
             storage=storage,
             out_dir=out / f"seed{seed}",
             cache=cache,
-            callbacks=_progress_callbacks(progress, seed, n_trials or space.budget.trials),
+            callbacks=_progress_callbacks(progress, seed, space.total_trials(n_trials)),
         )
         search.fit()
         row = search.leaderboard_.best

@@ -26,10 +26,12 @@ from promptsearch.search._storage import make_pruner, make_sampler, make_storage
 from promptsearch.search._tuning import (
     SavedTuning,
     TuningChoice,
+    TuningStage,
     check_tuning_space,
     load_tuned_scorer,
     make_routed_pruner,
     suggest_tuning,
+    tuning_stage,
 )
 
 if TYPE_CHECKING:
@@ -47,6 +49,12 @@ __all__ = ["PromptSearch"]
 _logger = logging.getLogger(__name__)
 
 Callback = Callable[["optuna.Study", "optuna.trial.FrozenTrial"], None]
+# Attributes that describe a trial's prompt (see ``choices_attrs``): a tuning-stage trial takes
+# them from the discrete trial it tunes, for reports and for rebuilding its prompt.
+_PROMPT_ATTRS = (
+    "candidate_id", "prompt_id", "origin", "parents", "instruction", "template", "verbalizer_words",
+    "n_demos_used", "selection",
+)
 
 
 class PromptSearch:
@@ -134,7 +142,8 @@ class PromptSearch:
             raise ConfigError(f"--trials must be at least 1, got {self.n_trials}.")
         seed = space.split.seed if self.seed is None else self.seed
         space = override_final(space, test_limit=self.test_limit, top=self.top)
-        return space, task, few_shot_split(task, k=space.split.k, seed=seed)
+        split = few_shot_split(task, k=space.split.k, seed=seed)
+        return space, task, split.shorten(space.task.max_words if space.task is not None else None)
 
     def _make_cache(self, out: Path | None) -> Any:
         if self.cache == "auto":
@@ -217,6 +226,7 @@ class PromptSearch:
         store_leaderboard(study, board)
         if out is not None:
             write_report(study, board, out)
+        self.space_ = space
         self.study_ = study
         self.split_ = split
         self.task_ = task
@@ -281,6 +291,80 @@ class PromptSearch:
                 callbacks=list(self.callbacks),
                 catch=(PromptSearchError,),
             )
+        stage = tuning_stage(space.tuning)
+        if stage is not None:
+            self._run_tuning_stage(study, stage, space, generations, task, split, loaded, dev, verbalizers,
+                                   deadline)
+
+    def _run_tuning_stage(
+        self,
+        study: optuna.Study,
+        stage: TuningStage,
+        space: SearchSpace,
+        generation: int,
+        task: Task,
+        split: FewShotSplit,
+        loaded: LoadedModel,
+        dev: DevScorer,
+        verbalizers: Sequence[Any],
+        deadline: float | None,
+    ) -> None:
+        """Staged schedule: tune the ``stage.top`` best discrete prompts in ``stage.trials`` trials.
+
+        The base trials are fixed once, in the study's attributes, so that a resumed run or
+        another worker tunes the same prompts.
+        """
+        import optuna
+
+        if "tuning_bases" not in study.user_attrs:
+            discrete = [
+                t
+                for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+                if t.value is not None and t.user_attrs.get("tuning_mode", "none") == "none"
+                and "prompt_id" in t.user_attrs
+            ]
+            bases: list[int] = []
+            seen: set[str] = set()
+            for t in sorted(discrete, key=lambda t: (-(t.value or 0.0), t.number)):
+                if t.user_attrs["prompt_id"] not in seen:
+                    seen.add(t.user_attrs["prompt_id"])
+                    bases.append(t.number)
+            if not bases:
+                _logger.warning("No completed discrete trial to tune; the tuning stage is skipped.")
+                return
+            study.set_user_attr("tuning_bases", bases[: stage.top])
+        bases = [int(b) for b in study.user_attrs["tuning_bases"]]
+        done = sum(
+            1
+            for t in study.get_trials(deepcopy=False)
+            if t.user_attrs.get("stage") == "tuning"
+            and t.state.is_finished()
+            and t.state != optuna.trial.TrialState.FAIL
+        )
+        remaining = stage.trials - done
+        timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
+        if remaining <= 0 or (timeout is not None and timeout <= 0):
+            return
+        trials = study.get_trials(deepcopy=False)
+
+        def objective(trial: optuna.Trial) -> float:
+            base = trials[int(trial.suggest_categorical("tuning_base", bases))]
+            prompt = self._rebuild(base, study, verbalizers, task, split)
+            for key in _PROMPT_ATTRS:
+                if key in base.user_attrs:
+                    trial.set_user_attr(key, base.user_attrs[key])
+            trial.set_user_attr("generation", generation)
+            trial.set_user_attr("stage", "tuning")
+            tuning = suggest_tuning(trial, space.tuning, stage=True)
+            return self._tuned_trial(trial, tuning, prompt, loaded, split, dev)
+
+        study.optimize(
+            objective,
+            n_trials=remaining,
+            timeout=timeout,
+            callbacks=list(self.callbacks),
+            catch=(PromptSearchError,),
+        )
 
     @staticmethod
     def _enqueue_baseline(
@@ -299,7 +383,8 @@ class PromptSearch:
             params["n_demos"] = 0
         if False in space.calibration:
             params["calibrate"] = False
-        if check_tuning_space(space.tuning) != ("none",) and "none" in check_tuning_space(space.tuning):
+        modes = check_tuning_space(space.tuning)
+        if modes != ("none",) and "none" in modes and tuning_stage(space.tuning) is None:
             params["tuning_mode"] = "none"
         study.enqueue_trial(params)
 
@@ -315,6 +400,7 @@ class PromptSearch:
         loaded: LoadedModel,
     ) -> Callable[..., float]:
         demos = space.demonstrations
+        staged = tuning_stage(space.tuning) is not None  # Discrete trials first, tuning after.
 
         def objective(trial: optuna.Trial) -> float:
             choices = suggest_prompt(
@@ -331,7 +417,7 @@ class PromptSearch:
             prompt = build_prompt(choices, task, split.train, split_seed=split.seed)
             for key, value in choices_attrs(choices, prompt, generation).items():
                 trial.set_user_attr(key, value)
-            tuning = suggest_tuning(trial, space.tuning)
+            tuning = TuningChoice("none") if staged else suggest_tuning(trial, space.tuning)
             if tuning.mode == "none":
                 return dev.run(trial, prompt)
             return self._tuned_trial(trial, tuning, prompt, loaded, split, dev)
@@ -392,6 +478,8 @@ class PromptSearch:
         """Rebuild the prompt a finished trial scored, from its parameters and attributes."""
         from promptsearch.search._objective import PromptChoices, candidate_from_attrs
 
+        if "tuning_base" in trial.params:  # A trial of the tuning stage: its base's prompt.
+            trial = study.trials[int(trial.params["tuning_base"])]
         params = trial.params
         candidate = candidate_from_attrs(trial.user_attrs)
         verb = {str(v): v for v in verbalizers}[params["verbalizer"]]

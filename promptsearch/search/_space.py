@@ -187,6 +187,13 @@ class SearchSpace(Section):
                 except VerbalizerError as exc:
                     raise ConfigError(f"verbalizers.candidates[{i}]: {exc}") from None
 
+    def total_trials(self, trials: int | None = None) -> int:
+        """Trials a search runs: ``trials`` (default: the budget's) plus any tuning-stage trials."""
+        from promptsearch.search._tuning import tuning_stage
+
+        stage = tuning_stage(self.tuning)
+        return (self.budget.trials if trials is None else trials) + (stage.trials if stage else 0)
+
     def require_task(self) -> TaskSpec:
         """Return the task; raise :class:`ConfigError` if the space has none.
 

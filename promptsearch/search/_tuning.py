@@ -7,6 +7,15 @@ ranges; ``steps``, ``epochs`` and ``iterations`` with two integers are integer r
 other list is a categorical choice; a scalar is fixed. Training curves are reported to the
 pruner at steps offset per mode, where a median rule stops hopeless runs; the dev scoring that
 follows is pruned by the study's own pruner, as for every trial.
+
+Two schedules share the study:
+
+* joint (default): every trial samples ``tuning_mode`` next to template, label words and
+  demonstrations, so any prompt may be tuned;
+* staged (``trials: N``): the budget's trials search discrete prompts only, then ``N`` more
+  trials each tune one of the ``top`` best discrete prompts (parameter ``tuning_base``, a trial
+  number) with a mode other than ``none`` and sampled hyperparameters. Training is the costly
+  part, so it is spent on prompts that already work, as LM-BFF fine-tunes its best template.
 """
 
 from __future__ import annotations
@@ -26,7 +35,16 @@ if TYPE_CHECKING:
     from promptsearch.models import LoadedModel
     from promptsearch.scoring import BaseScorer
 
-__all__ = ["MODES", "RoutedPruner", "SavedTuning", "TuningChoice", "load_tuned_scorer", "suggest_tuning"]
+__all__ = [
+    "MODES",
+    "RoutedPruner",
+    "SavedTuning",
+    "TuningChoice",
+    "TuningStage",
+    "load_tuned_scorer",
+    "suggest_tuning",
+    "tuning_stage",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -36,6 +54,15 @@ _INT_RANGES = {"steps", "epochs", "iterations"}
 _PREFIX = {"prompt_tuning": "pt", "bbt": "bbt", "lora": "lora", "full": "ft"}
 #: Training curves are reported at ``TRAIN_STEP_OFFSET * (1 + mode index) + step``.
 TRAIN_STEP_OFFSET = 1_000_000
+_STAGE_KEYS = ("trials", "top")  # Keys of a staged schedule, next to ``modes``.
+
+
+@dataclass(frozen=True)
+class TuningStage:
+    """The staged schedule: ``trials`` tuning trials on the ``top`` best discrete prompts."""
+
+    trials: int
+    top: int = 3
 
 
 @dataclass(frozen=True)
@@ -69,10 +96,22 @@ def check_tuning_space(tuning: Mapping[str, Any] | None) -> tuple[str, ...]:
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise ConfigError(f"tuning.modes has unknown mode(s) {unknown}; choose from {list(MODES)}.")
-    extra = [k for k in tuning if k != "modes" and k not in MODES]
+    extra = [k for k in tuning if k != "modes" and k not in MODES and k not in _STAGE_KEYS]
     if extra:
         raise ConfigError(
-            f"tuning has unknown key(s) {extra}; use 'modes' and one section per mode {MODES[1:]}."
+            f"tuning has unknown key(s) {extra}; use 'modes', 'trials', 'top' and one section per "
+            f"mode {MODES[1:]}."
+        )
+    for key in _STAGE_KEYS:
+        value = tuning.get(key)
+        if key in tuning and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"tuning.{key} must be a whole number of at least 1, got {value!r}.")
+    if "top" in tuning and "trials" not in tuning:
+        raise ConfigError("tuning.top only applies to a staged schedule; set tuning.trials too.")
+    if "trials" in tuning and all(m == "none" for m in modes):
+        raise ConfigError(
+            "tuning.trials adds tuning trials, but tuning.modes has no tuning mode; add one of "
+            f"{list(MODES[1:])}."
         )
     from promptsearch.tuning import default_config
 
@@ -91,9 +130,24 @@ def _first(spec: Any) -> Any:
     return spec[0] if isinstance(spec, (list, tuple)) and spec else spec
 
 
-def suggest_tuning(trial: optuna.Trial, tuning: Mapping[str, Any] | None) -> TuningChoice:
-    """Sample the tuning mode and its hyperparameters (nothing when the space has no tuning)."""
+def tuning_stage(tuning: Mapping[str, Any] | None) -> TuningStage | None:
+    """The staged schedule of a ``tuning`` section, ``None`` for the joint one."""
+    if not tuning or "trials" not in tuning:
+        return None
+    check_tuning_space(tuning)
+    return TuningStage(int(tuning["trials"]), int(tuning.get("top", TuningStage.top)))
+
+
+def suggest_tuning(
+    trial: optuna.Trial, tuning: Mapping[str, Any] | None, *, stage: bool = False
+) -> TuningChoice:
+    """Sample the tuning mode and its hyperparameters (nothing when the space has no tuning).
+
+    With ``stage`` (a trial of the staged schedule) the mode ``none`` is never chosen.
+    """
     modes = check_tuning_space(tuning)
+    if stage:
+        modes = tuple(m for m in modes if m != "none")
     if modes == ("none",):
         return TuningChoice("none")
     mode = str(trial.suggest_categorical("tuning_mode", list(modes)))

@@ -75,3 +75,68 @@ def test_bad_tuning_section_is_a_config_error() -> None:
         replace(base, tuning={"modes": ["prompt_tunin"]})
     with pytest.raises(ConfigError, match="not a setting"):
         replace(base, tuning={"modes": ["lora"], "lora": {"rnak": [4, 8]}})
+
+
+def test_staged_schedule_tunes_the_best_discrete_prompts(tiny_causal: LoadedModel, tmp_path: Path) -> None:
+    base = load_search_space("search_spaces/movies.yaml")
+    space = replace(
+        base,
+        split=replace(base.split, k=4),
+        templates=replace(base.templates, n_initial=4, grammar=None),
+        verbalizers=replace(base.verbalizers, auto=replace(base.verbalizers.auto, enabled=False)),
+        evolution=replace(base.evolution, generations=1),
+        final=replace(base.final, top=6, test_limit=8),
+        tuning={
+            "modes": ["none", "prompt_tuning"],
+            "trials": 2,
+            "top": 2,
+            "prompt_tuning": {"n_tokens": 2, "lr": [0.01, 0.1], "steps": 2, "eval_every": 1},
+        },
+    )
+    search = PromptSearch(space, task=_task(), model=tiny_causal, n_trials=3, out_dir=tmp_path).fit()
+    trials = search.study_.trials
+    assert len(trials) == 5
+    discrete, tuned = trials[:3], trials[3:]
+    assert all("tuning_mode" not in t.params for t in discrete)  # discrete first, no tuning
+    bases = search.study_.user_attrs["tuning_bases"]
+    completed = sorted(
+        (t for t in discrete if t.value is not None), key=lambda t: (-(t.value or 0.0), t.number)
+    )
+    assert bases[0] == completed[0].number and len(bases) <= 2
+    for t in tuned:
+        assert t.params["tuning_mode"] == "prompt_tuning" and t.params["tuning_base"] in bases
+        assert t.user_attrs["stage"] == "tuning" and t.user_attrs["generation"] == 1
+        source = trials[t.params["tuning_base"]]
+        assert t.user_attrs["prompt_id"] == source.user_attrs["prompt_id"]
+        assert t.user_attrs["template"] == source.user_attrs["template"]
+    # a tuned prompt and its untuned base are separate leaderboard entries
+    board = search.leaderboard_
+    assert {r.tuning for r in board.rows} == {"none", "prompt_tuning"}
+    assert "| origin | tuning |" in (tmp_path / "leaderboard.md").read_text()
+    # resuming runs nothing more, and the bases stay those stored in the study
+    again = PromptSearch(space, task=_task(), model=tiny_causal, n_trials=3, out_dir=tmp_path).fit()
+    assert len(again.study_.trials) == 5 and again.study_.user_attrs["tuning_bases"] == bases
+
+
+def test_staged_schedule_is_checked() -> None:
+    base = load_search_space("search_spaces/movies.yaml")
+    staged = replace(base, tuning={"modes": ["lora"], "trials": 4})
+    assert staged.total_trials() == base.budget.trials + 4 and staged.total_trials(10) == 14
+    assert base.total_trials(10) == 10
+    with pytest.raises(ConfigError, match=r"tuning\.trials must be a whole number"):
+        replace(base, tuning={"modes": ["lora"], "trials": 0})
+    with pytest.raises(ConfigError, match=r"set tuning\.trials too"):
+        replace(base, tuning={"modes": ["lora"], "top": 2})
+    with pytest.raises(ConfigError, match="has no tuning mode"):
+        replace(base, tuning={"modes": ["none"], "trials": 2})
+
+
+def test_prompt_attrs_copied_to_tuning_trials_describe_the_prompt() -> None:
+    from promptsearch.generators import Candidate
+    from promptsearch.search._objective import PromptChoices, choices_attrs
+    from promptsearch.search._search import _PROMPT_ATTRS
+    from promptsearch.templates import Prompt
+
+    prompt = Prompt.create("Review: {text}\nSentiment:{label}", "bad,good", ["negative", "positive"])
+    choices = PromptChoices(Candidate("", prompt.template.source), prompt.verbalizer)
+    assert set(choices_attrs(choices, prompt, 0)) - {"generation"} == set(_PROMPT_ATTRS)
