@@ -1,5 +1,13 @@
-"""In-context demonstrations: selection (random, similar) and ordering, from train only."""
+"""In-context demonstrations from train only: selection (random, or similar by TF-IDF or a
+sentence encoder) and ordering."""
 
+from promptsearch.demonstrations._embedders import (
+    CatalogEncoder,
+    SentenceEncoder,
+    encoders,
+    fetch_encoder,
+    load_embedder,
+)
 from promptsearch.demonstrations._selectors import (
     ORDERS,
     DemoSelector,
@@ -13,9 +21,14 @@ from promptsearch.demonstrations._selectors import (
 
 __all__ = [
     "ORDERS",
+    "CatalogEncoder",
     "DemoSelector",
     "FixedSelector",
+    "SentenceEncoder",
     "SimilarSelector",
+    "encoders",
+    "fetch_encoder",
+    "load_embedder",
     "order_demonstrations",
     "select_random",
     "selector_from_dict",

@@ -174,15 +174,20 @@ class SimilarSelector(DemoSelector):
 
 
 def selector_from_dict(data: dict[str, Any]) -> DemoSelector:
-    """Rebuild a selector saved with ``to_dict`` (TF-IDF for similarity)."""
+    """Rebuild a selector saved with ``to_dict`` (loading its sentence encoder, if any)."""
     if data["kind"] == "fixed":
         return FixedSelector([_example_from(d) for d in data["demonstrations"]])
     if data["kind"] == "similar":
+        from promptsearch.demonstrations._embedders import load_embedder
+
+        name = str(data.get("embedder", "tfidf"))
         return SimilarSelector(
             [_example_from(d) for d in data["pool"]],
             int(data["n"]),
             fields=data["fields"],
             order=data["order"],
+            embed=load_embedder(name),
+            embedder_name=name,
         )
     raise ConfigError(f"Unknown demonstration selector kind {data['kind']!r}.")
 

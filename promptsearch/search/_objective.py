@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from promptsearch.demonstrations import SimilarSelector, order_demonstrations, select_random
+from promptsearch.demonstrations import SimilarSelector, load_embedder, order_demonstrations, select_random
 from promptsearch.generators._candidate import Candidate
 from promptsearch.scoring import BaseScorer, ScoreCache, score_prompt
 from promptsearch.tasks._records import Example, Task
@@ -77,8 +77,14 @@ def suggest_prompt(
     )
 
 
-def build_prompt(choices: PromptChoices, task: Task, train: Sequence[Example], *, split_seed: int) -> Prompt:
-    """Turn choices into a :class:`Prompt`; demonstrations come from ``train`` only."""
+def build_prompt(
+    choices: PromptChoices, task: Task, train: Sequence[Example], *, split_seed: int, embedder: str = "tfidf"
+) -> Prompt:
+    """Turn choices into a :class:`Prompt`; demonstrations come from ``train`` only.
+
+    ``embedder`` is how similar demonstrations are found (see
+    :func:`promptsearch.demonstrations.load_embedder`).
+    """
     selector = None
     demos: tuple[Example, ...] = ()
     if choices.n_demos > 0:
@@ -88,6 +94,8 @@ def build_prompt(choices: PromptChoices, task: Task, train: Sequence[Example], *
                 choices.n_demos,
                 fields=Template(choices.candidate.template).fields or task.input_fields,
                 order="similar_last" if choices.order == "similar_last" else "most_similar_first",
+                embed=load_embedder(embedder),
+                embedder_name=embedder,
             )
         else:
             seed = split_seed * 1000 + choices.demo_seed

@@ -176,6 +176,7 @@ class PromptSearch:
         pruner = make_pruner(space.pruner.name, dict(space.pruner.options))
         if check_tuning_space(space.tuning) != ("none",):
             pruner = make_routed_pruner(pruner)
+        self._embedder = space.demonstrations.embedder
         self._tuned_dir = (
             (out / "tuned") if out is not None else Path(tempfile.mkdtemp(prefix="promptsearch-"))
         )
@@ -414,7 +415,7 @@ class PromptSearch:
                 demo_seeds=demos.seeds,
                 calibration=space.calibration,
             )
-            prompt = build_prompt(choices, task, split.train, split_seed=split.seed)
+            prompt = build_prompt(choices, task, split.train, split_seed=split.seed, embedder=self._embedder)
             for key, value in choices_attrs(choices, prompt, generation).items():
                 trial.set_user_attr(key, value)
             tuning = TuningChoice("none") if staged else suggest_tuning(trial, space.tuning)
@@ -492,4 +493,4 @@ class PromptSearch:
             int(params.get("demo_seed", 0)),
             bool(params.get("calibrate", False)),
         )
-        return build_prompt(choices, task, split.train, split_seed=split.seed)
+        return build_prompt(choices, task, split.train, split_seed=split.seed, embedder=self._embedder)

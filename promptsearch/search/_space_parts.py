@@ -301,9 +301,18 @@ class DemoSpace(Section):
         default=("random",), metadata={"help": "Order: random, by_label or similar_last."}
     )
     seeds: int = field(default=3, metadata={"help": "Different demonstration draws tried per setting."})
+    embedder: str = field(
+        default="tfidf",
+        metadata={
+            "help": "How `similar` compares texts: tfidf, all-minilm-l6-v2 (a sentence encoder "
+            "fetched once), or a local folder / hub id of a sentence-embedding model."
+        },
+    )
 
     def __post_init__(self) -> None:
         self._normalize()
+        if not self.embedder.strip():
+            raise self._fail("embedder", "must not be empty; use 'tfidf' or a sentence encoder.")
         for name in ("counts", "selection", "order"):
             distinct(self, name)
         for i, count in enumerate(self.counts):

@@ -135,3 +135,34 @@ def test_first_trial_is_the_hand_written_baseline(
     assert first.user_attrs["template"] == space.templates.seeds[0].template
     assert first.params["verbalizer"] == space.verbalizers.candidates[0]
     assert first.params["n_demos"] == 0 and first.params["calibrate"] is False
+
+
+def test_similar_demonstrations_use_the_space_embedder(
+    space: SearchSpace, toy_task: Task, tiny_causal: LoadedModel, tiny_masked: LoadedModel, tmp_path: Path
+) -> None:
+    from tests._tiny import save_loaded
+
+    encoder = str(save_loaded(tiny_masked, tmp_path / "encoder"))
+    similar = replace(
+        space,
+        evolution=replace(space.evolution, generations=1),
+        demonstrations=replace(
+            space.demonstrations, counts=(2,), selection=("similar",), order=("random",), embedder=encoder
+        ),
+    )
+    search = _fit(similar, toy_task, tiny_causal, tmp_path / "run", 3)
+    selector = search.best_prompt_.selector
+    assert selector is not None and selector.to_dict()["embedder"] == encoder
+    train_ids = {e.id for e in search.split_.train}
+    assert {d.id for d in selector.select(search.split_.dev[0])} <= train_ids
+
+
+def test_task_max_words_cuts_every_split(space: SearchSpace, toy_task: Task, tiny_causal: LoadedModel) -> None:
+    from promptsearch.search._space_parts import TaskSpec
+
+    cut = replace(space, task=TaskSpec("toy", max_words=2))
+    search = PromptSearch(cut, task=toy_task, model=tiny_causal, n_trials=2, cache=MemoryScoreCache())
+    _space, _task, split = search._resolve()
+    for examples in (split.train, split.dev, split.test):
+        assert all(len(e.inputs["text"].split()) <= 2 for e in examples)
+        assert any(e.id.endswith("~w2") for e in examples)
