@@ -30,8 +30,10 @@ from promptsearch.exceptions import (
 
 if TYPE_CHECKING:
     from promptsearch.evaluation import EvaluationResult, evaluate
+    from promptsearch.export import PromptPredictor, load_prompt, save_prompt
     from promptsearch.models import LoadedModel, load_model
     from promptsearch.scoring import make_scorer, score_prompt
+    from promptsearch.search import PromptSearch, SearchSpace, load_search_space
     from promptsearch.tasks import Example, FewShotSplit, Task, few_shot_split, load_task
     from promptsearch.templates import Prompt, Template, Verbalizer
 
@@ -40,6 +42,12 @@ _LAZY = {
     "EvaluationResult": "promptsearch.evaluation",
     "load_model": "promptsearch.models",
     "LoadedModel": "promptsearch.models",
+    "load_prompt": "promptsearch.export",
+    "save_prompt": "promptsearch.export",
+    "PromptPredictor": "promptsearch.export",
+    "PromptSearch": "promptsearch.search",
+    "SearchSpace": "promptsearch.search",
+    "load_search_space": "promptsearch.search",
     "make_scorer": "promptsearch.scoring",
     "score_prompt": "promptsearch.scoring",
     "Example": "promptsearch.tasks",
@@ -62,7 +70,10 @@ __all__ = [
     "LoadedModel",
     "ModelError",
     "Prompt",
+    "PromptPredictor",
+    "PromptSearch",
     "PromptSearchError",
+    "SearchSpace",
     "Task",
     "Template",
     "TemplateError",
@@ -73,8 +84,11 @@ __all__ = [
     "evaluate",
     "few_shot_split",
     "load_model",
+    "load_prompt",
+    "load_search_space",
     "load_task",
     "make_scorer",
+    "save_prompt",
     "score_prompt",
 ]
 

@@ -157,7 +157,9 @@ def test_similar_demonstrations_use_the_space_embedder(
     assert {d.id for d in selector.select(search.split_.dev[0])} <= train_ids
 
 
-def test_task_max_words_cuts_every_split(space: SearchSpace, toy_task: Task, tiny_causal: LoadedModel) -> None:
+def test_task_max_words_cuts_every_split(
+    space: SearchSpace, toy_task: Task, tiny_causal: LoadedModel
+) -> None:
     from promptsearch.search._space_parts import TaskSpec
 
     cut = replace(space, task=TaskSpec("toy", max_words=2))
