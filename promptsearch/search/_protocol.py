@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from promptsearch.exceptions import ConfigError
 from promptsearch.search._cache import SQLiteScoreCache
 from promptsearch.templates import Prompt, Template, Verbalizer
 
@@ -70,6 +71,53 @@ class ProtocolResult:
         for m, d in zip(self.methods, out["methods"]):
             d["mean"], d["std"] = m.mean, m.std
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProtocolResult:
+        """Rebuild a result saved with :meth:`to_dict` (``protocol.json``)."""
+        methods = tuple(
+            MethodResult(
+                str(m["method"]),
+                {int(k): float(v) for k, v in m["per_seed"].items()},
+                {int(k): dict(v) for k, v in m.get("prompts", {}).items()},
+            )
+            for m in data["methods"]
+        )
+        return cls(str(data["task"]), str(data["model"]), int(data["k"]),
+                   tuple(int(s) for s in data["seeds"]), int(data["test_n"]), methods)
+
+    @classmethod
+    def merge(cls, parts: Sequence[ProtocolResult]) -> ProtocolResult:
+        """Combine runs of the same protocol on different seeds (e.g. one process per seed).
+
+        Raises:
+            ConfigError: if the parts differ in task, model, k, test size or methods, or
+                share a seed.
+        """
+        if not parts:
+            raise ConfigError("Nothing to merge: give at least one protocol result.")
+        first = parts[0]
+        seeds: list[int] = []
+        for part in parts:
+            same = (part.task, part.model, part.k, part.test_n, [m.method for m in part.methods])
+            if same != (first.task, first.model, first.k, first.test_n, [m.method for m in first.methods]):
+                raise ConfigError(
+                    f"Cannot merge protocol results of different setups: {same[:4]} vs "
+                    f"{(first.task, first.model, first.k, first.test_n)} (or different methods)."
+                )
+            overlap = set(seeds) & set(part.seeds)
+            if overlap:
+                raise ConfigError(f"Seeds {sorted(overlap)} appear in several results; keep one of each.")
+            seeds.extend(part.seeds)
+        methods = tuple(
+            MethodResult(
+                m.method,
+                {s: v for part in parts for s, v in part.methods[i].per_seed.items()},
+                {s: v for part in parts for s, v in part.methods[i].prompts.items()},
+            )
+            for i, m in enumerate(first.methods)
+        )
+        return cls(first.task, first.model, first.k, tuple(seeds), first.test_n, methods)
 
 
 def _manual_prompts(
