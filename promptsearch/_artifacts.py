@@ -114,3 +114,24 @@ def fetch_artifact(artifact: Artifact, *, force: bool = False) -> Path:
             )
         shutil.move(str(downloaded), target)
     return target
+
+
+COMPLETE_MARKER = ".complete"  # Written last into a finished cache folder.
+
+
+def publish_folder(building: Path, target: Path, *, force: bool = False) -> None:
+    """Move the finished folder ``building`` to ``target`` atomically; a concurrent winner is kept.
+
+    ``building`` must hold :data:`COMPLETE_MARKER`; a ``target`` without it (an interrupted
+    build) or any ``target`` when ``force`` is replaced.
+    """
+    if target.exists() and (force or not (target / COMPLETE_MARKER).exists()):
+        stale = target.with_name(f".{target.name}.stale.{os.getpid()}")
+        os.replace(target, stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    try:
+        os.replace(building, target)
+    except OSError:
+        if not (target / COMPLETE_MARKER).exists():  # not another process's finished folder
+            raise
+        _logger.info("Another process finished %s first; using its folder.", target)

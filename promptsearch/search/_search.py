@@ -257,7 +257,6 @@ class PromptSearch:
         started: float,
     ) -> None:
         """Run each generation's share of the budget, minus the trials the study already has."""
-        import optuna
 
         budget = self.n_trials if self.n_trials is not None else space.budget.trials
         generations = max(1, space.evolution.generations)
@@ -271,14 +270,7 @@ class PromptSearch:
                 pool = next_pool(study, space, g, pool, scorer=scorer, model=loaded, seed=split.seed)
             if not pool:
                 break
-            done = sum(
-                1
-                for t in study.get_trials(deepcopy=False)
-                if t.user_attrs.get("generation") == g
-                and t.state.is_finished()
-                and t.state != optuna.trial.TrialState.FAIL
-            )
-            remaining = per_gen[g] - done
+            remaining = per_gen[g] - _count_done(study, "generation", g)
             if remaining <= 0:
                 continue
             timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
@@ -335,14 +327,7 @@ class PromptSearch:
                 return
             study.set_user_attr("tuning_bases", bases[: stage.top])
         bases = [int(b) for b in study.user_attrs["tuning_bases"]]
-        done = sum(
-            1
-            for t in study.get_trials(deepcopy=False)
-            if t.user_attrs.get("stage") == "tuning"
-            and t.state.is_finished()
-            and t.state != optuna.trial.TrialState.FAIL
-        )
-        remaining = stage.trials - done
+        remaining = stage.trials - _count_done(study, "stage", "tuning")
         timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
         if remaining <= 0 or (timeout is not None and timeout <= 0):
             return
@@ -494,3 +479,16 @@ class PromptSearch:
             bool(params.get("calibrate", False)),
         )
         return build_prompt(choices, task, split.train, split_seed=split.seed, embedder=self._embedder)
+
+
+def _count_done(study: optuna.Study, attr: str, value: Any) -> int:
+    """Finished, not failed, trials whose user attribute ``attr`` is ``value`` (for resumes)."""
+    import optuna
+
+    return sum(
+        1
+        for t in study.get_trials(deepcopy=False)
+        if t.user_attrs.get(attr) == value
+        and t.state.is_finished()
+        and t.state != optuna.trial.TrialState.FAIL
+    )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from promptsearch.exceptions import ConfigError
 from promptsearch.models import LoadedModel
-from promptsearch.search import PromptSearch, load_search_space
+from promptsearch.search import PromptSearch, SearchSpace, load_search_space
 from promptsearch.search._tuning import TRAIN_STEP_OFFSET
 from promptsearch.tasks import Example, Task
 
@@ -26,19 +27,27 @@ def _task() -> Task:
     return Task("toy", ("text",), ("negative", "positive"), tuple(exs), test_size=8)
 
 
-def test_study_chooses_tuning_mode_and_hyperparameters(tiny_causal: LoadedModel, tmp_path: Path) -> None:
+def _tiny_space(tuning: dict[str, Any], top: int) -> SearchSpace:
+    """movies.yaml cut down for a tiny model: k=4, 4 seed templates, one generation."""
     base = load_search_space("search_spaces/movies.yaml")
-    space = replace(
+    return replace(
         base,
         split=replace(base.split, k=4),
         templates=replace(base.templates, n_initial=4, grammar=None),
         verbalizers=replace(base.verbalizers, auto=replace(base.verbalizers.auto, enabled=False)),
         evolution=replace(base.evolution, generations=1),
-        final=replace(base.final, top=3, test_limit=8),
-        tuning={
+        final=replace(base.final, top=top, test_limit=8),
+        tuning=tuning,
+    )
+
+
+def test_study_chooses_tuning_mode_and_hyperparameters(tiny_causal: LoadedModel, tmp_path: Path) -> None:
+    space = _tiny_space(
+        {
             "modes": ["prompt_tuning"],
             "prompt_tuning": {"n_tokens": [2, 4], "lr": [0.01, 0.1], "steps": [2, 4], "eval_every": 1},
         },
+        top=3,
     )
     search = PromptSearch(space, task=_task(), model=tiny_causal, n_trials=3, out_dir=tmp_path).fit()
     trials = [t for t in search.study_.trials if t.state.is_finished()]
@@ -78,20 +87,14 @@ def test_bad_tuning_section_is_a_config_error() -> None:
 
 
 def test_staged_schedule_tunes_the_best_discrete_prompts(tiny_causal: LoadedModel, tmp_path: Path) -> None:
-    base = load_search_space("search_spaces/movies.yaml")
-    space = replace(
-        base,
-        split=replace(base.split, k=4),
-        templates=replace(base.templates, n_initial=4, grammar=None),
-        verbalizers=replace(base.verbalizers, auto=replace(base.verbalizers.auto, enabled=False)),
-        evolution=replace(base.evolution, generations=1),
-        final=replace(base.final, top=6, test_limit=8),
-        tuning={
+    space = _tiny_space(
+        {
             "modes": ["none", "prompt_tuning"],
             "trials": 2,
             "top": 2,
             "prompt_tuning": {"n_tokens": 2, "lr": [0.01, 0.1], "steps": 2, "eval_every": 1},
         },
+        top=6,
     )
     search = PromptSearch(space, task=_task(), model=tiny_causal, n_trials=3, out_dir=tmp_path).fit()
     trials = search.study_.trials
