@@ -277,13 +277,7 @@ class PromptSearch:
             if timeout is not None and timeout <= 0:
                 break
             objective = self._objective(g, pool, verbalizers, space, task, split, dev, loaded)
-            study.optimize(
-                objective,
-                n_trials=remaining,
-                timeout=timeout,
-                callbacks=list(self.callbacks),
-                catch=(PromptSearchError,),
-            )
+            self._optimize(study, objective, remaining, timeout)
         stage = tuning_stage(space.tuning)
         if stage is not None:
             self._run_tuning_stage(study, stage, space, generations, task, split, loaded, dev, verbalizers,
@@ -344,9 +338,15 @@ class PromptSearch:
             tuning = suggest_tuning(trial, space.tuning, stage=True)
             return self._tuned_trial(trial, tuning, prompt, loaded, split, dev)
 
+        self._optimize(study, objective, remaining, timeout)
+
+    def _optimize(
+        self, study: optuna.Study, objective: Callable[..., float], n_trials: int, timeout: float | None
+    ) -> None:
+        """Run trials; a trial failing with a PromptSearchError is recorded and the study goes on."""
         study.optimize(
             objective,
-            n_trials=remaining,
+            n_trials=n_trials,
             timeout=timeout,
             callbacks=list(self.callbacks),
             catch=(PromptSearchError,),
