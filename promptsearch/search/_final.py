@@ -85,7 +85,7 @@ def finalize(
                 task,
                 test,
                 split="test",
-                cache=cache if own[t.number] is None else None,
+                cache=cache,  # tuned scorers' model ids hash their weights: safe to share
                 progress=progress.update if progress is not None else None,
             )
             if test

@@ -141,11 +141,12 @@ class DevScorer:
     def values(
         self, prompt: Prompt, examples: Sequence[Example], scorer: BaseScorer | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Per-example objective values and correctness (with ``scorer``: uncached)."""
-        if scorer is None:
-            scores = score_prompt(self.scorer, prompt, examples, cache=self.cache)
-        else:
-            scores = score_prompt(scorer, prompt, examples)
+        """Per-example objective values and correctness, by ``scorer`` (default: the study's).
+
+        Scores are cached under the scorer's model id; tuned scorers carry a content hash of
+        their trained weights in it, so their scores never mix with the base model's.
+        """
+        scores = score_prompt(scorer or self.scorer, prompt, examples, cache=self.cache)
         labels = np.array([self.task.label_index(e.label) for e in examples])
         correct = (scores.argmax(axis=1) == labels).astype(np.float64)
         shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
@@ -160,8 +161,7 @@ class DevScorer:
     def run(self, trial: optuna.Trial, prompt: Prompt, scorer: BaseScorer | None = None) -> float:
         """Score ``prompt`` chunk by chunk; stop early when the pruner says so.
 
-        ``scorer`` replaces the study's scorer (a tuned model or soft prompt); its scores
-        are not cached, since the cache is keyed by the base model.
+        ``scorer`` replaces the study's scorer (a tuned model or soft prompt).
         """
         import optuna
 

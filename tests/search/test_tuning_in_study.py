@@ -86,7 +86,9 @@ def test_bad_tuning_section_is_a_config_error() -> None:
         replace(base, tuning={"modes": ["lora"], "lora": {"rnak": [4, 8]}})
 
 
-def test_staged_schedule_tunes_the_best_discrete_prompts(tiny_causal: LoadedModel, tmp_path: Path) -> None:
+def test_staged_schedule_tunes_the_best_discrete_prompts(
+    tiny_causal: LoadedModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     space = _tiny_space(
         {
             "modes": ["none", "prompt_tuning"],
@@ -116,9 +118,22 @@ def test_staged_schedule_tunes_the_best_discrete_prompts(tiny_causal: LoadedMode
     board = search.leaderboard_
     assert {r.tuning for r in board.rows} == {"none", "prompt_tuning"}
     assert "| origin | tuning |" in (tmp_path / "leaderboard.md").read_text()
-    # resuming runs nothing more, and the bases stay those stored in the study
+    # resuming runs nothing more, and the bases stay those stored in the study; the tuned
+    # rows' dev and test scores come from the cache (keyed by a hash of the trained weights)
+    import promptsearch.search._search as search_module
+
+    scorers: list[Any] = []
+    load = search_module.load_tuned_scorer
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        scorers.append(load(*args, **kwargs))
+        return scorers[-1]
+
+    monkeypatch.setattr(search_module, "load_tuned_scorer", recording)
     again = PromptSearch(space, task=_task(), model=tiny_causal, n_trials=3, out_dir=tmp_path).fit()
     assert len(again.study_.trials) == 5 and again.study_.user_attrs["tuning_bases"] == bases
+    assert scorers and all(s.stats.instances == 0 for s in scorers)
+    assert [r.test_accuracy for r in again.leaderboard_.rows] == [r.test_accuracy for r in board.rows]
 
 
 def test_staged_schedule_is_checked() -> None:
