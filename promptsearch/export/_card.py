@@ -47,6 +47,11 @@ def render_card(manifest: Mapping[str, Any]) -> str:
         "",
         f"- labels: {', '.join(f'`{lab}`' for lab in manifest['labels'])}",
         f"- input fields: {', '.join(f'`{f}`' for f in manifest['input_fields'])}",
+        *(
+            [f"- inputs are cut to their first {manifest['max_words']} words, as during the search"]
+            if manifest.get("max_words")
+            else []
+        ),
         "",
         "## Prompt",
         "",

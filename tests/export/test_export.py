@@ -296,6 +296,7 @@ def test_predictions_cut_inputs_as_the_search_did(
     prompt = PROMPTS["plain"]
     folder = save_prompt(tmp_path / "cut", prompt, model=str(model_dir), max_words=2)
     assert read_manifest(folder)["max_words"] == 2
+    assert "first 2 words" in (folder / "README.md").read_text()
     probs = load_prompt(folder, model=model_dir, device="cpu").predict_proba(QUERIES)
     short = [" ".join(q.split()[:2]) for q in QUERIES]
     np.testing.assert_allclose(probs, direct_probs(tiny_causal, prompt, short), atol=1e-6)
