@@ -6,6 +6,7 @@ import json
 import logging
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -257,6 +258,7 @@ class PromptSearch:
         started: float,
     ) -> None:
         """Run each generation's share of the budget, minus the trials the study already has."""
+        import optuna
 
         budget = self.n_trials if self.n_trials is not None else space.budget.trials
         generations = max(1, space.evolution.generations)
@@ -279,9 +281,31 @@ class PromptSearch:
             objective = self._objective(g, pool, verbalizers, space, task, split, dev, loaded)
             self._optimize(study, objective, remaining, timeout)
         stage = tuning_stage(space.tuning)
-        if stage is not None:
-            self._run_tuning_stage(study, stage, space, generations, task, split, loaded, dev, verbalizers,
-                                   deadline)
+        if stage is None:
+            return
+        if "tuning_bases" not in study.user_attrs:
+            with warnings.catch_warnings():  # experimental in Optuna, stable since 2.9
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)  # a killed worker's trial must not block
+            unfinished = [g for g in range(generations) if _count_done(study, "generation", g) < per_gen[g]]
+            running = [
+                t
+                for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+                if t.user_attrs.get("stage") != "tuning"
+            ]
+            if unfinished or running:
+                # Bases chosen now could miss better prompts still to come (or being scored by
+                # another worker); running the same command again finishes the search and tunes.
+                _logger.warning(
+                    "Discrete search not finished (generations %s short of their trials, %d trial(s) "
+                    "running): the tuning stage waits for a run that completes it.",
+                    unfinished,
+                    len(running),
+                )
+                return
+        self._run_tuning_stage(
+            study, stage, space, generations, task, split, loaded, dev, verbalizers, deadline
+        )
 
     def _run_tuning_stage(
         self,
@@ -299,10 +323,14 @@ class PromptSearch:
         """Staged schedule: tune the ``stage.top`` best discrete prompts in ``stage.trials`` trials.
 
         The base trials are fixed once, in the study's attributes, so that a resumed run or
-        another worker tunes the same prompts.
+        another worker tunes the same prompts. Trials stopped by the pruner rank after every
+        fully scored one (their partial dev means are not comparable).
         """
         import optuna
 
+        timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
+        if timeout is not None and timeout <= 0:
+            return
         if "tuning_bases" not in study.user_attrs:
             discrete = [
                 t
@@ -312,7 +340,10 @@ class PromptSearch:
             ]
             bases: list[int] = []
             seen: set[str] = set()
-            for t in sorted(discrete, key=lambda t: (-(t.value or 0.0), t.number)):
+            ranked = sorted(
+                discrete, key=lambda t: ("pruned_at" in t.user_attrs, -(t.value or 0.0), t.number)
+            )
+            for t in ranked:
                 if t.user_attrs["prompt_id"] not in seen:
                     seen.add(t.user_attrs["prompt_id"])
                     bases.append(t.number)
@@ -322,8 +353,7 @@ class PromptSearch:
             study.set_user_attr("tuning_bases", bases[: stage.top])
         bases = [int(b) for b in study.user_attrs["tuning_bases"]]
         remaining = stage.trials - _count_done(study, "stage", "tuning")
-        timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
-        if remaining <= 0 or (timeout is not None and timeout <= 0):
+        if remaining <= 0:
             return
         trials = study.get_trials(deepcopy=False)
 

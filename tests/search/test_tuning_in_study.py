@@ -158,3 +158,41 @@ def test_prompt_attrs_copied_to_tuning_trials_describe_the_prompt() -> None:
     prompt = Prompt.create("Review: {text}\nSentiment:{label}", "bad,good", ["negative", "positive"])
     choices = PromptChoices(Candidate("", prompt.template.source), prompt.verbalizer)
     assert set(choices_attrs(choices, prompt, 0)) - {"generation"} == set(_PROMPT_ATTRS)
+
+
+def test_tuning_waits_for_the_discrete_search_to_finish(tiny_causal: LoadedModel, tmp_path: Path) -> None:
+    space = _tiny_space(
+        {"modes": ["prompt_tuning"], "trials": 1,
+         "prompt_tuning": {"n_tokens": 2, "steps": 2, "eval_every": 1}},
+        top=3,
+    )
+
+    def stop_after_first(study: Any, trial: Any) -> None:
+        study.stop()  # as if the run were interrupted after one discrete trial
+
+    first = PromptSearch(space, task=_task(), model=tiny_causal, n_trials=3, out_dir=tmp_path,
+                         callbacks=[stop_after_first]).fit()
+    assert "tuning_bases" not in first.study_.user_attrs  # no bases from a partial search
+    assert all("tuning_base" not in t.params for t in first.study_.trials)
+    again = PromptSearch(space, task=_task(), model=tiny_causal, n_trials=3, out_dir=tmp_path).fit()
+    trials = again.study_.trials
+    assert len(trials) == 4 and "tuning_base" in trials[-1].params
+    assert all("tuning_base" not in t.params for t in trials[:3])
+
+
+def test_tuning_bases_rank_pruned_trials_last() -> None:
+    import optuna
+
+    from promptsearch.search._tuning import TuningStage
+
+    study = optuna.create_study(direction="maximize")
+    for number, (value, pruned) in enumerate([(0.8, False), (0.95, True), (0.7, False), (0.8, False)]):
+        attrs: dict[str, Any] = {"prompt_id": f"p{number if number < 3 else 0}"}
+        if pruned:
+            attrs["pruned_at"] = 8
+        study.add_trial(optuna.trial.create_trial(value=value, user_attrs=attrs))
+    search = PromptSearch("search_spaces/movies.yaml")
+    unused: list[Any] = [None] * 7  # space, generation, task, split, model, dev, verbalizers
+    search._run_tuning_stage(study, TuningStage(trials=0, top=3), *unused, None)
+    # p0 once (trial 0, its duplicate 3 dropped), then the fully scored 0.7, then the pruned 0.95
+    assert study.user_attrs["tuning_bases"] == [0, 2, 1]
