@@ -177,7 +177,7 @@ class PromptSearch:
         pruner = make_pruner(space.pruner.name, dict(space.pruner.options))
         if check_tuning_space(space.tuning) != ("none",):
             pruner = make_routed_pruner(pruner)
-        self._embedder = space.demonstrations.embedder
+        self._embedder = _check_embedder(space)
         self._tuned_dir = (
             (out / "tuned") if out is not None else Path(tempfile.mkdtemp(prefix="promptsearch-"))
         )
@@ -198,6 +198,7 @@ class PromptSearch:
         ):
             if key not in study.user_attrs:
                 study.set_user_attr(key, value)
+        _warn_if_space_changed(study, space, name)
         verbalizers = verbalizer_pool(study, space, task, split, scorer)
         dev = DevScorer(
             scorer,
@@ -522,3 +523,38 @@ def _count_done(study: optuna.Study, attr: str, value: Any) -> int:
         and t.state.is_finished()
         and t.state != optuna.trial.TrialState.FAIL
     )
+
+
+def _check_embedder(space: SearchSpace) -> str:
+    """Load the sentence encoder once, before any trial, when similar demonstrations are searched.
+
+    A bad name then fails the run at once with a clear message, instead of failing every
+    ``similar`` trial one by one.
+    """
+    demos = space.demonstrations
+    name = demos.embedder
+    if "similar" in demos.selection and any(c > 0 for c in demos.counts):
+        from promptsearch.demonstrations import load_embedder
+
+        try:
+            load_embedder(name)
+        except PromptSearchError as exc:
+            raise ConfigError(f"demonstrations.embedder: {exc}") from None
+    return name
+
+
+def _warn_if_space_changed(study: optuna.Study, space: SearchSpace, name: str) -> None:
+    """Warn when a resumed study was created with a different search space."""
+    stored = study.user_attrs.get("space")
+    if stored is None:
+        return
+    old, new = json.loads(stored), json.loads(json.dumps(space.to_dict()))
+    run_control = {"budget", "final"}  # may change between runs without touching the trials
+    changed = sorted(k for k in (set(old) | set(new)) - run_control if old.get(k) != new.get(k))
+    if changed:
+        _logger.warning(
+            "Study %r was created with a different search space (changed: %s). Its trials, pools "
+            "and tuning bases come from the old one; use a new --out or --study to start afresh.",
+            name,
+            ", ".join(changed),
+        )

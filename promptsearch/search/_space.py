@@ -209,8 +209,14 @@ class SearchSpace(Section):
         return self.task
 
     def with_task(self, task: TaskSpec | str | Mapping[str, Any]) -> SearchSpace:
-        """Return a copy of this space for ``task`` (a catalog name, a file, or a TaskSpec)."""
-        return dataclasses.replace(self, task=coerce(task, TaskSpec, "task"))
+        """Return a copy of this space for ``task`` (a catalog name, a file, or a TaskSpec).
+
+        The space's ``max_words`` carries over unless the new task sets its own.
+        """
+        spec = coerce(task, TaskSpec, "task")
+        if spec.max_words is None and self.task is not None and self.task.max_words is not None:
+            spec = dataclasses.replace(spec, max_words=self.task.max_words)
+        return dataclasses.replace(self, task=spec)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SearchSpace:

@@ -168,3 +168,40 @@ def test_task_max_words_cuts_every_split(
     for examples in (split.train, split.dev, split.test):
         assert all(len(e.inputs["text"].split()) <= 2 for e in examples)
         assert any(e.id.endswith("~w2") for e in examples)
+
+
+def test_resuming_with_a_changed_space_warns(
+    space: SearchSpace,
+    toy_task: Task,
+    tiny_causal: LoadedModel,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    one = replace(space, evolution=replace(space.evolution, generations=1))
+    _fit(one, toy_task, tiny_causal, tmp_path, 2)
+    with caplog.at_level("WARNING", logger="promptsearch.search._search"):
+        _fit(replace(one, final=replace(one.final, top=2)), toy_task, tiny_causal, tmp_path, 2)
+    assert "different search space" not in caplog.text  # run control only
+    with caplog.at_level("WARNING", logger="promptsearch.search._search"):
+        _fit(replace(one, calibration=(False,)), toy_task, tiny_causal, tmp_path, 2)
+    assert "different search space (changed: calibration)" in caplog.text
+
+
+def test_a_bad_embedder_fails_before_any_trial(
+    space: SearchSpace, toy_task: Task, tiny_causal: LoadedModel, tmp_path: Path
+) -> None:
+    from promptsearch.exceptions import ConfigError
+
+    bad = replace(space, demonstrations=replace(space.demonstrations, counts=(0, 2), selection=("similar",),
+                                                embedder=str(tmp_path / "no-such-encoder")))
+    with pytest.raises(ConfigError, match=r"demonstrations\.embedder: Cannot load the sentence encoder"):
+        _fit(bad, toy_task, tiny_causal, tmp_path / "run", 2)
+    assert not (tmp_path / "run" / "study.db").exists()
+
+
+def test_task_override_keeps_the_space_word_cut() -> None:
+    from promptsearch.search._space_parts import TaskSpec
+
+    bbc = load_search_space("search_spaces/bbc-news.yaml")
+    assert bbc.with_task("bbc-news").require_task().max_words == bbc.require_task().max_words
+    assert bbc.with_task(TaskSpec("bbc-news", max_words=10)).require_task().max_words == 10
