@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from promptsearch.demonstrations import SimilarSelector, load_embedder, order_demonstrations, select_random
+from promptsearch.exceptions import ConfigError, PromptSearchError
 from promptsearch.generators._candidate import Candidate
 from promptsearch.scoring import BaseScorer, ScoreCache, score_prompt
 from promptsearch.tasks._records import Example, Task
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
     from promptsearch.search._space import SearchSpace
 
-__all__ = ["DevScorer", "PromptChoices", "TieBreak", "build_prompt", "suggest_prompt"]
+__all__ = ["DevScorer", "PromptChoices", "TieBreak", "build_prompt", "check_embedder", "suggest_prompt"]
 
 _logger = logging.getLogger(__name__)
 
@@ -227,3 +228,19 @@ def choices_attrs(choices: PromptChoices, prompt: Prompt, generation: int) -> di
         "n_demos_used": choices.n_demos,
         "selection": choices.selection if choices.n_demos else "none",
     }
+
+
+def check_embedder(space: SearchSpace) -> str:
+    """Load the sentence encoder once, before any trial, when similar demonstrations are searched.
+
+    A bad name then fails the run at once with a clear message, instead of failing every
+    ``similar`` trial one by one.
+    """
+    demos = space.demonstrations
+    name = demos.embedder
+    if "similar" in demos.selection and any(c > 0 for c in demos.counts):
+        try:
+            load_embedder(name)
+        except PromptSearchError as exc:
+            raise ConfigError(f"demonstrations.embedder: {exc}") from None
+    return name

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from promptsearch.exceptions import PromptSearchError
 from promptsearch.generators._candidate import Candidate
 from promptsearch.search._objective import candidate_from_attrs
+from promptsearch.search._stage import best_distinct_trials
 from promptsearch.templates import Prompt, Template, Verbalizer
 
 if TYPE_CHECKING:
@@ -90,21 +91,10 @@ def initial_pool(study: optuna.Study, space: SearchSpace, task: Task) -> list[Ca
 
 def _parents(study: optuna.Study, k: int) -> list[Candidate]:
     """The best ``k`` distinct candidates so far (fully evaluated trials first)."""
-    import optuna
-
-    trials = [
-        t
-        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        if t.value is not None and "template" in t.user_attrs
-    ]
-    trials.sort(key=lambda t: ("pruned_at" in t.user_attrs, -float(t.value or 0.0)))
-    out: dict[str, Candidate] = {}
-    for t in trials:
-        cand = candidate_from_attrs(t.user_attrs)
-        out.setdefault(cand.id, cand)
-        if len(out) >= k:
-            break
-    return list(out.values())
+    best = best_distinct_trials(
+        study, key=lambda t: candidate_from_attrs(t.user_attrs).id, where=lambda t: "template" in t.user_attrs
+    )
+    return [candidate_from_attrs(t.user_attrs) for t in best[:k]]
 
 
 def next_pool(

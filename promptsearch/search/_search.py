@@ -6,7 +6,6 @@ import json
 import logging
 import tempfile
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,12 +17,14 @@ from promptsearch.search._final import finalize
 from promptsearch.search._objective import (
     DevScorer,
     build_prompt,
+    check_embedder,
     choices_attrs,
     override_final,
     suggest_prompt,
 )
 from promptsearch.search._pools import initial_pool, next_pool, verbalizer_pool
-from promptsearch.search._storage import make_pruner, make_sampler, make_storage
+from promptsearch.search._stage import PROMPT_ATTRS, choose_tuning_bases, count_done, discrete_pending
+from promptsearch.search._storage import make_pruner, make_sampler, make_storage, warn_if_space_changed
 from promptsearch.search._tuning import (
     SavedTuning,
     TuningChoice,
@@ -50,13 +51,6 @@ __all__ = ["PromptSearch"]
 _logger = logging.getLogger(__name__)
 
 Callback = Callable[["optuna.Study", "optuna.trial.FrozenTrial"], None]
-# Attributes that describe a trial's prompt (see ``choices_attrs``): a tuning-stage trial takes
-# them from the discrete trial it tunes, for reports and for rebuilding its prompt.
-_PROMPT_ATTRS = (
-    "candidate_id", "prompt_id", "origin", "parents", "instruction", "template", "verbalizer_words",
-    "n_demos_used", "selection",
-)
-
 
 class PromptSearch:
     """Find the best prompt for a task and a model (scikit-learn style: configure, then ``fit``).
@@ -177,7 +171,7 @@ class PromptSearch:
         pruner = make_pruner(space.pruner.name, dict(space.pruner.options))
         if check_tuning_space(space.tuning) != ("none",):
             pruner = make_routed_pruner(pruner)
-        self._embedder = _check_embedder(space)
+        self._embedder = check_embedder(space)
         self._tuned_dir = (
             (out / "tuned") if out is not None else Path(tempfile.mkdtemp(prefix="promptsearch-"))
         )
@@ -198,7 +192,7 @@ class PromptSearch:
         ):
             if key not in study.user_attrs:
                 study.set_user_attr(key, value)
-        _warn_if_space_changed(study, space, name)
+        warn_if_space_changed(study, space, name)
         verbalizers = verbalizer_pool(study, space, task, split, scorer)
         dev = DevScorer(
             scorer,
@@ -259,7 +253,6 @@ class PromptSearch:
         started: float,
     ) -> None:
         """Run each generation's share of the budget, minus the trials the study already has."""
-        import optuna
 
         budget = self.n_trials if self.n_trials is not None else space.budget.trials
         generations = max(1, space.evolution.generations)
@@ -273,7 +266,7 @@ class PromptSearch:
                 pool = next_pool(study, space, g, pool, scorer=scorer, model=loaded, seed=split.seed)
             if not pool:
                 break
-            remaining = per_gen[g] - _count_done(study, "generation", g)
+            remaining = per_gen[g] - count_done(study, "generation", g)
             if remaining <= 0:
                 continue
             timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
@@ -285,23 +278,15 @@ class PromptSearch:
         if stage is None:
             return
         if "tuning_bases" not in study.user_attrs:
-            with warnings.catch_warnings():  # experimental in Optuna, stable since 2.9
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                optuna.storages.fail_stale_trials(study)  # a killed worker's trial must not block
-            unfinished = [g for g in range(generations) if _count_done(study, "generation", g) < per_gen[g]]
-            running = [
-                t
-                for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-                if t.user_attrs.get("stage") != "tuning"
-            ]
-            if unfinished or running:
+            short, running = discrete_pending(study, per_gen)
+            if short or running:
                 # Bases chosen now could miss better prompts still to come (or being scored by
                 # another worker); running the same command again finishes the search and tunes.
                 _logger.warning(
                     "Discrete search not finished (generations %s short of their trials, %d trial(s) "
                     "running): the tuning stage waits for a run that completes it.",
-                    unfinished,
-                    len(running),
+                    short,
+                    running,
                 )
                 return
         self._run_tuning_stage(
@@ -327,33 +312,15 @@ class PromptSearch:
         another worker tunes the same prompts. Trials stopped by the pruner rank after every
         fully scored one (their partial dev means are not comparable).
         """
-        import optuna
 
         timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
         if timeout is not None and timeout <= 0:
             return
-        if "tuning_bases" not in study.user_attrs:
-            discrete = [
-                t
-                for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-                if t.value is not None and t.user_attrs.get("tuning_mode", "none") == "none"
-                and "prompt_id" in t.user_attrs
-            ]
-            bases: list[int] = []
-            seen: set[str] = set()
-            ranked = sorted(
-                discrete, key=lambda t: ("pruned_at" in t.user_attrs, -(t.value or 0.0), t.number)
-            )
-            for t in ranked:
-                if t.user_attrs["prompt_id"] not in seen:
-                    seen.add(t.user_attrs["prompt_id"])
-                    bases.append(t.number)
-            if not bases:
-                _logger.warning("No completed discrete trial to tune; the tuning stage is skipped.")
-                return
-            study.set_user_attr("tuning_bases", bases[: stage.top])
-        bases = [int(b) for b in study.user_attrs["tuning_bases"]]
-        remaining = stage.trials - _count_done(study, "stage", "tuning")
+        bases = choose_tuning_bases(study, stage.top)
+        if not bases:
+            _logger.warning("No completed discrete trial to tune; the tuning stage is skipped.")
+            return
+        remaining = stage.trials - count_done(study, "stage", "tuning")
         if remaining <= 0:
             return
         trials = study.get_trials(deepcopy=False)
@@ -361,7 +328,7 @@ class PromptSearch:
         def objective(trial: optuna.Trial) -> float:
             base = trials[int(trial.suggest_categorical("tuning_base", bases))]
             prompt = self._rebuild(base, study, verbalizers, task, split)
-            for key in _PROMPT_ATTRS:
+            for key in PROMPT_ATTRS:
                 if key in base.user_attrs:
                     trial.set_user_attr(key, base.user_attrs[key])
             trial.set_user_attr("generation", generation)
@@ -510,51 +477,3 @@ class PromptSearch:
             bool(params.get("calibrate", False)),
         )
         return build_prompt(choices, task, split.train, split_seed=split.seed, embedder=self._embedder)
-
-
-def _count_done(study: optuna.Study, attr: str, value: Any) -> int:
-    """Finished, not failed, trials whose user attribute ``attr`` is ``value`` (for resumes)."""
-    import optuna
-
-    return sum(
-        1
-        for t in study.get_trials(deepcopy=False)
-        if t.user_attrs.get(attr) == value
-        and t.state.is_finished()
-        and t.state != optuna.trial.TrialState.FAIL
-    )
-
-
-def _check_embedder(space: SearchSpace) -> str:
-    """Load the sentence encoder once, before any trial, when similar demonstrations are searched.
-
-    A bad name then fails the run at once with a clear message, instead of failing every
-    ``similar`` trial one by one.
-    """
-    demos = space.demonstrations
-    name = demos.embedder
-    if "similar" in demos.selection and any(c > 0 for c in demos.counts):
-        from promptsearch.demonstrations import load_embedder
-
-        try:
-            load_embedder(name)
-        except PromptSearchError as exc:
-            raise ConfigError(f"demonstrations.embedder: {exc}") from None
-    return name
-
-
-def _warn_if_space_changed(study: optuna.Study, space: SearchSpace, name: str) -> None:
-    """Warn when a resumed study was created with a different search space."""
-    stored = study.user_attrs.get("space")
-    if stored is None:
-        return
-    old, new = json.loads(stored), json.loads(json.dumps(space.to_dict()))
-    run_control = {"budget", "final"}  # may change between runs without touching the trials
-    changed = sorted(k for k in (set(old) | set(new)) - run_control if old.get(k) != new.get(k))
-    if changed:
-        _logger.warning(
-            "Study %r was created with a different search space (changed: %s). Its trials, pools "
-            "and tuning bases come from the old one; use a new --out or --study to start afresh.",
-            name,
-            ", ".join(changed),
-        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +13,11 @@ from promptsearch.exceptions import ConfigError
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["PRUNERS", "SAMPLERS", "make_pruner", "make_sampler", "make_storage"]
+    from promptsearch.search._space import SearchSpace
+
+__all__ = ["PRUNERS", "SAMPLERS", "make_pruner", "make_sampler", "make_storage", "warn_if_space_changed"]
+
+_logger = logging.getLogger(__name__)
 
 SAMPLERS = ("tpe", "random", "cmaes", "qmc", "gp")
 PRUNERS = ("wilcoxon", "sign", "successive_halving", "median", "none")
@@ -116,3 +122,20 @@ def make_pruner(name: str, options: dict[str, Any] | None = None) -> optuna.prun
     if name == "none":
         return optuna.pruners.NopPruner()
     raise ConfigError(f"Unknown pruner {name!r}. {suggest(name, list(PRUNERS))}")
+
+
+def warn_if_space_changed(study: optuna.Study, space: SearchSpace, name: str) -> None:
+    """Warn when a resumed study was created with a different search space."""
+    stored = study.user_attrs.get("space")
+    if stored is None:
+        return
+    old, new = json.loads(stored), json.loads(json.dumps(space.to_dict()))
+    run_control = {"budget", "final"}  # may change between runs without touching the trials
+    changed = sorted(k for k in (set(old) | set(new)) - run_control if old.get(k) != new.get(k))
+    if changed:
+        _logger.warning(
+            "Study %r was created with a different search space (changed: %s). Its trials, pools "
+            "and tuning bases come from the old one; use a new --out or --study to start afresh.",
+            name,
+            ", ".join(changed),
+        )

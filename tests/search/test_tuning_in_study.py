@@ -152,12 +152,12 @@ def test_staged_schedule_is_checked() -> None:
 def test_prompt_attrs_copied_to_tuning_trials_describe_the_prompt() -> None:
     from promptsearch.generators import Candidate
     from promptsearch.search._objective import PromptChoices, choices_attrs
-    from promptsearch.search._search import _PROMPT_ATTRS
+    from promptsearch.search._stage import PROMPT_ATTRS
     from promptsearch.templates import Prompt
 
     prompt = Prompt.create("Review: {text}\nSentiment:{label}", "bad,good", ["negative", "positive"])
     choices = PromptChoices(Candidate("", prompt.template.source), prompt.verbalizer)
-    assert set(choices_attrs(choices, prompt, 0)) - {"generation"} == set(_PROMPT_ATTRS)
+    assert set(choices_attrs(choices, prompt, 0)) - {"generation"} == set(PROMPT_ATTRS)
 
 
 def test_tuning_waits_for_the_discrete_search_to_finish(tiny_causal: LoadedModel, tmp_path: Path) -> None:
