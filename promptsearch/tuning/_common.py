@@ -9,7 +9,7 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ __all__ = [
     "Best",
     "MemoryMeter",
     "ReportCallback",
+    "TrainingStats",
     "check_placement",
     "evaluate",
     "frozen",
@@ -212,3 +213,31 @@ def stop_requested(report: ReportCallback | None, step: int, accuracy: float) ->
     if stop:
         _logger.info("Stopped at step %d by the report callback (dev accuracy %.4f).", step, accuracy)
     return stop
+
+
+@dataclass(kw_only=True)
+class TrainingStats:
+    """How a training run went; the shared part of every tuner's result.
+
+    Attributes:
+        history: ``(step, train_loss, dev_accuracy)`` at each evaluation; step 0 is before
+            training (its train loss may be NaN).
+        best_step: Step (or epoch) of the kept weights.
+        dev_accuracy: Dev accuracy of the kept weights.
+        seconds: Wall time of the whole run (evaluations included).
+        seconds_per_step: Mean wall time of one optimizer step (BBT: one CMA-ES generation),
+            evaluations excluded.
+        peak_memory_mb: See :class:`MemoryMeter` (CUDA: peak allocated tensors; CPU: the
+            process's peak resident memory).
+        step_losses: Training loss of every step (BBT: the best loss of each generation).
+        initial_dev_accuracy: Dev accuracy before training.
+    """
+
+    history: list[tuple[int, float, float]]
+    best_step: int
+    dev_accuracy: float
+    seconds: float
+    seconds_per_step: float
+    peak_memory_mb: float
+    step_losses: list[float] = field(default_factory=list)
+    initial_dev_accuracy: float = float("nan")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptsearch.exceptions import ModelError
+from promptsearch.tuning._common import TrainingStats
 from promptsearch.tuning._config import FinetuneConfig
 
 if TYPE_CHECKING:
@@ -35,21 +36,14 @@ def content_digest(tensors: dict[str, torch.Tensor]) -> str:
 
 
 @dataclass
-class FinetuneResult:
-    """A fine-tuned model and how training went.
+class FinetuneResult(TrainingStats):
+    """A fine-tuned model and how training went (see :class:`TrainingStats` for the rest; its
+    steps are epochs here, and epoch 0 is before training).
 
     Attributes:
         model: The tuned model as a :class:`~promptsearch.models.LoadedModel` (LoRA merged
             into the weights), named ``"<base>+<mode>-<hash>"``; score it with any scorer.
         config: The configuration used.
-        history: ``(epoch, mean train loss, dev_accuracy)``; epoch 0 is before training.
-        best_step: Epoch of the kept weights.
-        dev_accuracy: Dev accuracy of the kept weights.
-        seconds: Wall time of the run.
-        seconds_per_step: Mean time of one optimizer step (evaluations excluded).
-        peak_memory_mb: CUDA: peak allocated tensors; CPU: the process's peak resident memory.
-        step_losses: Training loss of every step.
-        initial_dev_accuracy: Dev accuracy before training.
         base_name: Name of the model that was fine-tuned.
         adapter: LoRA weights as PEFT saves them (``None`` for full fine-tuning).
         adapter_config: PEFT's ``LoraConfig`` (``None`` for full fine-tuning).
@@ -57,14 +51,6 @@ class FinetuneResult:
 
     model: LoadedModel
     config: FinetuneConfig
-    history: list[tuple[int, float, float]]
-    best_step: int
-    dev_accuracy: float
-    seconds: float
-    seconds_per_step: float
-    peak_memory_mb: float
-    step_losses: list[float] = field(default_factory=list)
-    initial_dev_accuracy: float = float("nan")
     base_name: str = ""
     adapter: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     adapter_config: Any = field(default=None, repr=False)

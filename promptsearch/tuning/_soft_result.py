@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptsearch.exceptions import ConfigError, ModelError
+from promptsearch.tuning._common import TrainingStats
 from promptsearch.tuning._config import BBTConfig, SoftPromptConfig
 
 if TYPE_CHECKING:
@@ -25,39 +26,20 @@ _KEY = "prompt_embeddings"  # the key PEFT uses for prompt-tuning weights
 
 
 @dataclass
-class SoftPromptResult:
-    """A trained soft prompt and how training went.
+class SoftPromptResult(TrainingStats):
+    """A trained soft prompt and how training went (see :class:`TrainingStats` for the rest).
 
     Attributes:
         embeddings: The best soft prompt, ``[n_tokens, hidden]``, float32 on CPU.
         config: The configuration used (:class:`SoftPromptConfig` or :class:`BBTConfig`).
-        history: ``(step, train_loss, dev_accuracy)`` at each evaluation; step 0 is the
-            initial prompt (its train loss is NaN for prompt tuning).
-        best_step: Step of the kept embeddings.
-        dev_accuracy: Dev accuracy of the kept embeddings.
-        seconds: Wall time of the whole run (evaluations included).
-        seconds_per_step: Mean wall time of one optimizer step (BBT: one CMA-ES generation),
-            evaluations excluded.
-        peak_memory_mb: See :class:`~promptsearch.tuning._common.MemoryMeter` (CUDA: peak
-            allocated tensors; CPU: the process's peak resident memory).
-        step_losses: Training loss of every step (BBT: the best loss of each generation).
         method: ``"prompt_tuning"`` or ``"bbt"``.
         model_name: Name of the model trained on.
-        initial_dev_accuracy: Dev accuracy of the initial prompt.
     """
 
     embeddings: torch.Tensor
     config: SoftPromptConfig | BBTConfig
-    history: list[tuple[int, float, float]]
-    best_step: int
-    dev_accuracy: float
-    seconds: float
-    seconds_per_step: float
-    peak_memory_mb: float
-    step_losses: list[float] = field(default_factory=list)
     method: str = "prompt_tuning"
     model_name: str = ""
-    initial_dev_accuracy: float = float("nan")
 
     @property
     def placement(self) -> str:
