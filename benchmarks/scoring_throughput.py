@@ -18,7 +18,7 @@ import torch
 
 from promptsearch.models import DEFAULT_MODEL, load_model
 from promptsearch.scoring import make_scorer
-from promptsearch.scoring._tokens import encode_continuations, start_tokens
+from promptsearch.backends._tokens import encode_continuations, start_tokens
 from promptsearch.tasks import few_shot_split, load_task
 from promptsearch.templates import Prompt
 
@@ -67,12 +67,12 @@ def main() -> None:
     prompt = Prompt.create(args.template, args.verbalizer, task.label_names)
     instances = prompt.instances(examples)
     scorer = make_scorer(lm, batch_size=args.batch_size)
-    scorer.score_instances(instances[:16])  # warm-up
+    scorer.loglikelihood(instances[:16])  # warm-up
     naive_scores(lm, instances[:4])
-    fast = scorer.score_instances(instances)
+    fast = scorer.loglikelihood(instances)
     slow = naive_scores(lm, instances)
     max_diff = max(float(np.abs(a - b).max()) for a, b in zip(fast, slow))
-    t_fast = best_time(lambda: scorer.score_instances(instances), args.repeats)
+    t_fast = best_time(lambda: scorer.loglikelihood(instances), args.repeats)
     t_slow = best_time(lambda: naive_scores(lm, instances), max(1, args.repeats - 1))
     print(f"model={args.model} dtype={args.dtype} n={len(instances)} threads={torch.get_num_threads()}")
     print(f"max |score difference| = {max_diff:.2e}")

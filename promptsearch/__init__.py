@@ -29,6 +29,7 @@ from promptsearch.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from promptsearch.backends import LMBackend, load_backend
     from promptsearch.evaluation import EvaluationResult, evaluate
     from promptsearch.export import PromptPredictor, load_prompt, save_prompt
     from promptsearch.models import LoadedModel, load_model
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "evaluate": "promptsearch.evaluation",
+    "LMBackend": "promptsearch.backends",
+    "load_backend": "promptsearch.backends",
     "EvaluationResult": "promptsearch.evaluation",
     "load_model": "promptsearch.models",
     "LoadedModel": "promptsearch.models",
@@ -67,6 +70,7 @@ __all__ = [
     "Example",
     "FetchError",
     "FewShotSplit",
+    "LMBackend",
     "LoadedModel",
     "ModelError",
     "Prompt",
@@ -83,6 +87,7 @@ __all__ = [
     "__version__",
     "evaluate",
     "few_shot_split",
+    "load_backend",
     "load_model",
     "load_prompt",
     "load_search_space",

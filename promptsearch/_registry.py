@@ -70,6 +70,10 @@ class Registry(Generic[T]):
         """Return the registered names, sorted."""
         return sorted(self._entries)
 
+    def registered(self) -> list[str]:
+        """Return the registered names in registration order."""
+        return list(self._entries)
+
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 

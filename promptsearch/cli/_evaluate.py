@@ -24,6 +24,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=None, help="sequences per forward pass")
+    p.add_argument(
+        "--backend", default=None, help="the backend that runs the model: hf (default), fake, or a plugin's"
+    )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,7 +36,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Score one prompt on a split of a task and print its metrics.",
     )
     p.add_argument("--task", default="movies", help="catalog name (promptsearch data list) or a local file")
-    p.add_argument("--template", default=None, help=r"template, e.g. 'Review: {text}\nSentiment:{label}'")
+    p.add_argument(
+        "--template",
+        default=None,
+        help=r"template, e.g. 'Review: {text}\nSentiment:{label}' (generation tasks: no {label})",
+    )
     p.add_argument("--verbalizer", default=None, help="label words in label order, e.g. 'negative,positive'")
     p.add_argument("--instruction", default="", help="text placed before demonstrations and the example")
     p.add_argument("--split", default="test", choices=["train", "dev", "test"])
@@ -42,6 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--limit", type=int, default=None, help="use only the first N examples of the split")
     p.add_argument("--demos", type=int, default=0, help="number of random train demonstrations")
     p.add_argument("--calibrate", action="store_true", help="contextual calibration")
+    p.add_argument("--metric", default=None, help="the metric the interval is for (default: the task's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_model_options(p)
     p.set_defaults(handler=run)
@@ -67,22 +75,22 @@ def run(args: argparse.Namespace) -> int:
             dtype=args.dtype,
             device=args.device,
             progress=bar.update,
+            backend=args.backend or "hf",
+            metric=args.metric,
         )
     out: dict[str, Any] = result.to_dict()
     if args.json:
         emit_json(out)
-    else:
-        rows = [
-            [
-                out["prompt"]["template"],
-                ",".join("|".join(w) for w in out["prompt"]["verbalizer"].values()),
-                out["n"],
-                out["accuracy"],
-                out["macro_f1"],
-                f"[{out['ci_low']:.3f}, {out['ci_high']:.3f}]",
-            ]
-        ]
-        sys.stdout.write(
-            format_table(["template", "verbalizer", "n", "accuracy", "macro_f1", "95% CI"], rows) + "\n"
-        )
+        return 0
+    names = [result.metric, *sorted(m for m in result.metrics if m != result.metric)]
+    verbalizer = out["prompt"]["verbalizer"]
+    head = ["template", *(["verbalizer"] if verbalizer else []), "n", *names, f"95% CI ({result.metric})"]
+    row = [
+        out["prompt"]["template"],
+        *([",".join("|".join(w) for w in verbalizer.values())] if verbalizer else []),
+        out["n"],
+        *(result.metrics[m] for m in names),
+        f"[{out['ci_low']:.3f}, {out['ci_high']:.3f}]",
+    ]
+    sys.stdout.write(format_table(head, [row]) + "\n")
     return 0

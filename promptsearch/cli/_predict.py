@@ -24,26 +24,33 @@ _CHUNK = 512  # rows scored and written per step, so that memory stays flat on b
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "predict", help="label texts with an exported prompt",
+        "predict",
+        help="label texts with an exported prompt",
         description="Predict labels for JSONL rows (or a .txt file, one text per line) with a prompt folder "
         "written by save_prompt or `promptsearch search --export`. Each output row is the input row plus "
-        "\"label\" and \"probabilities\".",
+        '"label" and "probabilities".',
     )
     p.add_argument("folder", help="exported prompt folder (it holds prompt.json)")
     p.add_argument("--input", required=True, help="JSONL rows with the prompt's input fields, or a .txt file")
     p.add_argument("--output", required=True, help="JSONL file to write (replaced atomically)")
     p.add_argument("--model", default=None, help="use this model instead of the recorded one")
-    p.add_argument("--field", default=None,
-                   help="JSONL key holding the text of a single-field prompt "
-                   "(default: the field's name, else 'text')")
+    p.add_argument(
+        "--field",
+        default=None,
+        help="JSONL key holding the text of a single-field prompt (default: the field's name, else 'text')",
+    )
     p.add_argument("--batch-size", type=int, default=None, help="sequences per forward pass")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"],
-                   help="model dtype (default: the one recorded at export)")
+    p.add_argument(
+        "--dtype",
+        default=None,
+        choices=["auto", "float32", "bfloat16", "float16"],
+        help="model dtype (default: the one recorded at export)",
+    )
     p.set_defaults(handler=run)
 
 
-Row = tuple[dict[str, Any], dict[str, str]]
+Row = tuple[dict[str, Any], dict[str, Any]]
 
 
 def read_rows(path: Path, fields: Sequence[str], field: str | None = None) -> list[Row]:
@@ -92,7 +99,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         ) from None
 
 
-def _record(row: dict[str, Any], fields: Sequence[str], field: str | None, where: str) -> dict[str, str]:
+def _record(row: dict[str, Any], fields: Sequence[str], field: str | None, where: str) -> dict[str, Any]:
     if len(fields) == 1:
         key = field or (fields[0] if fields[0] in row or "text" not in row else "text")
         keys = {fields[0]: key}
@@ -102,7 +109,10 @@ def _record(row: dict[str, Any], fields: Sequence[str], field: str | None, where
     if missing:
         hint = " (use --field NAME to read the text from another key)" if len(fields) == 1 else ""
         raise DataError(f"{where}: no field {missing}; rows need {list(keys.values())}{hint}.")
-    return {f: "" if row[k] is None else str(row[k]) for f, k in keys.items()}
+    record: dict[str, Any] = {f: "" if row[k] is None else str(row[k]) for f, k in keys.items()}
+    if "choices" in row:  # multiple-choice prompts pick one of each row's own choices
+        record["choices"] = row["choices"]
+    return record
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,14 +122,21 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size is not None and args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}.")
     manifest = read_manifest(args.folder)  # checks the folder before any model is loaded
-    fields = Template(manifest["prompt"]["template"]).fields
+    prompt = manifest["prompt"]
+    if not isinstance(prompt, dict) or not isinstance(prompt.get("template"), str):
+        raise DataError(
+            f'{args.folder}/prompt.json has no template string under "prompt"; export the prompt again.'
+        )
+    fields = Template(prompt["template"], generation=bool(prompt.get("generation"))).fields
     rows = read_rows(Path(args.input), fields, args.field)
     if not rows:
         _logger.warning("%s holds no rows; writing an empty output.", args.input)
-    predictor = load_prompt(args.folder, model=args.model, device=args.device, dtype=args.dtype,
-                            batch_size=args.batch_size)
-    if any("label" in row for row, _ in rows):
-        _logger.warning("Input rows have a 'label' key: it is kept as 'input_label'; 'label' is predicted.")
+    predictor = load_prompt(
+        args.folder, model=args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size
+    )
+    key = {"classification": "label", "multiple_choice": "answer"}.get(predictor.task_type, "output")
+    if any(key in row for row, _ in rows):
+        _logger.warning("Input rows have a %r key: it is kept as 'input_%s'; %r is predicted.", key, key, key)
     output = Path(args.output)
     counts: Counter[str] = Counter()
     try:
@@ -130,23 +147,45 @@ def run(args: argparse.Namespace) -> int:
             f"Cannot write to {str(output)!r} ({exc.strerror}); choose another --output."
         ) from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh, \
-                progress_bar(len(rows), "predicting", enabled=not args.quiet) as bar:
+        with (
+            os.fdopen(fd, "w", encoding="utf-8") as fh,
+            progress_bar(len(rows), "predicting", enabled=not args.quiet) as bar,
+        ):
             for start in range(0, len(rows), _CHUNK):
                 chunk = rows[start : start + _CHUNK]
-                probs = predictor.predict_proba([rec for _, rec in chunk], progress=bar.update)
-                for (row, _), p in zip(chunk, probs):
-                    out = dict(row)
-                    if "label" in out:
-                        out["input_label"] = out.pop("label")
-                    out["label"] = predictor.labels[int(p.argmax())]
-                    out["probabilities"] = {lab: float(x) for lab, x in zip(predictor.labels, p)}
-                    counts[out["label"]] += 1
+                for out in _predict_chunk(predictor, chunk, key, bar.update):
+                    if predictor.task_type == "classification":
+                        counts[out[key]] += 1
                     fh.write(json.dumps(out, ensure_ascii=False) + "\n")
         os.replace(tmp, output)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     summary = ", ".join(f"{lab}: {counts[lab]}" for lab in predictor.labels)
-    sys.stdout.write(f"Wrote {len(rows)} predictions to {output} ({summary})\n")
+    sys.stdout.write(
+        f"Wrote {len(rows)} predictions to {output}" + (f" ({summary})" if summary else "") + "\n"
+    )
     return 0
+
+
+def _predict_chunk(predictor: Any, chunk: list[Row], key: str, progress: Any) -> list[dict[str, Any]]:
+    """Output rows: the input row plus the prediction (and probabilities where there are some)."""
+    records = [rec for _, rec in chunk]
+    outs = []
+    for row, _ in chunk:
+        out = dict(row)
+        if key in out:
+            out[f"input_{key}"] = out.pop(key)
+        outs.append(out)
+    if predictor.task_type == "generation":
+        for out, text in zip(outs, predictor.predict(records, progress=progress)):
+            out[key] = text
+        return outs
+    probs = predictor.predict_proba(records, progress=progress)
+    for out, rec, p in zip(outs, records, probs):
+        options = (
+            predictor.labels if predictor.task_type == "classification" else [str(c) for c in rec["choices"]]
+        )
+        out[key] = options[int(p.argmax())]
+        out["probabilities"] = {name: float(x) for name, x in zip(options, p)}
+    return outs

@@ -95,7 +95,7 @@ def _report(args: argparse.Namespace) -> int:
     import optuna
 
     from promptsearch.reports import write_report
-    from promptsearch.reports._io import open_storage
+    from promptsearch.study import open_storage
 
     out = _out_dir(args)
     storage = open_storage(args.storage)

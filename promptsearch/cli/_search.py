@@ -50,6 +50,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--test-limit", type=int, default=None, help="test examples per prompt (default: the space's)"
     )
+    p.add_argument(
+        "--metric", default=None, help="the metric to optimize (default: the space's, else the task's)"
+    )
     from promptsearch.cli._evaluate import add_model_options
 
     add_model_options(p)
@@ -103,17 +106,31 @@ class _TrialBar:
         self.bar.update(1)
 
 
+def _with_overrides(space: Any, args: argparse.Namespace) -> Any:
+    """The space with ``--backend`` and ``--metric`` applied (checked like the YAML keys)."""
+    from dataclasses import replace
+
+    from promptsearch.space import BackendSpec
+
+    if args.backend is not None:
+        space = replace(space, backend=BackendSpec(args.backend, space.backend.options))
+    if args.metric is not None:
+        space = replace(space, metric=args.metric)
+    return space
+
+
 def run(args: argparse.Namespace) -> int:
     from promptsearch.reports import leaderboard_markdown
     from promptsearch.search import PromptSearch, SQLiteScoreCache, load_search_space
 
     space = load_search_space(args.space)
+    space = _with_overrides(space, args)
     out = Path(args.out) if args.out else Path("runs") / space.name
     if args.seeds and args.export:
         raise ConfigError("--export needs a single --seed: --seeds runs one search per seed.")
     if args.seeds:
+        from promptsearch.engine import override_final
         from promptsearch.search import run_protocol
-        from promptsearch.search._objective import override_final
 
         space = override_final(space, test_limit=args.test_limit, top=args.top)
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]

@@ -10,11 +10,14 @@ from promptsearch.demonstrations._embedders import (
 )
 from promptsearch.demonstrations._selectors import (
     ORDERS,
+    DemoSelection,
     DemoSelector,
     FixedSelector,
     SimilarSelector,
     order_demonstrations,
+    orders,
     select_random,
+    selections,
     selector_from_dict,
     selectors,
 )
@@ -22,6 +25,7 @@ from promptsearch.demonstrations._selectors import (
 __all__ = [
     "ORDERS",
     "CatalogEncoder",
+    "DemoSelection",
     "DemoSelector",
     "FixedSelector",
     "SentenceEncoder",
@@ -30,7 +34,9 @@ __all__ = [
     "fetch_encoder",
     "load_embedder",
     "order_demonstrations",
+    "orders",
     "select_random",
+    "selections",
     "selector_from_dict",
     "selectors",
 ]

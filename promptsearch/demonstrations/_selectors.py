@@ -6,7 +6,7 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -16,35 +16,56 @@ from promptsearch.tasks._records import Example
 
 __all__ = [
     "ORDERS",
+    "DemoSelection",
     "DemoSelector",
     "FixedSelector",
     "SimilarSelector",
+    "example_dict",
+    "example_from_dict",
     "order_demonstrations",
+    "orders",
     "select_random",
+    "selections",
     "selector_from_dict",
     "selectors",
 ]
 
-ORDERS = ("random", "by_label", "similar_last")
+Order = Callable[[Sequence[Example], int], tuple[Example, ...]]
+
+#: Order name -> ``order(demonstrations, seed)`` (for per-query selections, the name also says
+#: where the most similar example goes).
+orders: Registry[Order] = Registry("demonstration order")
+
+
+def _random_order(demos: Sequence[Example], seed: int) -> tuple[Example, ...]:
+    items = list(demos)
+    rng = np.random.default_rng(seed)
+    return tuple(items[i] for i in rng.permutation(len(items)))
+
+
+def _by_label(demos: Sequence[Example], seed: int) -> tuple[Example, ...]:
+    groups: dict[str, list[Example]] = {}
+    for ex in sorted(demos, key=lambda e: e.id):
+        groups.setdefault(ex.label, []).append(ex)
+    out: list[Example] = []
+    while any(groups.values()):
+        for label in sorted(groups):
+            if groups[label]:
+                out.append(groups[label].pop(0))
+    return tuple(out)
+
+
+orders.register("random", _random_order)
+orders.register("by_label", _by_label)
+orders.register("similar_last", _random_order)  # fixed demonstrations have no query to be near
+ORDERS = tuple(orders.registered())
 
 
 def order_demonstrations(demos: Sequence[Example], order: str, seed: int) -> tuple[Example, ...]:
     """Order demonstrations: ``random`` (seeded), ``by_label`` (labels interleaved round-robin)."""
-    items = list(demos)
-    if order == "random" or order == "similar_last":
-        rng = np.random.default_rng(seed)
-        return tuple(items[i] for i in rng.permutation(len(items)))
-    if order == "by_label":
-        groups: dict[str, list[Example]] = {}
-        for ex in sorted(items, key=lambda e: e.id):
-            groups.setdefault(ex.label, []).append(ex)
-        out: list[Example] = []
-        while any(groups.values()):
-            for label in sorted(groups):
-                if groups[label]:
-                    out.append(groups[label].pop(0))
-        return tuple(out)
-    raise ConfigError(f"Unknown demonstration order {order!r}; use one of {list(ORDERS)}.")
+    if order not in orders:
+        raise ConfigError(f"Unknown demonstration order {order!r}; use one of {orders.registered()}.")
+    return orders.get(order)(demos, seed)
 
 
 def select_random(
@@ -71,7 +92,9 @@ def select_random(
 
 
 class DemoSelector(ABC):
-    """Chooses the demonstrations shown before one query example."""
+    """Chooses the demonstrations shown before one query example (registered by ``kind``)."""
+
+    kind: ClassVar[str] = ""
 
     @abstractmethod
     def select(self, query: Example | dict[str, str]) -> tuple[Example, ...]:
@@ -84,11 +107,18 @@ class DemoSelector(ABC):
 
     @abstractmethod
     def to_dict(self) -> dict[str, Any]:
-        """JSON description, enough to rebuild the selector."""
+        """JSON description, enough to rebuild the selector (with :meth:`from_dict`)."""
+
+    @classmethod
+    @abstractmethod
+    def from_dict(cls, data: dict[str, Any]) -> DemoSelector:
+        """Inverse of :meth:`to_dict`."""
 
 
 class FixedSelector(DemoSelector):
     """The same demonstrations for every query (their key/values can be computed once)."""
+
+    kind = "fixed"
 
     def __init__(self, demonstrations: Sequence[Example]) -> None:
         self.demonstrations = tuple(demonstrations)
@@ -101,7 +131,11 @@ class FixedSelector(DemoSelector):
         return _hash(["fixed", [d.id for d in self.demonstrations]])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "fixed", "demonstrations": [_example_dict(d) for d in self.demonstrations]}
+        return {"kind": "fixed", "demonstrations": [example_dict(d) for d in self.demonstrations]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FixedSelector:
+        return cls([example_from_dict(d) for d in data["demonstrations"]])
 
 
 class SimilarSelector(DemoSelector):
@@ -115,6 +149,8 @@ class SimilarSelector(DemoSelector):
         embed: Optional function mapping texts to vectors (e.g. a sentence-embedding model);
             without it, TF-IDF vectors are used.
     """
+
+    kind = "similar"
 
     def __init__(
         self,
@@ -169,32 +205,85 @@ class SimilarSelector(DemoSelector):
             "fields": list(self.fields),
             "order": self.order,
             "embedder": self.embedder_name,
-            "pool": [_example_dict(e) for e in self.pool],
+            "pool": [example_dict(e) for e in self.pool],
         }
 
 
-def selector_from_dict(data: dict[str, Any]) -> DemoSelector:
-    """Rebuild a selector saved with ``to_dict`` (loading its sentence encoder, if any)."""
-    if data["kind"] == "fixed":
-        return FixedSelector([_example_from(d) for d in data["demonstrations"]])
-    if data["kind"] == "similar":
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SimilarSelector:
         from promptsearch.demonstrations._embedders import load_embedder
 
         name = str(data.get("embedder", "tfidf"))
-        return SimilarSelector(
-            [_example_from(d) for d in data["pool"]],
+        return cls(
+            [example_from_dict(d) for d in data["pool"]],
             int(data["n"]),
             fields=data["fields"],
             order=data["order"],
             embed=load_embedder(name),
             embedder_name=name,
         )
-    raise ConfigError(f"Unknown demonstration selector kind {data['kind']!r}.")
 
 
+#: Selector kind -> selector class (the ``kind`` of a saved selector).
 selectors: Registry[type[DemoSelector]] = Registry("demonstration selector")
 selectors.register("fixed", FixedSelector)
 selectors.register("similar", SimilarSelector)
+
+
+def selector_from_dict(data: dict[str, Any]) -> DemoSelector:
+    """Rebuild a selector saved with ``to_dict`` (loading its sentence encoder, if any)."""
+    return selectors.get(str(data["kind"])).from_dict(data)
+
+
+class DemoSelection(ABC):
+    """How a search picks demonstrations (a space's ``demonstrations.selection``)."""
+
+    @abstractmethod
+    def build(
+        self,
+        train: Sequence[Example],
+        n: int,
+        *,
+        order: str,
+        seed: int,
+        fields: Sequence[str],
+        embedder: str,
+    ) -> tuple[tuple[Example, ...], DemoSelector | None]:
+        """Fixed demonstrations, or a selector choosing them per query (then ``()``)."""
+
+
+class _RandomSelection(DemoSelection):
+    """``n`` training examples drawn by seed (labels balanced), then ordered."""
+
+    def build(
+        self, train: Sequence[Example], n: int, *, order: str, seed: int, fields: Sequence[str], embedder: str
+    ) -> tuple[tuple[Example, ...], DemoSelector | None]:
+        return order_demonstrations(select_random(train, n, seed=seed), order, seed), None
+
+
+class _SimilarSelection(DemoSelection):
+    """The ``n`` training examples most similar to each query (TF-IDF or a sentence encoder)."""
+
+    def build(
+        self, train: Sequence[Example], n: int, *, order: str, seed: int, fields: Sequence[str], embedder: str
+    ) -> tuple[tuple[Example, ...], DemoSelector | None]:
+        from promptsearch.demonstrations._embedders import load_embedder
+
+        selector = SimilarSelector(
+            train,
+            n,
+            fields=fields,
+            order="similar_last" if order == "similar_last" else "most_similar_first",
+            embed=load_embedder(embedder),
+            embedder_name=embedder,
+        )
+        return (), selector
+
+
+#: Selection name -> strategy.
+selections: Registry[DemoSelection] = Registry("demonstration selection")
+selections.register("random", _RandomSelection())
+selections.register("similar", _SimilarSelection())
 
 
 def _normalize(m: np.ndarray) -> np.ndarray:
@@ -207,9 +296,22 @@ def _hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj).encode()).hexdigest()[:12]
 
 
-def _example_dict(e: Example) -> dict[str, Any]:
-    return {"id": e.id, "inputs": dict(e.inputs), "label": e.label}
+def example_dict(e: Example) -> dict[str, Any]:
+    """An example as JSON data (choices and references only when present)."""
+    out: dict[str, Any] = {"id": e.id, "inputs": dict(e.inputs), "label": e.label}
+    if e.choices:
+        out["choices"] = list(e.choices)
+    if e.references:
+        out["references"] = list(e.references)
+    return out
 
 
-def _example_from(d: dict[str, Any]) -> Example:
-    return Example(id=d["id"], inputs=d["inputs"], label=d["label"])
+def example_from_dict(d: dict[str, Any]) -> Example:
+    """Inverse of :func:`example_dict`."""
+    return Example(
+        id=d["id"],
+        inputs=d["inputs"],
+        label=d.get("label", ""),
+        choices=tuple(d.get("choices", ())),
+        references=tuple(d.get("references", ())),
+    )

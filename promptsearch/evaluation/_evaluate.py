@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from promptsearch.evaluation._metrics import bootstrap_ci, compute_metrics
+from promptsearch.backends import GenerationSettings, LMBackend, ProgressCallback
 from promptsearch.exceptions import DataError
-from promptsearch.scoring import BaseScorer, ScoreCache, make_scorer, score_prompt
-from promptsearch.scoring._base import ProgressCallback
+from promptsearch.metrics import bootstrap_interval, get_metric, metrics_for
+from promptsearch.scoring import ScoreCache, predict
 from promptsearch.tasks._records import Example, Task
 from promptsearch.templates import Prompt
 
@@ -23,12 +23,16 @@ __all__ = ["EvaluationResult", "evaluate", "evaluate_prompt"]
 class EvaluationResult:
     """Metrics of one prompt on one set of examples.
 
+    Every metric registered for the task's prediction kind is computed; read them in
+    :attr:`metrics` or as attributes (``result.accuracy``, ``result.exact_match``).
+
     Attributes:
-        accuracy, macro_f1, balanced_accuracy: Metric values in [0, 1].
         n: Number of examples.
-        metric: The metric the interval is for; ``ci_low``/``ci_high`` bound it (95 %).
-        predictions, labels: Predicted and true class indices, in example order.
-        probabilities: Per-class probabilities (softmax over label scores).
+        metric: The task's metric; ``ci_low``/``ci_high`` bound it (95 % bootstrap).
+        metrics: Metric name -> value.
+        predictions, labels: Predicted and expected class or choice indices, or generated
+            texts and their references, in example order.
+        probabilities: Per-example probabilities over labels or choices (empty for texts).
     """
 
     task: str
@@ -36,26 +40,35 @@ class EvaluationResult:
     split: str
     prompt: dict[str, Any]
     n: int
-    accuracy: float
-    macro_f1: float
-    balanced_accuracy: float
     metric: str
+    metrics: Mapping[str, float]
     ci_low: float
     ci_high: float
     seconds: float
     example_ids: tuple[str, ...] = field(repr=False, default=())
-    predictions: tuple[int, ...] = field(repr=False, default=())
-    labels: tuple[int, ...] = field(repr=False, default=())
+    predictions: tuple[Any, ...] = field(repr=False, default=())
+    labels: tuple[Any, ...] = field(repr=False, default=())
     probabilities: tuple[tuple[float, ...], ...] = field(repr=False, default=())
 
     @property
     def score(self) -> float:
         """Value of :attr:`metric`."""
-        return float(getattr(self, self.metric))
+        return float(self.metrics[self.metric])
+
+    def __getattr__(self, name: str) -> float:
+        metrics = self.__dict__.get("metrics", {})
+        if name in metrics:
+            return float(metrics[name])
+        raise AttributeError(
+            f"{type(self).__name__} has no attribute {name!r} (metrics computed: {sorted(metrics)})."
+        )
 
     def to_dict(self, *, details: bool = False) -> dict[str, Any]:
-        """JSON-ready dict; per-example fields only with ``details=True``."""
+        """JSON-ready dict; metric values also at the top level; per-example fields with ``details``."""
         out = asdict(self)
+        out["metrics"] = dict(self.metrics)
+        for name, value in self.metrics.items():
+            out.setdefault(name, value)
         if not details:
             for key in ("example_ids", "predictions", "labels", "probabilities"):
                 out.pop(key)
@@ -63,7 +76,7 @@ class EvaluationResult:
 
 
 def evaluate_prompt(
-    scorer: BaseScorer,
+    scorer: LMBackend,
     prompt: Prompt,
     task: Task,
     examples: Sequence[Example],
@@ -71,38 +84,42 @@ def evaluate_prompt(
     split: str = "test",
     cache: ScoreCache | None = None,
     progress: ProgressCallback | None = None,
+    metric: str | None = None,
+    generation: GenerationSettings | None = None,
 ) -> EvaluationResult:
-    """Score ``prompt`` on ``examples`` with an existing scorer and compute the metrics."""
+    """Run ``prompt`` on ``examples`` with a backend and compute the metrics.
+
+    ``metric`` (default: the task's) is the one the interval is computed for.
+    """
     if not examples:
         raise DataError(
             f"No examples to evaluate on ({split} split of {task.name!r}); check the split and --limit."
         )
     prompt.check(task)
+    name = metric or task.metric
+    main = get_metric(name)
+    main.check_kind(task.kind.output)
     start = time.perf_counter()
-    scores = score_prompt(scorer, prompt, examples, cache=cache, progress=progress)
-    preds = scores.argmax(axis=1)
-    labels = np.array([task.label_index(e.label) for e in examples])
-    values = compute_metrics(labels, preds, len(task.label_names))
-    low, high = bootstrap_ci(labels, preds, len(task.label_names), metric=task.metric)
-    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    probs = shifted / shifted.sum(axis=1, keepdims=True)
+    out = predict(scorer, prompt, task, examples, cache=cache, progress=progress, generation=generation)
+    preds = out.predictions
+    values = {m: get_metric(m).aggregate(preds) for m in metrics_for(task.kind.output)}
+    values[name] = main.aggregate(preds)
+    low, high = bootstrap_interval(main, preds)
     return EvaluationResult(
         task=task.name,
-        model=str(scorer.model.name),
+        model=str(scorer.name),
         split=split,
         prompt=prompt.to_dict(),
         n=len(examples),
-        accuracy=values["accuracy"],
-        macro_f1=values["macro_f1"],
-        balanced_accuracy=values["balanced_accuracy"],
-        metric=task.metric,
+        metric=name,
+        metrics=values,
         ci_low=low,
         ci_high=high,
         seconds=time.perf_counter() - start,
         example_ids=tuple(e.id for e in examples),
-        predictions=tuple(int(p) for p in preds),
-        labels=tuple(int(y) for y in labels),
-        probabilities=tuple(tuple(float(x) for x in row) for row in probs),
+        predictions=tuple(preds.predicted),
+        labels=tuple(preds.targets),
+        probabilities=tuple(tuple(float(x) for x in p) for p in out.probabilities),
     )
 
 
@@ -123,28 +140,34 @@ def evaluate(
     dtype: str = "auto",
     device: str = "auto",
     progress: ProgressCallback | None = None,
+    backend: str = "hf",
+    metric: str | None = None,
 ) -> EvaluationResult:
     """Evaluate a prompt on a task split.
 
     Args:
         task: A catalog name (``promptsearch data list``), a local file, or a :class:`Task`.
-        model: A catalog name, a local folder, a hub id or a loaded model; default
+        model: A catalog name, a local folder, a hub id, a loaded model or a backend; default
             ``smollm2-135m-instruct``.
-        template: Template with ``{field}`` slots and one ``{label}``; default: the task's.
+        template: Template with ``{field}`` slots (and one ``{label}`` unless the task is a
+            generation task); default: the task's.
         verbalizer: ``"negative,positive"`` (one word per label, ``|`` for synonyms) or a
-            mapping; default: the task's.
+            mapping; default: the task's. Classification only.
         instruction: Text placed before the demonstrations and the example.
         split: ``train``, ``dev`` or ``test`` of the few-shot split (``k``, ``seed``).
         limit: Use only the first ``limit`` examples of the split.
         n_demonstrations: Random training examples shown before each query.
-        calibrate: Contextual calibration with content-free inputs.
+        calibrate: Contextual calibration with content-free inputs (classification).
+        backend: The backend that runs ``model`` (``hf`` by default).
+        metric: The metric the interval is for (default: the task's).
 
     Example:
         >>> result = promptsearch.evaluate("movies", template="Review: {text}\\nSentiment:{label}",
         ...                                verbalizer="negative,positive", limit=50)  # doctest: +SKIP
         >>> result.accuracy  # doctest: +SKIP
     """
-    from promptsearch.models import DEFAULT_MODEL, load_model
+    from promptsearch.backends import load_backend
+    from promptsearch.models import DEFAULT_MODEL
     from promptsearch.tasks import few_shot_split, load_task
 
     task_obj = task if isinstance(task, Task) else load_task(task)
@@ -159,15 +182,16 @@ def evaluate(
             len(split_obj.train), size=min(n_demonstrations, len(split_obj.train)), replace=False
         )
         demos = tuple(split_obj.train[int(i)] for i in pick)
-    prompt = Prompt.create(
-        template or task_obj.template_or_default(),
-        verbalizer if verbalizer is not None else task_obj.verbalizer_or_default(),
-        task_obj.label_names,
-        instruction=instruction,
-        demonstrations=demos,
-        calibrate=calibrate,
+    prompt = Prompt.for_task(
+        task_obj, template, verbalizer, instruction=instruction, demonstrations=demos, calibrate=calibrate
     )
-    prompt.check(task_obj)
-    loaded = load_model(model if model is not None else DEFAULT_MODEL, dtype=dtype, device=device)
-    scorer = make_scorer(loaded, batch_size=batch_size)
-    return evaluate_prompt(scorer, prompt, task_obj, examples, split=split, progress=progress)
+    if metric is not None:
+        get_metric(metric).check_kind(task_obj.kind.output, "--metric")
+    lm = load_backend(
+        backend,
+        model if model is not None else DEFAULT_MODEL,
+        dtype=dtype,
+        device=device,
+        batch_size=batch_size,
+    )
+    return evaluate_prompt(lm, prompt, task_obj, examples, split=split, progress=progress, metric=metric)

@@ -15,18 +15,11 @@ from promptsearch.export._card import render_card
 from promptsearch.export._manifest import FORMAT_VERSION, MANIFEST_NAME, package_versions, read_manifest
 from promptsearch.export._predictor import PromptPredictor, load_prompt, to_examples
 from promptsearch.export._save import build_manifest, export_search, save_prompt
-from promptsearch.export._tuning import (
-    TUNED_MODES,
-    TuningArtifact,
-    TuningLoader,
-    get_tuning_loader,
-    tuning_loaders,
-)
+from promptsearch.export._tuning import TuningArtifact, TuningLoader, get_tuning_loader, tuned_modes
 
 __all__ = [
     "FORMAT_VERSION",
     "MANIFEST_NAME",
-    "TUNED_MODES",
     "PromptPredictor",
     "TuningArtifact",
     "TuningLoader",
@@ -39,5 +32,5 @@ __all__ = [
     "render_card",
     "save_prompt",
     "to_examples",
-    "tuning_loaders",
+    "tuned_modes",
 ]

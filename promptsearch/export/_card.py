@@ -45,7 +45,8 @@ def render_card(manifest: Mapping[str, Any]) -> str:
         "",
         "## Task",
         "",
-        f"- labels: {', '.join(f'`{lab}`' for lab in manifest['labels'])}",
+        f"- type: {(manifest.get('task') or {}).get('task_type', 'classification')}",
+        *([f"- labels: {', '.join(f'`{lab}`' for lab in manifest['labels'])}"] if manifest["labels"] else []),
         f"- input fields: {', '.join(f'`{f}`' for f in manifest['input_fields'])}",
         *(
             [f"- inputs are cut to their first {manifest['max_words']} words, as during the search"]
@@ -58,10 +59,16 @@ def render_card(manifest: Mapping[str, Any]) -> str:
     ]
     if prompt.get("instruction"):
         lines += ["Instruction:", "", _fence(prompt["instruction"]), ""]
-    lines += ["Template (`{label}` marks where the label word goes):", "", _fence(prompt["template"]), ""]
-    lines += ["| label | label words |", "|---|---|"]
-    lines += [f"| {_cell(lab)} | {_cell(', '.join(words))} |" for lab, words in prompt["verbalizer"].items()]
-    lines.append("")
+    if prompt.get("generation"):
+        lines += ["Template (the answer is generated after it):", "", _fence(prompt["template"]), ""]
+    else:
+        lines += ["Template (`{label}` marks where the answer goes):", "", _fence(prompt["template"]), ""]
+    if prompt.get("verbalizer"):
+        lines += ["| label | label words |", "|---|---|"]
+        lines += [
+            f"| {_cell(lab)} | {_cell(', '.join(words))} |" for lab, words in prompt["verbalizer"].items()
+        ]
+        lines.append("")
     selector = prompt.get("selector")
     if selector and selector.get("kind") == "similar":
         lines.append(
@@ -84,8 +91,8 @@ def render_card(manifest: Mapping[str, Any]) -> str:
         "```python",
         "from promptsearch.export import load_prompt",
         "",
-        "predictor = load_prompt(\"path/to/this/folder\")",
-        "predictor.predict([\"an example text\"])",
+        'predictor = load_prompt("path/to/this/folder")',
+        'predictor.predict(["an example text"])',
         "```",
         "",
         "```bash",

@@ -1,4 +1,4 @@
-"""Load an exported prompt folder and predict labels with it."""
+"""Load an exported prompt folder and predict with it: labels, answer choices or generated text."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from promptsearch.tasks import Example
 from promptsearch.templates import Prompt
 
 if TYPE_CHECKING:
+    from promptsearch.backends import LMBackend
     from promptsearch.models import LoadedModel
-    from promptsearch.scoring import BaseScorer
+    from promptsearch.tasks import Task
 
 __all__ = ["PromptPredictor", "load_prompt", "to_examples"]
 
@@ -27,8 +28,10 @@ _logger = logging.getLogger(__name__)
 Inputs = Sequence[str] | Sequence[Mapping[str, Any]]
 
 
-def to_examples(inputs: Inputs, fields: Sequence[str]) -> list[Example]:
+def to_examples(inputs: Inputs, fields: Sequence[str], *, choices: bool = False) -> list[Example]:
     """Turn texts (single-field prompts) or records with ``fields`` into unlabelled examples.
+
+    With ``choices`` (multiple-choice prompts) every record also needs a ``"choices"`` list.
 
     Raises:
         DataError: naming the first input that is neither a text nor a record with every field.
@@ -54,15 +57,25 @@ def to_examples(inputs: Inputs, fields: Sequence[str]) -> list[Example]:
             record = {f: "" if item[f] is None else str(item[f]) for f in fields}
         else:
             raise DataError(f"Input {i} is a {type(item).__name__}; give a text or a dict of input fields.")
-        out.append(Example.create(record, ""))
+        options: list[str] = []
+        if choices:
+            raw = item.get("choices") if isinstance(item, Mapping) else None
+            if not isinstance(raw, (list, tuple)) or len(raw) < 2:
+                raise DataError(
+                    f'Input {i} needs a "choices" list of at least two answers: this prompt picks one of '
+                    "each input's own choices."
+                )
+            options = [str(c) for c in raw]
+        out.append(Example.create(record, "", choices=options))
     return out
 
 
 class PromptPredictor:
-    """An exported prompt bound to its model: ``predict`` texts or records into label names.
+    """An exported prompt bound to its model: ``predict`` texts or records into label names,
+    chosen answers (multiple choice) or generated texts (generation).
 
-    Built by :func:`load_prompt`. Predictions are batched by the scorer, long inputs are
-    truncated as during the search, and the same folder always gives the same probabilities.
+    Built by :func:`load_prompt`. Predictions are batched by the backend, long inputs are
+    truncated as during the search, and the same folder always gives the same outputs.
 
     Example:
         >>> predictor = load_prompt("exports/movies")  # doctest: +SKIP
@@ -70,11 +83,32 @@ class PromptPredictor:
         ['positive', 'negative']
     """
 
-    def __init__(self, prompt: Prompt, scorer: BaseScorer, manifest: Mapping[str, Any], folder: Path) -> None:
+    def __init__(self, prompt: Prompt, scorer: LMBackend, manifest: Mapping[str, Any], folder: Path) -> None:
         self._prompt = prompt
         self.scorer = scorer
         self.folder = folder
         self._manifest = dict(manifest)
+
+    @property
+    def task_type(self) -> str:
+        """``classification``, ``multiple_choice`` or ``generation``."""
+        return str((self._manifest.get("task") or {}).get("task_type", "classification"))
+
+    def _task(self) -> Task:
+        from promptsearch.tasks import Task
+
+        return Task(
+            str((self._manifest.get("task") or {}).get("name", "exported")),
+            self.input_fields,
+            self.labels,
+            (),
+            task_type=self.task_type,
+        )
+
+    def _examples(self, inputs: Inputs) -> list[Example]:
+        examples = to_examples(inputs, self.input_fields, choices=self.task_type == "multiple_choice")
+        max_words = self._manifest.get("max_words")
+        return [ex.shorten(int(max_words)) for ex in examples] if max_words else examples
 
     @property
     def prompt(self) -> Prompt:
@@ -83,8 +117,8 @@ class PromptPredictor:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """Label names, in the column order of :meth:`predict_proba`."""
-        return tuple(self._prompt.verbalizer.labels)
+        """Label names, in the column order of :meth:`predict_proba` (empty without labels)."""
+        return tuple(self._prompt.verbalizer.labels) if self._prompt.verbalizer is not None else ()
 
     @property
     def input_fields(self) -> tuple[str, ...]:
@@ -97,36 +131,52 @@ class PromptPredictor:
         return copy.deepcopy(self._manifest)
 
     @property
-    def model(self) -> LoadedModel:
-        """The loaded model the predictions come from."""
-        return self.scorer.model
+    def model(self) -> Any:
+        """The model the predictions come from (a ``LoadedModel`` for the ``hf`` backend)."""
+        return getattr(self.scorer, "loaded", None) or self.scorer
 
-    def predict_proba(self, inputs: Inputs, *, progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Probabilities over :attr:`labels`, shape ``(len(inputs), len(labels))``.
+    def predict_proba(self, inputs: Inputs, *, progress: Callable[[int], None] | None = None) -> Any:
+        """Probabilities over :attr:`labels`, shape ``(len(inputs), len(labels))``; for a
+        multiple-choice prompt, one array over each input's choices.
 
         Calibrated when the prompt uses contextual calibration. ``progress`` is called with the
         number of inputs scored after each batch.
-        """
-        from promptsearch.scoring import score_prompt
 
-        examples = to_examples(inputs, self.input_fields)
-        max_words = self._manifest.get("max_words")
-        if max_words:
-            examples = [ex.shorten(int(max_words)) for ex in examples]
+        Raises:
+            ConfigError: for a generation prompt (it has no probabilities over answers).
+        """
+        from promptsearch.exceptions import ConfigError
+        from promptsearch.scoring import predict, softmax
+
+        if self.task_type == "generation":
+            raise ConfigError("A generation prompt has no probabilities over answers; use predict().")
+        examples = self._examples(inputs)
         if not examples:
             return np.zeros((0, len(self.labels)))
-        scores = score_prompt(self.scorer, self._prompt, examples, progress=progress)
-        shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-        probs: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
-        return probs
+        out = predict(self.scorer, self._prompt, self._task(), examples, progress=progress)
+        if self.task_type == "multiple_choice":
+            return [softmax(s) for s in out.scores]
+        return softmax(np.stack(out.scores))
 
     def predict(self, inputs: Inputs, *, progress: Callable[[int], None] | None = None) -> list[str]:
-        """The most probable label name of each input."""
-        probs = self.predict_proba(inputs, progress=progress)
-        return [self.labels[int(i)] for i in probs.argmax(axis=1)]
+        """Each input's most probable label name, chosen answer, or generated text."""
+        from promptsearch.scoring import predict
+
+        examples = self._examples(inputs)
+        if not examples:
+            return []
+        out = predict(self.scorer, self._prompt, self._task(), examples, progress=progress)
+        preds = out.predictions
+        if preds.kind == "label":
+            return [self.labels[int(i)] for i in preds.predicted]
+        if preds.kind == "choice":
+            return [ex.choices[int(i)] for ex, i in zip(examples, preds.predicted)]
+        return [str(t) for t in preds.predicted]
 
     def __repr__(self) -> str:
-        return f"PromptPredictor({str(self.folder)!r}, model={self.model.name!r}, labels={list(self.labels)})"
+        return (
+            f"PromptPredictor({str(self.folder)!r}, model={self.scorer.name!r}, task_type={self.task_type!r})"
+        )
 
 
 def load_prompt(
@@ -136,6 +186,7 @@ def load_prompt(
     device: str = "auto",
     dtype: str | None = None,
     batch_size: int | None = None,
+    backend: str | None = None,
 ) -> PromptPredictor:
     """Load an exported prompt folder and its model, ready to predict.
 
@@ -145,7 +196,8 @@ def load_prompt(
             loaded model), e.g. when the recorded local folder moved.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         dtype: Default: the dtype recorded at export (the search's scores), else ``"auto"``.
-        batch_size: Sequences per forward pass (default: the scorer's).
+        batch_size: Sequences per forward pass (default: the backend's).
+        backend: The backend that runs the model (default: the one recorded, else ``hf``).
 
     Raises:
         DataError: if the folder is not an exported prompt.
@@ -156,18 +208,27 @@ def load_prompt(
         >>> predictor.predict_proba(["A gripping film."]).shape  # doctest: +SKIP
         (1, 2)
     """
+    from promptsearch.backends import LMBackend, load_backend
     from promptsearch.models import LoadedModel, load_model, resolve_device
 
     path = Path(folder).expanduser()
     manifest = read_manifest(path)
+    backend_name = backend or str(manifest["model"].get("backend") or "hf")
+    mode = str(manifest["tuning"].get("mode", "none"))
     try:
         prompt = Prompt.from_dict(manifest["prompt"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"The prompt in {path / 'prompt.json'} is malformed ({exc!r}); export it again.") \
-            from None
+        raise DataError(
+            f"The prompt in {path / 'prompt.json'} is malformed ({exc!r}); export it again."
+        ) from None
     if prompt.id != manifest.get("prompt_id"):
         _logger.warning("The prompt in %s was edited after export (its id changed).", path)
     recorded = manifest["model"]
+    if isinstance(model, LMBackend) or (backend_name != "hf" and mode == "none"):
+        spec_name = model if model is not None else str(recorded["id"])
+        return PromptPredictor(
+            prompt, load_backend(backend_name, spec_name, batch_size=batch_size), manifest, path
+        )
     if model is None:
         spec: str | Path | LoadedModel = str(recorded["id"])
         kind = recorded.get("kind")
@@ -186,9 +247,13 @@ def load_prompt(
             "another copy of it."
         ) from exc
     if recorded.get("kind") and loaded.kind.value != recorded["kind"]:
-        _logger.warning("The prompt was found with a %s model; %s is %s.", recorded["kind"], loaded.name,
-                        loaded.kind.value)
-    scorer = get_tuning_loader(str(manifest["tuning"].get("mode", "none")))(loaded, path, manifest)
+        _logger.warning(
+            "The prompt was found with a %s model; %s is %s.",
+            recorded["kind"],
+            loaded.name,
+            loaded.kind.value,
+        )
+    scorer = get_tuning_loader(mode)(loaded, path, manifest, batch_size)
     if batch_size is not None:
         scorer.batch_size = batch_size
     return PromptPredictor(prompt, scorer, manifest, path)

@@ -23,24 +23,23 @@ from promptsearch.export._manifest import (
     utc_now,
     write_json,
 )
-from promptsearch.export._tuning import TUNED_MODES, TUNING_DIR, TuningArtifact
+from promptsearch.export._tuning import TUNING_DIR, TuningArtifact, tuned_modes
 from promptsearch.templates import Prompt
 
 if TYPE_CHECKING:
+    from promptsearch.backends import LMBackend
     from promptsearch.models import LoadedModel
     from promptsearch.search import PromptSearch
     from promptsearch.tasks import Task
 
 __all__ = ["export_search", "save_prompt"]
 
-_SOFT_MODES = ("prompt_tuning", "bbt")
-
 
 def save_prompt(
     folder: str | Path,
     prompt: Prompt,
     *,
-    model: str | Path | LoadedModel,
+    model: str | Path | LoadedModel | LMBackend,
     task: Task | None = None,
     metrics: Mapping[str, Any] | None = None,
     tuning: TuningArtifact | None = None,
@@ -97,7 +96,7 @@ def save_prompt(
 def build_manifest(
     prompt: Prompt,
     *,
-    model: str | Path | LoadedModel,
+    model: str | Path | LoadedModel | LMBackend,
     task: Task | None = None,
     metrics: Mapping[str, Any] | None = None,
     tuning: TuningArtifact | None = None,
@@ -110,10 +109,15 @@ def build_manifest(
         "prompt_id": prompt.id,
         "prompt": prompt.to_dict(),
         "model": _model_entry(model),
-        "task": None if task is None else {
-            "name": task.name, "metric": task.metric, "description": task.description,
+        "task": None
+        if task is None
+        else {
+            "name": task.name,
+            "metric": task.metric,
+            "description": task.description,
+            "task_type": task.task_type,
         },
-        "labels": list(task.label_names if task is not None else prompt.verbalizer.labels),
+        "labels": list(task.label_names if task is not None else _labels(prompt)),
         "input_fields": list(task.input_fields if task is not None else prompt.template.fields),
         "max_words": max_words,
         "metrics": dict(metrics or {}),
@@ -144,10 +148,10 @@ def export_search(
             f"The best prompt was tuned with {row.tuning!r}; pass its weights as tuning=... to export it."
         )
     metrics = {
-        "dev_accuracy": row.dev_score,
+        "metric": row.metric,
+        f"dev_{row.metric}": row.dev_score,
         "dev_n": row.dev_n,
-        "test_accuracy": row.test_accuracy,
-        "test_macro_f1": row.test_macro_f1,
+        **{f"test_{name}": value for name, value in row.test_metrics.items()},
         "test_ci_low": row.test_ci_low,
         "test_ci_high": row.test_ci_high,
         "test_n": row.test_n,
@@ -157,16 +161,48 @@ def export_search(
     }
     metrics = {k: v for k, v in metrics.items() if v is not None}
     task_spec = search.space_.task
-    return save_prompt(folder, prompt, model=scorer.model, task=task, metrics=metrics, tuning=tuning,
-                       max_words=None if task_spec is None else task_spec.max_words, overwrite=overwrite)
+    return save_prompt(
+        folder,
+        prompt,
+        model=scorer,
+        task=task,
+        metrics=metrics,
+        tuning=tuning,
+        max_words=None if task_spec is None else task_spec.max_words,
+        overwrite=overwrite,
+    )
+
+
+def _labels(prompt: Prompt) -> list[str]:
+    return list(prompt.verbalizer.labels) if prompt.verbalizer is not None else []
 
 
 def _model_entry(model: Any) -> dict[str, Any]:
+    from promptsearch.backends import LMBackend
     from promptsearch.models import LoadedModel, detect_kind
 
     if isinstance(model, LoadedModel):
-        return {"id": model.name, "kind": model.kind.value, "dtype": model.dtype,
-                "max_length": model.max_length}
+        return {
+            "id": model.name,
+            "kind": model.kind.value,
+            "dtype": model.dtype,
+            "max_length": model.max_length,
+            "backend": "hf",
+        }
+    if isinstance(model, LMBackend):
+        loaded = getattr(model, "loaded", None)
+        if isinstance(loaded, LoadedModel):
+            return _model_entry(loaded)
+        from promptsearch.backends import backends
+
+        name = next((n for n in backends.names() if backends.get(n) is type(model)), type(model).__name__)
+        return {
+            "id": model.name,
+            "kind": None,
+            "dtype": None,
+            "max_length": model.max_length,
+            "backend": name,
+        }
     if not isinstance(model, (str, Path)) or not str(model).strip():
         raise ConfigError(
             f"model={model!r}: give a LoadedModel, a catalog name, a local model folder or a hub id."
@@ -178,7 +214,7 @@ def _model_entry(model: Any) -> dict[str, Any]:
         config = local / "config.json"
         if config.is_file():  # read the kind without importing transformers
             kind = detect_kind(types.SimpleNamespace(**json.loads(config.read_text(encoding="utf-8")))).value
-    return {"id": spec, "kind": kind, "dtype": None, "max_length": None}
+    return {"id": spec, "kind": kind, "dtype": None, "max_length": None, "backend": "hf"}
 
 
 def _check(prompt: Prompt, task: Task | None, tuning: TuningArtifact | None) -> None:
@@ -190,9 +226,9 @@ def _check(prompt: Prompt, task: Task | None, tuning: TuningArtifact | None) -> 
                 f"tuning={type(tuning).__name__} is not a TuningArtifact: it needs a `mode` and a "
                 "`save(folder)` method."
             )
-        if tuning.mode not in TUNED_MODES:
-            raise ConfigError(f"Unknown tuning mode {tuning.mode!r}. {suggest(tuning.mode, TUNED_MODES)}")
-    if prompt.template.n_soft and (tuning is None or tuning.mode not in _SOFT_MODES):
+        if tuning.mode not in tuned_modes():
+            raise ConfigError(f"Unknown tuning mode {tuning.mode!r}. {suggest(tuning.mode, tuned_modes())}")
+    if prompt.template.n_soft and (tuning is None or not _soft(tuning.mode)):
         raise TemplateError(
             "The prompt has {soft:N} slots, whose embeddings are trained weights; export it with "
             "tuning=<its prompt_tuning or bbt artifact>, or remove the {soft:N} slots."
@@ -210,14 +246,18 @@ def _check(prompt: Prompt, task: Task | None, tuning: TuningArtifact | None) -> 
         )
 
 
+def _soft(mode: str) -> bool:
+    from promptsearch.tuning import tuning_modes
+
+    return tuning_modes.get(mode).soft
+
+
 def _check_target(path: Path, overwrite: bool) -> None:
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{str(path)!r} is a file; give a folder path to export to.")
     if path.is_dir() and any(path.iterdir()):
         if not (path / MANIFEST_NAME).is_file():
-            raise ConfigError(
-                f"{str(path)!r} exists and holds other files; export to a new or empty folder."
-            )
+            raise ConfigError(f"{str(path)!r} exists and holds other files; export to a new or empty folder.")
         if not overwrite:
             raise ConfigError(
                 f"{str(path)!r} already holds an exported prompt; pass overwrite=True to replace it."

@@ -1,10 +1,9 @@
-"""Hook for tuned prompts: what a tuning artifact saves, and how a prediction scorer is rebuilt.
+"""Hook for tuned prompts: what a tuning artifact saves, and how its backend is rebuilt.
 
 An exported prompt folder records ``"tuning": {"mode": "none"}`` for a plain text prompt, or
-``{"mode": "prompt_tuning" | "bbt" | "lora" | "full", "path": "tuning/"}`` when trained weights
-go with it. At load time :data:`tuning_loaders` maps the mode to a function
-``loader(loaded_model, folder, manifest) -> BaseScorer``. The trained modes point lazily at
-``promptsearch.tuning:load_for_prediction``, so that peft is imported only for tuned prompts.
+``{"mode": NAME, "path": "tuning/"}`` when trained weights go with it. At load time the mode's
+entry in :data:`promptsearch.tuning.tuning_modes` rebuilds the backend; importing
+``promptsearch.tuning`` does not import peft, which loads only for tuned prompts.
 """
 
 from __future__ import annotations
@@ -13,33 +12,27 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from promptsearch._registry import Registry
-from promptsearch.exceptions import ModelError, UnknownNameError
+from promptsearch.exceptions import UnknownNameError
 
 if TYPE_CHECKING:
+    from promptsearch.backends import LMBackend
     from promptsearch.models import LoadedModel
-    from promptsearch.scoring import BaseScorer
 
-__all__ = [
-    "TUNED_MODES", "TUNING_DIR", "TuningArtifact", "TuningLoader", "get_tuning_loader", "tuning_loaders",
-]
+__all__ = ["TUNING_DIR", "TuningArtifact", "TuningLoader", "get_tuning_loader", "tuned_modes"]
 
 TUNING_DIR = "tuning"
-#: Modes whose trained weights live in ``<folder>/tuning/``.
-TUNED_MODES = ("prompt_tuning", "bbt", "lora", "full")
 
-TuningLoader = Callable[["LoadedModel", Path, Mapping[str, Any]], "BaseScorer"]
+TuningLoader = Callable[["LoadedModel", Path, Mapping[str, Any], "int | None"], "LMBackend"]
 
 
 @runtime_checkable
 class TuningArtifact(Protocol):
     """Trained weights that belong to a prompt (soft prompt, LoRA adapter, fine-tuned model).
 
-    ``promptsearch.tuning`` implements it; the export package only calls :meth:`save`, so
-    neither package imports the other at module level.
+    ``promptsearch.tuning`` implements it; the export package only calls :meth:`save`.
 
     Attributes:
-        mode: ``"prompt_tuning"``, ``"bbt"``, ``"lora"`` or ``"full"``.
+        mode: A registered tuning mode (``prompt_tuning``, ``bbt``, ``lora``, ``full``, ...).
 
     Example:
         >>> class Adapter:
@@ -59,35 +52,38 @@ class TuningArtifact(Protocol):
         """
 
 
-def _load_plain(loaded: LoadedModel, folder: Path, manifest: Mapping[str, Any]) -> BaseScorer:
-    """The scorer of an untuned prompt: the ordinary one for the model's kind."""
-    from promptsearch.scoring import make_scorer
+def tuned_modes() -> tuple[str, ...]:
+    """Names of the registered tuning modes (whose weights live in ``<folder>/tuning/``)."""
+    from promptsearch.tuning import tuning_modes
 
-    return make_scorer(loaded)
+    return tuple(tuning_modes.registered())
 
 
-tuning_loaders: Registry[TuningLoader] = Registry("tuning mode")
-tuning_loaders.register("none", _load_plain)
-for _mode in TUNED_MODES:
-    tuning_loaders.register(_mode, "promptsearch.tuning:load_for_prediction")
+def _load_plain(
+    loaded: LoadedModel, folder: Path, manifest: Mapping[str, Any], batch_size: int | None = None
+) -> LMBackend:
+    """The backend of an untuned prompt: the ordinary one for the model's kind."""
+    from promptsearch.backends import hf_backend
+
+    return hf_backend(loaded, batch_size=batch_size)
 
 
 def get_tuning_loader(mode: str) -> TuningLoader:
-    """Return the loader registered for ``mode``, importing it on first use.
+    """``loader(model, folder, manifest, batch_size) -> backend`` for prompts exported with ``mode``.
 
     Raises:
-        ModelError: if the mode's loader cannot be imported (peft or promptsearch.tuning missing).
-        UnknownNameError: for a mode nobody registered (a newer export format?).
+        UnknownNameError: for a mode nobody registered (a newer export format, or a plugin that
+            is not imported).
     """
+    if mode == "none":
+        return _load_plain
+    from promptsearch.tuning import load_for_prediction, tuning_modes
+
     try:
-        return tuning_loaders.get(mode)
+        tuning_modes.get(mode)
     except UnknownNameError as exc:
         raise UnknownNameError(
             f"{exc} The prompt was exported by a newer promptsearch, or a plugin that registers this "
-            "mode is not imported; upgrade promptsearch or register a loader in tuning_loaders."
+            "mode is not imported; upgrade promptsearch or import the plugin."
         ) from None
-    except (ImportError, AttributeError) as exc:
-        raise ModelError(
-            f"This prompt was tuned with mode {mode!r}; its weights are in the folder's {TUNING_DIR}/ and "
-            f"loading them needs promptsearch.tuning with peft (pip install 'promptsearch[peft]'). ({exc})"
-        ) from exc
+    return load_for_prediction

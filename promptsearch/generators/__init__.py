@@ -15,24 +15,30 @@ Example:
     True
 
 ``import promptsearch.generators`` does not import torch: the model-backed operators
-(``substitute`` with a scorer, ``rewrite``) import it when they first run.
+(``substitute`` with a backend, ``rewrite``) reach the model only through the backend protocol.
+Label words (verbalizers) are generated too: :func:`search_label_words` (LM-BFF).
 """
 
-from promptsearch.generators._candidate import Candidate
-from promptsearch.generators._evolution import evolve
-from promptsearch.generators._grammar import CFG, TemplateGrammar
+# Operators register themselves in this order, the default order of a space's operators.
+# isort: off
 from promptsearch.generators._operators import (
     DEFAULT_PHRASES,
     AddOperator,
     BaseOperator,
-    CrossoverOperator,
     DeleteOperator,
     SwapOperator,
     make_operator,
     operators,
 )
-from promptsearch.generators._rewrite import RewriteOperator
 from promptsearch.generators._substitute import DEFAULT_SYNONYMS, SubstituteOperator
+from promptsearch.generators._crossover import CrossoverOperator
+from promptsearch.generators._rewrite import RewriteOperator
+
+# isort: on
+from promptsearch.generators._candidate import Candidate
+from promptsearch.generators._evolution import evolve
+from promptsearch.generators._grammar import CFG, TemplateGrammar
+from promptsearch.generators._label_words import search_label_words
 
 __all__ = [
     "CFG",
@@ -50,4 +56,5 @@ __all__ = [
     "evolve",
     "make_operator",
     "operators",
+    "search_label_words",
 ]

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptsearch.templates._template import Template
+from promptsearch.templates._template import parse_template
 
 __all__ = ["Candidate"]
 
@@ -18,7 +18,8 @@ class Candidate:
 
     Attributes:
         instruction: Text placed once before demonstrations and the example (may be empty).
-        template: Template source with ``{field}`` slots and one ``{label}``.
+        template: Template source with ``{field}`` slots and one ``{label}`` (none for
+            generation tasks, whose answer follows the template).
         origin: What produced it: ``seed``, ``grammar`` or an operator name (``delete``,
             ``swap``, ``add``, ``substitute``, ``crossover``, ``rewrite``).
         parents: Ids of the candidates it was derived from.
@@ -34,7 +35,7 @@ class Candidate:
     detail: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        Template(self.template)  # validates: raises TemplateError on a bad template
+        parse_template(self.template)  # validates: raises TemplateError on a bad template
 
     @property
     def id(self) -> str:

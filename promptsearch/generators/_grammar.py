@@ -69,7 +69,8 @@ class TemplateGrammar:
     """The product of phrase choices: instruction x input prefix x connector x answer prefix.
 
     Each combination gives the candidate ``Candidate(instruction, template, origin="grammar")``
-    with template ``f"{input_prefix}{{field}}{connector}{answer_prefix}{{label}}"``. Several
+    with template ``f"{input_prefix}{{field}}{connector}{answer_prefix}{{label}}"`` (without the
+    ``{label}`` slot when ``answer_slot`` is false: generation templates end there). Several
     fields are joined with the connector, each after the same prefix; the marker ``<Field>``
     in a prefix becomes the field's name, title-cased (``"<Field>: "`` gives ``"Premise: "``).
     Literal braces in phrases are escaped. Duplicate phrases are dropped.
@@ -89,6 +90,7 @@ class TemplateGrammar:
     connector: tuple[str, ...] = ("\n",)
     answer_prefix: tuple[str, ...] = ("",)
     fields: tuple[str, ...] = ("text",)
+    answer_slot: bool = True
 
     def __post_init__(self) -> None:
         for name in ("instruction", "input_prefix", "connector", "answer_prefix"):
@@ -119,7 +121,8 @@ class TemplateGrammar:
             choice.append(axis[digit])
         instruction, prefix, connector, answer = reversed(choice)
         inputs = [escape(prefix.replace("<Field>", _title(f))) + "{" + f + "}" for f in self.fields]
-        template = escape(connector).join(inputs) + escape(connector) + escape(answer) + "{label}"
+        slot = "{label}" if self.answer_slot else ""
+        template = escape(connector).join(inputs) + escape(connector) + escape(answer) + slot
         return Candidate(instruction=instruction, template=template, origin="grammar")
 
     def enumerate(self, limit: int | None = None) -> list[Candidate]:

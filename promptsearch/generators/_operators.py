@@ -9,15 +9,16 @@ candidates (possibly none).
 
 from __future__ import annotations
 
+import inspect
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from promptsearch._registry import Registry
-from promptsearch.exceptions import PromptSearchError
+from promptsearch._registry import Registry, suggest
+from promptsearch.exceptions import ConfigError, PromptSearchError
 from promptsearch.generators._candidate import Candidate
 from promptsearch.generators._text import (
     Edit,
@@ -30,13 +31,15 @@ from promptsearch.generators._text import (
     with_text_part,
     word_indices,
 )
-from promptsearch.templates._template import Template
+from promptsearch.templates._template import parse_template
+
+if TYPE_CHECKING:
+    from promptsearch.backends import LMBackend
 
 __all__ = [
     "DEFAULT_PHRASES",
     "AddOperator",
     "BaseOperator",
-    "CrossoverOperator",
     "DeleteOperator",
     "SwapOperator",
     "make_operator",
@@ -66,6 +69,10 @@ class BaseOperator(ABC):
     implement :meth:`propose_pair`. Outputs have ``origin`` = :attr:`name`, the parents' ids
     and ``generation`` = parent generation + 1 (callers such as :func:`evolve` may override).
 
+    An operator is registered once in :data:`operators`; a search space's ``operators:``
+    section names it and gives its settings, which are its constructor's keyword arguments
+    (:meth:`setting_names`) except those the engine injects (:attr:`injected`, e.g. the model).
+
     Example:
         >>> import numpy as np
         >>> op = DeleteOperator(scope="instruction")
@@ -76,6 +83,34 @@ class BaseOperator(ABC):
 
     name: ClassVar[str] = "operator"
     arity: ClassVar[int] = 1
+    #: Constructor arguments the search engine provides (the backend), not settings.
+    injected: ClassVar[tuple[str, ...]] = ()
+    #: Used when a search space does not list its operators.
+    default_enabled: ClassVar[bool] = True
+
+    @classmethod
+    def setting_names(cls) -> tuple[str, ...]:
+        """Settings a search space may give (the constructor's keyword arguments)."""
+        params = inspect.signature(cls.__init__).parameters.values()
+        skip = {"self", *cls.injected}
+        return tuple(
+            p.name for p in params if p.name not in skip and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        )
+
+    @classmethod
+    def check_settings(cls, settings: Mapping[str, Any], where: str) -> None:
+        """Raise :class:`ConfigError` for an unknown setting (``where`` is its path in the space)."""
+        allowed = cls.setting_names()
+        for key in settings:
+            if key not in allowed:
+                raise ConfigError(
+                    f"{where}.{key}: unknown setting. {suggest(str(key), ('enabled', *allowed))}"
+                )
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], *, backend: LMBackend | None = None) -> BaseOperator:
+        """Build the operator from a search space's settings (the backend for model-based ones)."""
+        return cls(**settings)
 
     @abstractmethod
     def propose(self, parent: Candidate, rng: np.random.Generator, n: int) -> list[Candidate]:
@@ -91,8 +126,7 @@ class BaseOperator(ABC):
     def _emit(self, parents: Sequence[Candidate], edits: Iterable[Edit], n: int) -> list[Candidate]:
         """Validate and dedupe ``edits`` (in order) into at most ``n`` new candidates."""
         first = parents[0]
-        parent_template = Template(first.template)
-        fields, n_soft = set(parent_template.fields), parent_template.n_soft
+        fields, n_soft, slots = _shape(first.template)
         seen = {p.id for p in parents}
         out: list[Candidate] = []
         for edit in edits:
@@ -110,12 +144,24 @@ class BaseOperator(ABC):
             except PromptSearchError as err:
                 _logger.debug("%s: dropped invalid proposal %r: %s", self.name, edit, err)
                 continue
-            template = Template(cand.template)
-            if set(template.fields) != fields or template.n_soft != n_soft or cand.id in seen:
+            if _shape(cand.template) != (fields, n_soft, slots) or cand.id in seen:
                 continue
             seen.add(cand.id)
             out.append(cand)
         return out
+
+
+def _shape(template: str) -> tuple[set[str], int, int]:
+    """Fields, soft tokens and ``{label}`` slots of a template: what an edit must keep."""
+    from promptsearch.templates._template import FieldPart, LabelPart, SoftPart
+
+    parts = parse_template(template)
+    fields = {p.name for p in parts if isinstance(p, FieldPart)}
+    return (
+        fields,
+        sum(p.n for p in parts if isinstance(p, SoftPart)),
+        sum(isinstance(p, LabelPart) for p in parts),
+    )
 
 
 def shuffled(edits: list[Edit], rng: np.random.Generator) -> list[Edit]:
@@ -260,47 +306,6 @@ class AddOperator(BaseOperator):
             for i in where
         ]
         return self._emit([parent], shuffled(edits, rng), n)
-
-
-@operators.decorator("crossover")
-class CrossoverOperator(BaseOperator):
-    """Combines two parents: one's instruction with the other's template, and one-point
-    crossovers of their instruction phrases. :meth:`propose` on one parent returns ``[]``.
-
-    Example:
-        >>> import numpy as np
-        >>> a = Candidate("Read it.", "Review: {text}\\nSentiment:{label}")
-        >>> b = Candidate("Classify it.", "{text} It was{label}")
-        >>> len(CrossoverOperator().propose_pair(a, b, np.random.default_rng(0), 10)) > 0
-        True
-    """
-
-    name = "crossover"
-    arity = 2
-
-    def propose(self, parent: Candidate, rng: np.random.Generator, n: int) -> list[Candidate]:
-        return []
-
-    def propose_pair(self, a: Candidate, b: Candidate, rng: np.random.Generator, n: int) -> list[Candidate]:
-        edits = [
-            Edit(a.instruction, b.template, "instruction of A + template of B"),
-            Edit(b.instruction, a.template, "instruction of B + template of A"),
-        ]
-        pa, pb = split_phrases(a.instruction), split_phrases(b.instruction)
-        for i in range(1, len(pa) + 1):
-            for j in range(len(pb)):
-                edits.append(
-                    Edit(
-                        join_phrases(pa[:i] + pb[j:], a.instruction),
-                        a.template,
-                        f"A[:{i}] + B[{j}:] of instruction phrases",
-                    )
-                )
-        return self._emit([a, b], shuffled(edits, rng), n)
-
-
-operators.register("substitute", "promptsearch.generators._substitute:SubstituteOperator")
-operators.register("rewrite", "promptsearch.generators._rewrite:RewriteOperator")
 
 
 def make_operator(name: str, **kwargs: Any) -> BaseOperator:

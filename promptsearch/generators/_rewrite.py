@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from promptsearch.exceptions import ModelError
+from promptsearch.exceptions import ConfigError, ModelError
 from promptsearch.generators._candidate import Candidate
-from promptsearch.generators._operators import BaseOperator
+from promptsearch.generators._operators import BaseOperator, operators
 from promptsearch.generators._text import Edit
 
 if TYPE_CHECKING:
-    from promptsearch.models import LoadedModel
+    from promptsearch.backends import LMBackend
 
 __all__ = ["REWRITE_REQUEST", "RewriteOperator", "clean_rewrite"]
 
@@ -55,40 +56,50 @@ def clean_rewrite(text: str, original: str, max_chars: int) -> str | None:
 class RewriteOperator(BaseOperator):
     """Asks an instruction-following model to paraphrase the instruction (GrIPS "paraphrase").
 
-    The request uses the tokenizer's chat template when it has one, else a plain
-    ``Instruction: ...\\nRewritten:`` prompt. ``n`` continuations are sampled (nucleus
-    sampling, seeded from ``rng`` without touching the global torch random state); the first
-    line of each, unquoted, becomes the new instruction. Unusable outputs are dropped, so a
-    weak model may yield no candidates. Candidates without an instruction are not rewritten.
+    The request goes through the backend's chat format (:meth:`LMBackend.chat_prompt`). ``n``
+    continuations are sampled (nucleus sampling, each seeded from ``rng``); the first line of
+    each, unquoted, becomes the new instruction. Unusable outputs are dropped, so a weak model
+    may yield no candidates. Candidates without an instruction are not rewritten.
 
     Args:
-        model: A causal or seq2seq :class:`~promptsearch.models.LoadedModel`.
+        model: A backend that generates (or a ``LoadedModel``, wrapped in the ``hf`` backend).
         max_new_tokens: Generation length.
         top_p: Nucleus sampling mass.
         max_chars: Longest accepted instruction.
 
     Example:
-        >>> from promptsearch.models import load_model
-        >>> op = RewriteOperator(load_model("HuggingFaceTB/SmolLM2-360M-Instruct"))  # doctest: +SKIP
+        >>> from promptsearch.backends import load_backend
+        >>> op = RewriteOperator(load_backend("hf", "HuggingFaceTB/SmolLM2-360M-Instruct"))  # doctest: +SKIP
         >>> op.propose(Candidate("Classify the review.", "{text}{label}"),
         ...            np.random.default_rng(0), 4)  # doctest: +SKIP
     """
 
     name = "rewrite"
+    injected = ("model",)
+    default_enabled = False  # It needs an instruction-following model and is slow.
 
     def __init__(
-        self, model: LoadedModel, *, max_new_tokens: int = 40, top_p: float = 0.9, max_chars: int = 300
+        self, model: Any, *, max_new_tokens: int = 40, top_p: float = 0.9, max_chars: int = 300
     ) -> None:
-        kind = str(getattr(model.kind, "value", model.kind))
-        if kind not in ("causal", "seq2seq"):
+        from promptsearch.backends import LMBackend
+        from promptsearch.scoring import make_scorer
+
+        backend: LMBackend = model if isinstance(model, LMBackend) else make_scorer(model)
+        if not backend.capabilities.generate:
             raise ModelError(
-                f"RewriteOperator needs a causal or seq2seq model that can generate text; {model.name!r} is "
-                f"a {kind} model. Load an instruct model, e.g. 'HuggingFaceTB/SmolLM2-360M-Instruct'."
+                f"RewriteOperator needs a model that can generate text; {backend.name!r} cannot (a masked "
+                "LM?). Use an instruct model, e.g. 'HuggingFaceTB/SmolLM2-360M-Instruct'."
             )
-        self.model = model
+        self.model = backend
         self.max_new_tokens = max_new_tokens
         self.top_p = top_p
         self.max_chars = max_chars
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], *, backend: LMBackend | None = None) -> BaseOperator:
+        if backend is None:
+            raise ConfigError("operators.rewrite needs the search's model to generate rewrites.")
+        return cls(backend, **settings)
 
     def __repr__(self) -> str:
         return f"RewriteOperator(model={self.model.name!r})"
@@ -106,35 +117,14 @@ class RewriteOperator(BaseOperator):
             edits.append(Edit(line, parent.template, f"rewrite by {self.model.name}"))
         return self._emit([parent], edits, n)
 
-    def _encode(self, instruction: str) -> Any:
-        tok = self.model.tokenizer
-        request = REWRITE_REQUEST.format(instruction=instruction)
-        if getattr(tok, "chat_template", None):
-            messages = [{"role": "user", "content": request}]
-            text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-            return tok(text, add_special_tokens=False, return_tensors="pt")
-        return tok(request + "\nRewritten:", return_tensors="pt")
-
     def _generate(self, instruction: str, seed: int, n: int) -> list[str]:
-        import torch
+        from promptsearch.backends import GenerationRequest, GenerationSettings
 
-        tok = self.model.tokenizer
-        model = self.model.model
-        device = next(model.parameters()).device
-        enc = self._encode(instruction)
-        devices = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices), torch.inference_mode():
-            torch.manual_seed(seed)
-            out = model.generate(
-                input_ids=enc["input_ids"].to(device),
-                attention_mask=enc["attention_mask"].to(device),
-                do_sample=True,
-                top_p=self.top_p,
-                max_new_tokens=self.max_new_tokens,
-                num_return_sequences=n,
-                pad_token_id=tok.pad_token_id,
-            )
-        if not getattr(model.config, "is_encoder_decoder", False):
-            out = out[:, enc["input_ids"].shape[1] :]
-        texts: list[str] = tok.batch_decode(out, skip_special_tokens=True)
-        return texts
+        request = GenerationRequest(self.model.chat_prompt(REWRITE_REQUEST.format(instruction=instruction)))
+        settings = GenerationSettings(
+            max_new_tokens=self.max_new_tokens, stop=(), do_sample=True, top_p=self.top_p, seed=seed
+        )
+        return self.model.generate([request] * n, settings)
+
+
+operators.register("rewrite", RewriteOperator)

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from promptsearch.exceptions import ModelError
+from promptsearch.exceptions import ConfigError, ModelError
 from promptsearch.generators._candidate import Candidate
-from promptsearch.generators._operators import BaseOperator, shuffled
+from promptsearch.generators._operators import BaseOperator, operators, shuffled
 from promptsearch.generators._text import (
     WORD,
     Edit,
@@ -24,10 +24,10 @@ from promptsearch.generators._text import (
     with_text_part,
     word_indices,
 )
-from promptsearch.templates._template import FieldPart, Template, TextPart
+from promptsearch.templates._template import FieldPart, TextPart, parse_template
 
 if TYPE_CHECKING:
-    from promptsearch.scoring import BaseScorer
+    from promptsearch.backends import LMBackend
 
 __all__ = ["DEFAULT_SYNONYMS", "SubstituteOperator"]
 
@@ -101,7 +101,8 @@ class SubstituteOperator(BaseOperator):
 
     Args:
         synonyms: Word -> replacements; default :data:`DEFAULT_SYNONYMS`; ``{}`` for none.
-        scorer: Optional :class:`~promptsearch.scoring.BaseScorer` proposing words.
+        scorer: Optional :class:`~promptsearch.backends.LMBackend` proposing words (it needs
+            next-token distributions).
         scope: ``"both"``, ``"instruction"`` or ``"template"``.
         max_positions: Words per :meth:`propose` call at which the model is asked.
 
@@ -114,12 +115,35 @@ class SubstituteOperator(BaseOperator):
     """
 
     name = "substitute"
+    injected = ("scorer",)
+    #: ``source`` setting: ``synonyms`` (the table only) or ``model`` (also the search's model).
+    SOURCES: tuple[str, ...] = ("synonyms", "model")
+
+    @classmethod
+    def setting_names(cls) -> tuple[str, ...]:
+        return ("source", *super().setting_names())
+
+    @classmethod
+    def check_settings(cls, settings: Mapping[str, Any], where: str) -> None:
+        super().check_settings(settings, where)
+        source = settings.get("source", "synonyms")
+        if source not in cls.SOURCES:
+            raise ConfigError(f"{where}.source: expected 'synonyms' or 'model', got {source!r}.")
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], *, backend: LMBackend | None = None) -> BaseOperator:
+        opts = dict(settings)
+        if opts.pop("source", "synonyms") == "model":
+            if backend is None:
+                raise ConfigError("operators.substitute: source 'model' needs the search's model.")
+            opts["scorer"] = backend
+        return cls(**opts)
 
     def __init__(
         self,
         synonyms: Mapping[str, Sequence[str]] | None = None,
         *,
-        scorer: BaseScorer | None = None,
+        scorer: LMBackend | None = None,
         scope: str = "both",
         max_positions: int = 4,
     ) -> None:
@@ -189,36 +213,32 @@ class SubstituteOperator(BaseOperator):
                 suffixes.append(suffix)
         if not chosen:
             return []
-        try:
-            logp = self.scorer.next_token_log_probs(contexts, suffixes)
-        except NotImplementedError as err:
+        if not self.scorer.capabilities.next_token_logprobs:
             raise ModelError(
-                f"{type(self.scorer).__name__} cannot propose words ({err}); pass a causal LM scorer "
-                "to SubstituteOperator, or scorer=None to use the synonym table only."
-            ) from err
+                f"The {self.scorer.name!r} backend cannot propose words (no next-token distributions); "
+                "use a causal or masked LM, or scorer=None to use the synonym table only."
+            )
+        dist = self.scorer.next_token_logprobs(contexts, suffixes, top_k=_SCAN)
         per_slot = [
-            [self._edit(parent, slot, match_case(w, slot.word)) for w in self._words(row, slot.word, n)]
-            for slot, row in zip(chosen, logp, strict=True)
+            [
+                self._edit(parent, slot, match_case(w, slot.word))
+                for w in self._words(dist.vocabulary, row, slot.word, n)
+            ]
+            for slot, row in zip(chosen, dist.logprobs, strict=True)
         ]
         return [e for group in itertools.zip_longest(*per_slot) for e in group if e is not None]
 
-    def _words(self, row: np.ndarray, original: str, n: int) -> list[str]:
+    @staticmethod
+    def _words(vocabulary: Sequence[str], row: np.ndarray, original: str, n: int) -> list[str]:
         """The ``n`` most probable whole-word tokens in ``row`` other than ``original``."""
-        assert self.scorer is not None
-        tok: Any = self.scorer.model.tokenizer
-        masked = str(getattr(self.scorer.model.kind, "value", self.scorer.model.kind)) == "masked"
         top = np.argsort(-row, kind="stable")[:_SCAN]
         words: list[str] = []
         for token_id in top:
-            piece = str(tok.convert_ids_to_tokens(int(token_id)))
-            text = str(tok.decode([int(token_id)]))
-            starts_word = (
-                (not piece.startswith("##"))
-                if masked
-                else (text.startswith(" ") or piece.startswith(("▁", "Ġ")))
-            )
+            if not np.isfinite(row[token_id]):
+                break
+            text = vocabulary[int(token_id)]
             word = text.strip()
-            if starts_word and _WHOLE_WORD.match(word) and word.lower() != original.lower():
+            if text.startswith(" ") and _WHOLE_WORD.match(word) and word.lower() != original.lower():
                 words.append(word)
                 if len(words) >= n:
                     break
@@ -230,7 +250,7 @@ def _surroundings(parent: Candidate, slot: _Slot) -> tuple[str, str]:
     before, after = slot.around()
     if slot.part < 0:
         return before, after
-    parts = Template(parent.template).parts
+    parts = parse_template(parent.template)
 
     def show(p: object) -> str:
         return p.text if isinstance(p, TextPart) else "..." if isinstance(p, FieldPart) else ""
@@ -238,3 +258,6 @@ def _surroundings(parent: Candidate, slot: _Slot) -> tuple[str, str]:
     head = parent.instruction + "\n\n" if parent.instruction.strip() else ""
     context = head + "".join(show(p) for p in parts[: slot.part]) + before
     return context, after + "".join(show(p) for p in parts[slot.part + 1 :])
+
+
+operators.register("substitute", SubstituteOperator)

@@ -12,9 +12,10 @@ from typing import Any
 
 from promptsearch.exceptions import ConfigError
 from promptsearch.reports._html import page, prompt_html, table
-from promptsearch.reports._io import is_storage_url, open_storage, stored_leaderboard
+from promptsearch.reports._io import stored_leaderboard
 from promptsearch.reports._records import Leaderboard, _atomic_write
 from promptsearch.reports._svg import esc
+from promptsearch.study import is_storage_url, open_storage
 
 __all__ = [
     "ComparisonData",
@@ -31,11 +32,12 @@ _logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ComparisonRow:
-    """One (task, model) group of winners, one winner per seed.
+    """One (task, model, metric) group of winners, one winner per seed.
 
     Attributes:
+        metric: The metric the searches optimized (and the test columns show).
         test_mean, test_std: Mean and sample standard deviation (``ddof=1``) of the winners' test
-            accuracy; ``std`` is ``None`` below two seeds, both are ``None`` without test scores.
+            metric; ``std`` is ``None`` below two seeds, both are ``None`` without test scores.
         dev_mean, dev_std: The same for the winners' dev scores.
         best_*: The winner with the highest dev score (test is never used to choose).
     """
@@ -44,6 +46,7 @@ class ComparisonRow:
     model: str
     n_seeds: int
     seeds: tuple[int, ...]
+    metric: str
     test_mean: float | None
     test_std: float | None
     dev_mean: float
@@ -151,29 +154,31 @@ def compare_leaderboards(sources: Sequence[str]) -> ComparisonData:
         >>> print(comparison_markdown(data))  # doctest: +SKIP
     """
     boards = load_leaderboards(sources)
-    groups: dict[tuple[str, str], list[Leaderboard]] = {}
+    groups: dict[tuple[str, str, str], list[Leaderboard]] = {}
     for _, board in boards:
         if board.rows:
-            groups.setdefault((board.task, board.model), []).append(board)
+            groups.setdefault((board.task, board.model, board.metric), []).append(board)
         else:
             _logger.warning("Leaderboard of study %r has no rows; left out.", board.study_name)
     rows = []
-    for (task, model), members in sorted(groups.items()):
+    for (task, model, metric), members in sorted(groups.items()):
         seeds = [b.seed for b in members]
         if len(set(seeds)) < len(seeds):
             _logger.warning(
                 "%s / %s: several studies share a seed (%s); each counts once.", task, model, seeds
             )
-        tests = [b.best.test_accuracy for b in members if b.best.test_accuracy is not None]
+        tests = [score for b in members if (score := b.best.test_score) is not None]
         test_mean, test_std = _mean_std(tests)
         dev_mean, dev_std = _mean_std([b.best.dev_score for b in members])
-        top = max(members, key=lambda b: (b.best.dev_score, b.best.test_accuracy or 0.0))
+        sign = 1.0 if members[0].direction == "maximize" else -1.0
+        top = max(members, key=lambda b: (sign * b.best.dev_score, sign * (b.best.test_score or 0.0)))
         rows.append(
             ComparisonRow(
                 task=task,
                 model=model,
                 n_seeds=len(members),
                 seeds=tuple(sorted(seeds)),
+                metric=metric,
                 test_mean=test_mean,
                 test_std=test_std,
                 dev_mean=dev_mean if dev_mean is not None else float("nan"),
@@ -183,7 +188,7 @@ def compare_leaderboards(sources: Sequence[str]) -> ComparisonData:
                 best_verbalizer=top.best.verbalizer,
                 best_seed=top.seed,
                 best_dev=top.best.dev_score,
-                best_test=top.best.test_accuracy,
+                best_test=top.best.test_score,
                 studies=tuple(b.study_name for b in members),
             )
         )
@@ -208,14 +213,15 @@ def comparison_markdown(data: ComparisonData) -> str:
         "Winners grouped by task and model; mean ± sample std over split seeds. The best prompt is the "
         "winner with the highest dev score.",
         "",
-        "| task | model | seeds | test accuracy | dev score | best prompt | verbalizer | best seed |",
-        "|---|---|---|---|---|---|---|---|",
+        "| task | model | seeds | metric | test | dev | best prompt | verbalizer | best seed |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in data.rows:
         prompt = f"{r.best_instruction}\n{r.best_template}" if r.best_instruction else r.best_template
         lines.append(
             f"| {_md(r.task)} | {_md(r.model)} | {r.n_seeds} ({', '.join(map(str, r.seeds))}) | "
-            f"{_pm(r.test_mean, r.test_std)} | {_pm(r.dev_mean, r.dev_std)} | {_md(prompt)} | "
+            f"{_md(r.metric)} | {_pm(r.test_mean, r.test_std)} | {_pm(r.dev_mean, r.dev_std)} | "
+            f"{_md(prompt)} | "
             f"{_md(r.best_verbalizer)} | {r.best_seed} |"
         )
     lines += ["", f"Sources: {', '.join(data.sources)}"]
@@ -231,6 +237,7 @@ def comparison_html(data: ComparisonData) -> str:
                 f"<td>{esc(r.task)}</td>",
                 f"<td>{esc(r.model)}</td>",
                 f'<td class="num">{r.n_seeds} ({esc(", ".join(map(str, r.seeds)))})</td>',
+                f"<td>{esc(r.metric)}</td>",
                 f'<td class="num">{esc(_pm(r.test_mean, r.test_std))}</td>',
                 f'<td class="num">{esc(_pm(r.dev_mean, r.dev_std))}</td>',
                 f"<td>{prompt_html(r.best_instruction, r.best_template)}</td>",
@@ -248,8 +255,9 @@ def comparison_html(data: ComparisonData) -> str:
                 "task",
                 "model",
                 "seeds",
-                "test accuracy",
-                "dev score",
+                "metric",
+                "test",
+                "dev",
                 "best prompt",
                 "verbalizer",
                 "best seed",

@@ -88,7 +88,8 @@ def _badge(origin: str) -> str:
     return f'<span class="badge" style="background:{color(origin)}">{esc(origin)}</span>'
 
 
-def _leaderboard(rows: Sequence[LeaderboardRow]) -> str:
+def _leaderboard(rows: Sequence[LeaderboardRow], metric: str) -> str:
+    others = sorted({m for r in rows for m in r.test_metrics if m != metric})
     headers = [
         "rank",
         "prompt (instruction + template)",
@@ -96,9 +97,9 @@ def _leaderboard(rows: Sequence[LeaderboardRow]) -> str:
         "demonstrations",
         "tuning",
         "calibrated",
-        "dev score",
-        "test accuracy [95% CI]",
-        "test macro-F1",
+        f"dev {metric}",
+        f"test {metric} [95% CI]",
+        *(f"test {m}" for m in others),
         "cost (forward passes)",
         "origin",
         "generation",
@@ -106,24 +107,25 @@ def _leaderboard(rows: Sequence[LeaderboardRow]) -> str:
     ]
     body = []
     for r in rows:
-        if r.test_accuracy is None:
+        score = r.test_score
+        if score is None:
             test = '<td class="num">–</td>'
         elif r.test_ci_low is None or r.test_ci_high is None:
-            test = f'<td class="num">{r.test_accuracy:.3f}</td>'
+            test = f'<td class="num">{score:.3f}</td>'
         else:
-            test = f'<td class="num">{r.test_accuracy:.3f} [{r.test_ci_low:.3f}, {r.test_ci_high:.3f}]</td>'
+            test = f'<td class="num">{score:.3f} [{r.test_ci_low:.3f}, {r.test_ci_high:.3f}]</td>'
         demos = f"{r.n_demos} ({r.demo_selection})" if r.n_demos else "0"
         body.append(
             [
                 _num(r.rank),
                 f"<td>{prompt_html(r.instruction, r.template)}</td>",
-                _text(r.verbalizer),
+                _text(r.verbalizer or "–"),
                 _text(demos),
                 _text(r.tuning),
                 _text("yes" if r.calibrate else "no"),
                 _num(r.dev_score),
                 test,
-                _num(r.test_macro_f1),
+                *(_num(r.test_metrics.get(m)) for m in others),
                 _num(r.evaluations),
                 f"<td>{_badge(r.origin)}</td>",
                 _num(r.generation),
@@ -248,10 +250,11 @@ def render_html(data: ReportData) -> str:
         f"<h1>{esc(title)}</h1>",
         f'<p id="summary" class="muted">Study <code>{esc(b.study_name)}</code>: {b.n_trials} trials '
         f"({b.n_pruned} pruned), {b.forward_passes} example forward passes, {b.cache_hits} cache hits, "
-        f"{b.seconds:.0f} s. Prompts are ranked on the full dev set ({esc(data.direction)}); test "
-        "accuracy is shown with a 95% bootstrap interval and was never used for selection.</p>",
+        f"{b.seconds:.0f} s. Prompts are ranked by {esc(b.metric)} on the full dev set "
+        f"({esc(data.direction)}); the test {esc(b.metric)} is shown with a 95% bootstrap interval and "
+        "was never used for selection.</p>",
         "<nav>" + "".join(f'<a href="#{sid}">{esc(name)}</a>' for sid, name in sections) + "</nav>",
-        f'<section id="leaderboard"><h2>{sections[0][1]}</h2>{_leaderboard(data.rows)}</section>',
+        f'<section id="leaderboard"><h2>{sections[0][1]}</h2>{_leaderboard(data.rows, b.metric)}</section>',
         f'<section id="history"><h2>{sections[1][1]}</h2><p class="muted">Filled dots: completed trials; '
         "hollow: pruned (their value is a partial mean); line: best so far.</p>"
         f"{history_chart(data.history)}</section>",

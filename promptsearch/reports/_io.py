@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from promptsearch.exceptions import ConfigError
 from promptsearch.reports._records import Leaderboard, _atomic_write, write_leaderboard
+from promptsearch.study import StudyAttr
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["LEADERBOARD_ATTR", "open_storage", "store_leaderboard", "stored_leaderboard", "write_report"]
+__all__ = ["LEADERBOARD_ATTR", "store_leaderboard", "stored_leaderboard", "write_report"]
 
 #: Study user attribute holding the search's leaderboard as JSON.
-LEADERBOARD_ATTR = "leaderboard"
+LEADERBOARD_ATTR = StudyAttr.LEADERBOARD
 
 
 def store_leaderboard(study: optuna.Study, leaderboard: Leaderboard) -> None:
@@ -41,33 +42,6 @@ def stored_leaderboard(study: optuna.Study) -> Leaderboard | None:
             "again to store a new one."
         )
     return Leaderboard.from_dict(data)
-
-
-def is_storage_url(text: str) -> bool:
-    """Whether ``text`` names an Optuna storage rather than a folder or file."""
-    return "://" in text or text.startswith("journal:")
-
-
-def open_storage(url: str) -> Any:
-    """Open an existing storage for reading; never creates a database or folder.
-
-    Raises:
-        ConfigError: The SQLite or journal file does not exist, or the URL is not a storage URL.
-    """
-    from promptsearch.search._storage import make_storage
-
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        path = Path(url.removeprefix("sqlite:///"))
-        if not path.is_file():
-            raise ConfigError(
-                f"No SQLite database at {str(path)!r} (from storage {url!r}); check the path "
-                "(sqlite:///relative/path.db or sqlite:////absolute/path.db)."
-            )
-    elif url.startswith("journal:") or url.endswith((".log", ".journal")):
-        path = Path(url.removeprefix("journal:"))
-        if not path.is_file():
-            raise ConfigError(f"No journal file at {str(path)!r} (from storage {url!r}); check the path.")
-    return make_storage(url, None)
 
 
 def write_report(study: optuna.Study, leaderboard: Leaderboard, out_dir: str | Path) -> dict[str, Path]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,13 @@ class LeaderboardRow:
 
     Attributes:
         rank: 1 is the winner (chosen on the full dev set, never on test).
-        dev_score: The search objective on the full dev set (accuracy).
-        test_accuracy, test_ci_low, test_ci_high: Held-out accuracy and its 95% bootstrap interval.
+        dev_score: The optimized metric (:attr:`metric`) on the full dev set.
+        metric: Name of the optimized metric.
+        test_metrics: Every metric of the task's prediction kind on the test set.
+        test_ci_low, test_ci_high: 95% bootstrap interval of :attr:`metric` on test.
         evaluations: Example scorings (forward passes) spent on this prompt during the search.
         origin, parents, generation: How the prompt's candidate was produced.
+        examples: A few dev examples with the winner's outputs (generation tasks).
     """
 
     rank: int
@@ -35,8 +39,8 @@ class LeaderboardRow:
     calibrate: bool
     dev_score: float
     dev_n: int
-    test_accuracy: float | None = None
-    test_macro_f1: float | None = None
+    metric: str = "accuracy"
+    test_metrics: Mapping[str, float] = field(default_factory=dict)
     test_ci_low: float | None = None
     test_ci_high: float | None = None
     test_n: int = 0
@@ -50,33 +54,61 @@ class LeaderboardRow:
     labels: tuple[str, ...] = ()
     confusion: tuple[tuple[int, ...], ...] = field(default=(), repr=False)
     per_class: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+    examples: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+
+    @property
+    def test_score(self) -> float | None:
+        """The optimized metric on test (``None`` without a test evaluation)."""
+        return self.test_metrics.get(self.metric)
+
+    @property
+    def test_accuracy(self) -> float | None:
+        """Test accuracy, where the task's predictions have one."""
+        return self.test_metrics.get("accuracy")
+
+    @property
+    def test_macro_f1(self) -> float | None:
+        """Test macro-F1, where the task's predictions have one."""
+        return self.test_metrics.get("macro_f1")
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        out["test_metrics"] = dict(self.test_metrics)
         out["parents"] = list(self.parents)
         out["labels"] = list(self.labels)
         out["confusion"] = [list(r) for r in self.confusion]
+        out["examples"] = [dict(e) for e in self.examples]
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LeaderboardRow:
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
+        if "test_metrics" not in data:  # Leaderboards written before metrics were objects.
+            old = {"accuracy": data.get("test_accuracy"), "macro_f1": data.get("test_macro_f1")}
+            kwargs["test_metrics"] = {k: v for k, v in old.items() if v is not None}
         kwargs["parents"] = tuple(kwargs.get("parents", ()))
         kwargs["labels"] = tuple(kwargs.get("labels", ()))
         kwargs["confusion"] = tuple(tuple(r) for r in kwargs.get("confusion", ()))
+        kwargs["examples"] = tuple(kwargs.get("examples", ()))
         return cls(**kwargs)
 
 
 @dataclass(frozen=True)
 class Leaderboard:
-    """A search's result: its rows and what it cost."""
+    """A search's result: its rows and what it cost.
+
+    Attributes:
+        metric: The optimized metric; ``direction`` says whether higher is better.
+    """
 
     task: str
     model: str
     seed: int
     study_name: str
     rows: tuple[LeaderboardRow, ...]
+    metric: str = "accuracy"
+    direction: str = "maximize"
     n_trials: int = 0
     n_pruned: int = 0
     forward_passes: int = 0
@@ -101,21 +133,6 @@ class Leaderboard:
         return cls(rows=rows, **kwargs)
 
 
-_COLUMNS = (
-    "rank",
-    "instruction",
-    "template",
-    "verbalizer",
-    "n_demos",
-    "calibrate",
-    "dev_score",
-    "test_accuracy",
-    "test_ci",
-    "evaluations",
-    "origin",
-)
-
-
 def _cell(value: Any) -> str:
     if value is None:
         return "–"
@@ -124,50 +141,59 @@ def _cell(value: Any) -> str:
     return str(value).replace("\n", "\\n").replace("|", "\\|")
 
 
-def _row_cells(row: LeaderboardRow, *, tuning: bool = False) -> list[str]:
-    ci = "–" if row.test_ci_low is None else f"[{row.test_ci_low:.3f}, {row.test_ci_high:.3f}]"
-    demos = f"{row.n_demos} ({row.demo_selection})" if row.n_demos else "0"
-    values = [
-        row.rank,
-        row.instruction or "",
-        row.template,
-        row.verbalizer,
-        demos,
-        "yes" if row.calibrate else "no",
-        row.dev_score,
-        row.test_accuracy,
-        ci,
-        row.evaluations,
-        row.origin,
+def _columns(board: Leaderboard, rows: tuple[LeaderboardRow, ...]) -> list[tuple[str, Any]]:
+    """(header, cell function) of the Markdown table; columns that say nothing are left out."""
+    label_words = any(r.verbalizer for r in rows)
+    cols: list[tuple[str, Any]] = [
+        ("rank", lambda r: r.rank),
+        ("instruction", lambda r: r.instruction or ""),
+        ("template", lambda r: r.template),
     ]
-    if tuning:
-        values.append(row.tuning)
-    return [_cell(v) for v in values]
+    if label_words:
+        cols.append(("verbalizer", lambda r: r.verbalizer))
+    cols.append(("n_demos", lambda r: f"{r.n_demos} ({r.demo_selection})" if r.n_demos else "0"))
+    if label_words:
+        cols.append(("calibrate", lambda r: "yes" if r.calibrate else "no"))
+    cols += [
+        ("dev_score", lambda r: r.dev_score),
+        (f"test_{board.metric}", lambda r: r.test_score),
+        (
+            "test_ci",
+            lambda r: "–" if r.test_ci_low is None else f"[{r.test_ci_low:.3f}, {r.test_ci_high:.3f}]",
+        ),
+        ("evaluations", lambda r: r.evaluations),
+        ("origin", lambda r: r.origin),
+    ]
+    if any(r.tuning != "none" for r in rows):  # The column shows only when a row was tuned.
+        cols.append(("tuning", lambda r: r.tuning))
+    return cols
 
 
 def leaderboard_markdown(board: Leaderboard, *, top: int | None = None) -> str:
     """Render the leaderboard as a Markdown table with a short header."""
     rows = board.rows[:top] if top else board.rows
-    tuning = any(r.tuning != "none" for r in rows)  # The column shows only when a row was tuned.
-    columns = (*_COLUMNS, "tuning") if tuning else _COLUMNS
+    columns = _columns(board, rows)
+    better = "" if board.direction == "maximize" else " (lower is better)"
     lines = [
         f"# Leaderboard: {board.task} / {board.model} / seed {board.seed}",
         "",
         f"{board.n_trials} trials ({board.n_pruned} pruned), {board.forward_passes} example forward "
-        f"passes, {board.cache_hits} cache hits, {board.seconds:.0f} s. Ranked on the full dev set; "
-        "test shown with a 95% bootstrap interval.",
+        f"passes, {board.cache_hits} cache hits, {board.seconds:.0f} s. Ranked by {board.metric}{better} on "
+        "the full dev set; test shown with a 95% bootstrap interval.",
         "",
-        "| " + " | ".join(columns) + " |",
+        "| " + " | ".join(name for name, _ in columns) + " |",
         "|" + "|".join("---" for _ in columns) + "|",
     ]
-    lines += ["| " + " | ".join(_row_cells(r, tuning=tuning)) + " |" for r in rows]
+    lines += ["| " + " | ".join(_cell(cell(r)) for _, cell in columns) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
 def leaderboard_csv(board: Leaderboard) -> str:
-    """Render all rows as CSV (one column per record field; the prompt as JSON)."""
+    """Render all rows as CSV: one column per record field (the prompt and dicts as JSON), plus
+    one ``test_<metric>`` column per metric."""
     buf = io.StringIO()
-    names = [f.name for f in fields(LeaderboardRow)]
+    metric_names = sorted({name for row in board.rows for name in row.test_metrics})
+    names = [f.name for f in fields(LeaderboardRow)] + [f"test_{m}" for m in metric_names]
     writer = csv.DictWriter(buf, fieldnames=names)
     writer.writeheader()
     for row in board.rows:
@@ -177,6 +203,9 @@ def leaderboard_csv(board: Leaderboard) -> str:
         d["labels"] = " ".join(row.labels)
         d["confusion"] = json.dumps(d["confusion"])
         d["per_class"] = json.dumps(row.per_class)
+        d["test_metrics"] = json.dumps(d["test_metrics"])
+        d["examples"] = json.dumps(d["examples"], ensure_ascii=False)
+        d.update({f"test_{m}": row.test_metrics.get(m) for m in metric_names})
         writer.writerow(d)
     return buf.getvalue()
 

@@ -1,16 +1,35 @@
-"""Batched log-likelihood scoring of prompts with causal, masked and seq2seq models."""
+"""Scoring prompts through a backend: label scores, choice scores and generated texts.
 
-from promptsearch.scoring._base import BaseScorer, ScorerStats, length_batches, make_scorer, scorers
+:func:`predict` turns a prompt and examples into :class:`~promptsearch.metrics.Predictions`
+by the task type's prediction kind; :func:`score_prompt` gives the label scores of a
+classification prompt. Scorers are language-model backends (:mod:`promptsearch.backends`);
+``make_scorer`` and ``BaseScorer`` remain as names for them.
+"""
+
+from promptsearch.scoring._base import BaseScorer, ProgressCallback, ScorerStats, length_batches, make_scorer
+from promptsearch.scoring._outputs import (
+    OutputStrategy,
+    PromptOutputs,
+    outputs,
+    predict,
+    register_output,
+    softmax,
+)
 from promptsearch.scoring._prompt_scoring import (
     ScoreCache,
     aggregate_labels,
     calibrate_scores,
     fit_instances,
+    raw_choice_scores,
+    requests_of,
     score_prompt,
 )
 
 __all__ = [
     "BaseScorer",
+    "OutputStrategy",
+    "ProgressCallback",
+    "PromptOutputs",
     "ScoreCache",
     "ScorerStats",
     "aggregate_labels",
@@ -18,6 +37,11 @@ __all__ = [
     "fit_instances",
     "length_batches",
     "make_scorer",
+    "outputs",
+    "predict",
+    "raw_choice_scores",
+    "register_output",
+    "requests_of",
     "score_prompt",
-    "scorers",
+    "softmax",
 ]

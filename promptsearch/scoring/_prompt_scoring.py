@@ -7,18 +7,29 @@ from typing import Protocol
 
 import numpy as np
 
+from promptsearch.backends import LMBackend, LoglikelihoodRequest, ProgressCallback
 from promptsearch.exceptions import TemplateError
-from promptsearch.scoring._base import BaseScorer, ProgressCallback
 from promptsearch.tasks._records import Example
 from promptsearch.templates._prompt import CONTENT_FREE_INPUTS, Prompt, PromptInstance
 
-__all__ = ["ScoreCache", "aggregate_labels", "calibrate_scores", "fit_instances", "score_prompt"]
+__all__ = [
+    "ScoreCache",
+    "aggregate_labels",
+    "calibrate_scores",
+    "fit_instances",
+    "raw_choice_scores",
+    "requests_of",
+    "score_prompt",
+]
 
 _MARGIN = 4  # tokens kept free for special tokens and tokenization effects at the cut
 
 
 class ScoreCache(Protocol):
-    """Stores raw choice scores by (model, prompt, example); see :mod:`promptsearch.search`."""
+    """Stores raw choice scores and generated texts by (model, prompt, example).
+
+    See :mod:`promptsearch.study` for the in-memory and SQLite implementations.
+    """
 
     def get_many(self, model_id: str, prompt_id: str, example_ids: Sequence[str]) -> list[np.ndarray | None]:
         """Cached scores, ``None`` where absent."""
@@ -26,17 +37,40 @@ class ScoreCache(Protocol):
     def put_many(self, model_id: str, prompt_id: str, items: dict[str, np.ndarray]) -> None:
         """Store scores of several examples."""
 
+    def get_texts(self, model_id: str, key: str, example_ids: Sequence[str]) -> list[str | None]:
+        """Cached generated texts, ``None`` where absent."""
 
-def fit_instances(scorer: BaseScorer, prompt: Prompt, examples: Sequence[Example]) -> list[PromptInstance]:
+    def put_texts(self, model_id: str, key: str, items: dict[str, str]) -> None:
+        """Store generated texts of several examples."""
+
+
+def requests_of(instances: Sequence[PromptInstance]) -> list[LoglikelihoodRequest]:
+    """Log-likelihood requests of rendered instances (shared prefix kept apart)."""
+    return [LoglikelihoodRequest(i.context, i.choices, i.prefix, i.suffix) for i in instances]
+
+
+def _reserved(scorer: LMBackend, prompt: Prompt, examples: Sequence[Example], reserve: int | None) -> int:
+    """Tokens to keep free after the context: the longest continuation, or ``reserve``."""
+    if reserve is not None:
+        return reserve
+    if prompt.verbalizer is not None:
+        words = [w for _, w in prompt.verbalizer.pairs()]
+    else:
+        words = [c for ex in examples for c in ex.choices] or [""]
+    return max(scorer.count_tokens(w if w.startswith(" ") else " " + w) for w in words)
+
+
+def fit_instances(
+    scorer: LMBackend, prompt: Prompt, examples: Sequence[Example], *, reserve: int | None = None
+) -> list[PromptInstance]:
     """Render ``examples``; shorten the longest input field of any that would overflow the model.
 
     The template, instruction and demonstrations are never cut; a warning is logged once.
+    ``reserve`` tokens are kept free after the context (default: the longest label word or
+    choice; generation passes its ``max_new_tokens``).
     """
     prefix = prompt.prefix
-    longest_choice = max(
-        scorer.count_tokens(w if w.startswith(" ") else " " + w) for _, w in prompt.verbalizer.pairs()
-    )
-    budget = scorer.max_length - longest_choice - _MARGIN
+    budget = scorer.max_length - _reserved(scorer, prompt, examples, reserve) - _MARGIN
     out: list[PromptInstance] = []
     for ex in examples:
         inst = prompt.instance(ex, prefix=prefix)
@@ -62,10 +96,16 @@ def fit_instances(scorer: BaseScorer, prompt: Prompt, examples: Sequence[Example
                     f"({scorer.max_length} tokens); use fewer demonstrations or a shorter instruction."
                 )
             fields[name] = scorer.truncate_text(fields[name], keep)
-            inst = prompt.instance(fields, prefix=prefix)
+            inst = prompt.instance(_with_inputs(ex, fields), prefix=prefix)
             scorer.warn_truncation_once(f"example {ex.id}, field {name!r}")
         out.append(inst)
     return out
+
+
+def _with_inputs(example: Example, fields: dict[str, str]) -> Example:
+    from dataclasses import replace
+
+    return replace(example, inputs=fields)
 
 
 def aggregate_labels(raw: Sequence[np.ndarray], choice_labels: Sequence[int], n_labels: int) -> np.ndarray:
@@ -93,7 +133,7 @@ def calibrate_scores(label_scores: np.ndarray, content_free: np.ndarray) -> np.n
 
 
 def score_prompt(
-    scorer: BaseScorer,
+    scorer: LMBackend,
     prompt: Prompt,
     examples: Sequence[Example],
     *,
@@ -106,28 +146,36 @@ def score_prompt(
     (model, prompt, example) triple is computed twice. With ``prompt.calibrate`` the scores
     are calibrated log-probabilities over the labels.
     """
+    if prompt.verbalizer is None:
+        raise TemplateError(
+            "score_prompt gives label scores and needs a prompt with label words; use "
+            "promptsearch.scoring.predict for multiple-choice and generation prompts."
+        )
     n_labels = len(prompt.verbalizer.labels)
     choice_labels = [lab for lab, _ in prompt.verbalizer.pairs()]
-    raw = _raw_scores(scorer, prompt, list(examples), cache, progress)
+    raw = raw_choice_scores(scorer, prompt, list(examples), cache, progress)
     scores = aggregate_labels(raw, choice_labels, n_labels)
     if prompt.calibrate:
         content_free = [
             Example(id=f"content-free:{value}", inputs=dict.fromkeys(prompt.template.fields, value), label="")
             for value in CONTENT_FREE_INPUTS
         ]
-        cf = aggregate_labels(_raw_scores(scorer, prompt, content_free, cache, None), choice_labels, n_labels)
+        cf = aggregate_labels(
+            raw_choice_scores(scorer, prompt, content_free, cache, None), choice_labels, n_labels
+        )
         scores = calibrate_scores(scores, cf)
     return scores
 
 
-def _raw_scores(
-    scorer: BaseScorer,
+def raw_choice_scores(
+    scorer: LMBackend,
     prompt: Prompt,
-    examples: list[Example],
+    examples: Sequence[Example],
     cache: ScoreCache | None,
     progress: ProgressCallback | None,
 ) -> list[np.ndarray]:
-    model_id = str(scorer.model.model_id)
+    """Log-probability of every continuation (label word or choice) of every example, cached."""
+    model_id = str(scorer.model_id)
     raw_id = _raw_prompt_id(prompt)
     cached: list[np.ndarray | None] = (
         cache.get_many(model_id, raw_id, [e.id for e in examples])
@@ -138,7 +186,7 @@ def _raw_scores(
     raw: list[np.ndarray] = [c if c is not None else np.zeros(0) for c in cached]
     if todo:
         todo_examples = [examples[i] for i in todo]
-        fresh = scorer.score_instances(fit_instances(scorer, prompt, todo_examples), progress)
+        fresh = scorer.loglikelihood(requests_of(fit_instances(scorer, prompt, todo_examples)), progress)
         for i, s in zip(todo, fresh):
             raw[i] = s
         if cache is not None:

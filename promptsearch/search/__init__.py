@@ -1,10 +1,15 @@
-"""The search engine: search spaces, the Optuna study loop, score caches and the few-shot protocol."""
+"""The search, in one namespace: :class:`PromptSearch`, search spaces, score caches and the protocol.
 
-from promptsearch.search._cache import MemoryScoreCache, SQLiteScoreCache
-from promptsearch.search._label_words import search_label_words
-from promptsearch.search._protocol import MethodResult, ProtocolResult, run_protocol
-from promptsearch.search._search import PromptSearch
-from promptsearch.search._space import SearchSpace, load_search_space
+The concepts live in their own packages (:mod:`promptsearch.space`, :mod:`promptsearch.study`,
+:mod:`promptsearch.engine`, :mod:`promptsearch.protocol`); this module gathers what a user of
+the search needs.
+"""
+
+from promptsearch.engine import PromptSearch
+from promptsearch.generators import search_label_words
+from promptsearch.protocol import MethodResult, ProtocolResult, run_protocol
+from promptsearch.space import SearchSpace, load_search_space
+from promptsearch.study import MemoryScoreCache, SQLiteScoreCache
 
 __all__ = [
     "MemoryScoreCache",

@@ -1,4 +1,4 @@
-"""Classification tasks: loading data, a catalog of packaged corpora, and few-shot splits.
+"""Tasks: loading data, task types, a catalog of packaged corpora, and few-shot splits.
 
 Example:
     >>> from promptsearch.tasks import load_task, few_shot_split
@@ -11,6 +11,7 @@ from promptsearch.tasks._load import load_task
 from promptsearch.tasks._loaders import load_file, load_hf_dataset
 from promptsearch.tasks._records import Example, FewShotSplit, Task
 from promptsearch.tasks._splits import LMBFF_SEEDS, few_shot_split
+from promptsearch.tasks._types import TaskType, register_task_type, task_types
 
 __all__ = [
     "LMBFF_SEEDS",
@@ -18,10 +19,13 @@ __all__ = [
     "Example",
     "FewShotSplit",
     "Task",
+    "TaskType",
     "fetch_task",
     "few_shot_split",
     "list_catalog",
     "load_file",
     "load_hf_dataset",
     "load_task",
+    "register_task_type",
+    "task_types",
 ]

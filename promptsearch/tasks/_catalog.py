@@ -42,6 +42,7 @@ class CatalogEntry:
         test_size: Size of the fixed test set.
         license: Licence of the data.
         revision: Bumped whenever the parser's output changes, to invalidate cached JSONL.
+        task_type: The task type (see :data:`promptsearch.tasks.task_types`).
     """
 
     name: str
@@ -55,6 +56,7 @@ class CatalogEntry:
     test_size: int = 1000
     license: str = ""
     revision: int = 1
+    task_type: str = "classification"
 
     @property
     def version(self) -> str:

@@ -1,4 +1,10 @@
-"""Plain records for labelled examples, tasks and few-shot splits."""
+"""Plain records for examples, tasks and few-shot splits.
+
+An example carries its input fields and what is expected of it: a class label
+(classification), its own answer choices and the correct one (multiple choice), or one or
+more reference texts (generation). The task type says which (see
+:mod:`promptsearch.tasks._types`).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +13,32 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from promptsearch.exceptions import DataError
+
+if TYPE_CHECKING:
+    from promptsearch.tasks._types import TaskType
 
 __all__ = ["Example", "FewShotSplit", "Task", "example_id", "shorten_text"]
 
 _WORD = re.compile(r"\S+")
 
 
-def example_id(inputs: Mapping[str, str], label: str) -> str:
-    """Content hash of an example: identical on every machine and run."""
-    payload = json.dumps({"inputs": dict(sorted(inputs.items())), "label": label}, ensure_ascii=False)
+def example_id(
+    inputs: Mapping[str, str], label: str, choices: Sequence[str] = (), references: Sequence[str] = ()
+) -> str:
+    """Content hash of an example: identical on every machine and run.
+
+    Choices and references enter the hash only when present, so labelled examples keep the ids
+    they always had.
+    """
+    content: dict[str, object] = {"inputs": dict(sorted(inputs.items())), "label": label}
+    if choices:
+        content["choices"] = list(choices)
+    if references:
+        content["references"] = list(references)
+    payload = json.dumps(content, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
@@ -37,23 +58,53 @@ def shorten_text(text: str, max_words: int) -> str:
 
 @dataclass(frozen=True)
 class Example:
-    """One labelled example.
+    """One example and what is expected of it.
 
     Attributes:
         id: Stable identifier (a content hash unless the source provides one).
         inputs: Input fields by name, e.g. ``{"text": "A gripping film."}``.
-        label: The label name, one of the task's ``label_names``.
+        label: Classification: the label name, one of the task's ``label_names``. Multiple
+            choice: the correct choice (one of ``choices``). Generation: empty.
+        choices: Multiple choice: this example's answer choices, in order.
+        references: Generation: the acceptable outputs (at least one).
     """
 
     id: str
     inputs: Mapping[str, str]
-    label: str
+    label: str = ""
+    choices: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
 
     @classmethod
-    def create(cls, inputs: Mapping[str, str], label: str, id: str | None = None) -> Example:
-        """Build an example, hashing its content into an id when none is given."""
+    def create(
+        cls,
+        inputs: Mapping[str, str],
+        label: str = "",
+        id: str | None = None,
+        *,
+        choices: Sequence[str] = (),
+        references: Sequence[str] = (),
+    ) -> Example:
+        """Build an example, hashing its content into an id when none is given.
+
+        Example:
+            >>> Example.create({"question": "2 + 2?"}, references=["4", "four"]).references
+            ('4', 'four')
+        """
         clean = {str(k): "" if v is None else str(v) for k, v in inputs.items()}
-        return cls(id=id if id is not None else example_id(clean, str(label)), inputs=clean, label=str(label))
+        opts, refs = tuple(str(c) for c in choices), tuple(str(r) for r in references)
+        ident = id if id is not None else example_id(clean, str(label), opts, refs)
+        return cls(id=ident, inputs=clean, label=str(label), choices=opts, references=refs)
+
+    @property
+    def answer(self) -> str:
+        """The expected output as text: the label or correct choice, else the first reference."""
+        return self.label if self.label or not self.references else self.references[0]
+
+    @property
+    def choice_index(self) -> int:
+        """Index of the correct choice (multiple choice)."""
+        return self.choices.index(self.label)
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -67,23 +118,27 @@ class Example:
         inputs = {name: shorten_text(value, max_words) for name, value in self.inputs.items()}
         if inputs == dict(self.inputs):
             return self
-        return Example(id=f"{self.id}~w{max_words}", inputs=inputs, label=self.label)
+        return replace(self, id=f"{self.id}~w{max_words}", inputs=inputs)
 
 
 @dataclass(frozen=True)
 class Task:
-    """A classification task: its examples and how to talk about them.
+    """A task: its examples, its type and how to talk about them.
 
     Attributes:
         name: Short name (a catalog name or a file stem).
         input_fields: Names of the input fields every example has.
-        label_names: The labels, in a fixed order (index = class id).
-        examples: All labelled examples (splits are made from these).
+        label_names: Classification: the labels, in a fixed order (index = class id); empty
+            for the other task types.
+        examples: All examples (splits are made from these).
         default_verbalizer: Label name -> label words used when none is given.
         default_template: A sensible starting template for the task.
-        metric: Name of the metric to optimize (see :mod:`promptsearch.evaluation`).
+        metric: Name of the metric to optimize (see :mod:`promptsearch.metrics`); ``""`` takes
+            the task type's default (accuracy, or exact match for generation).
         description: One line for listings.
         test_size: Size of the fixed test set carved out before any few-shot split.
+        task_type: ``classification``, ``multiple_choice`` or ``generation`` (see
+            :data:`promptsearch.tasks.task_types`).
     """
 
     name: str
@@ -92,35 +147,41 @@ class Task:
     examples: tuple[Example, ...]
     default_verbalizer: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     default_template: str = ""
-    metric: str = "accuracy"
+    metric: str = ""
     description: str = ""
     test_size: int | None = None
+    task_type: str = "classification"
 
     def __post_init__(self) -> None:
-        if not self.label_names:
-            raise DataError(f"Task {self.name!r} has no labels; give at least two label names.")
-        if len(set(self.label_names)) != len(self.label_names):
-            raise DataError(f"Task {self.name!r} has duplicate label names: {self.label_names}.")
-        known = set(self.label_names)
-        for ex in self.examples:
-            if ex.label not in known:
-                raise DataError(
-                    f"Example {ex.id} of task {self.name!r} has label {ex.label!r}, which is not one of "
-                    f"{list(self.label_names)}; fix the data or the label names."
-                )
+        from promptsearch.tasks._types import task_types
+
+        kind = task_types.get(self.task_type)
+        kind.check_task(self)
+        if not self.metric:
+            object.__setattr__(self, "metric", kind.default_metric)
+
+    @property
+    def kind(self) -> TaskType:
+        """The :class:`~promptsearch.tasks.TaskType` object of :attr:`task_type`."""
+        from promptsearch.tasks._types import task_types
+
+        return task_types.get(self.task_type)
 
     def template_or_default(self) -> str:
         """The task's default template, or a generic one over its input fields."""
         if self.default_template:
             return self.default_template
-        body = "\n".join(f"{f.replace('_', ' ').capitalize()}: {{{f}}}" for f in self.input_fields)
-        return body + "\nAnswer:{label}"
+        return self.kind.generic_template(self.input_fields)
 
     def verbalizer_or_default(self) -> dict[str, tuple[str, ...]]:
         """The task's default label words, or the label names themselves."""
         if self.default_verbalizer:
             return {k: tuple(v) for k, v in self.default_verbalizer.items()}
         return {label: (label.replace("_", " "),) for label in self.label_names}
+
+    def target_index(self, example: Example) -> int:
+        """The expected class index (classification) or choice index (multiple choice)."""
+        return example.choice_index if example.choices else self.label_index(example.label)
 
     def label_index(self, label: str) -> int:
         """Return the class index of ``label``."""

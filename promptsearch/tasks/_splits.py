@@ -2,9 +2,10 @@
 
 A fixed test set is carved out first, independently of the seed: examples are ordered by the
 sha256 of their id and the first ``test_size`` form the test set. From the remaining pool,
-for each class, ``2k`` examples are drawn with ``numpy.random.default_rng(seed)`` (the pool
-sorted by id): the first ``k`` go to train, the next ``k`` to dev. Everything depends only on
-example ids and the seed, so splits are identical on every machine and run.
+for each class (or, for task types without classes, from the whole pool), ``2k`` examples are
+drawn with ``numpy.random.default_rng(seed)`` (the pool sorted by id): the first ``k`` go to
+train, the next ``k`` to dev. Everything depends only on example ids and the seed, so splits
+are identical on every machine and run.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ def fixed_test_set(
 def few_shot_split(task: Task, *, k: int = 16, seed: int = 13, test_size: int | None = None) -> FewShotSplit:
     """Make an LM-BFF few-shot split: ``k`` train and ``k`` dev examples per class.
 
+    Task types without classes (multiple choice, generation) get ``k`` train and ``k`` dev
+    examples in all.
+
     Args:
         task: The task to split.
         k: Examples per class in train, and again in dev.
@@ -74,8 +78,8 @@ def few_shot_split(task: Task, *, k: int = 16, seed: int = 13, test_size: int | 
         The split; ``test`` is the same for every seed and disjoint from every train and dev.
 
     Raises:
-        DataError: If a class has fewer than ``2k`` examples outside the test set, or the
-            arguments do not fit the task.
+        DataError: If a class (or the pool) has fewer than ``2k`` examples outside the test
+            set, or the arguments do not fit the task.
 
     Example:
         >>> from promptsearch.tasks import Example, Task
@@ -92,11 +96,11 @@ def few_shot_split(task: Task, *, k: int = 16, seed: int = 13, test_size: int | 
     rng = np.random.default_rng(int(seed))
     train: list[Example] = []
     dev: list[Example] = []
-    for label in task.label_names:  # Fixed class order: the rng stream is consumed identically.
-        members = [ex for ex in pool if ex.label == label]
+    for name, members in task.kind.strata(task, pool):
         if len(members) < 2 * k:
+            what = f"Class {name!r} of task {task.name!r}" if name != "all" else f"Task {task.name!r}"
             raise DataError(
-                f"Class {label!r} of task {task.name!r} has {len(members)} examples outside the test set, "
+                f"{what} has {len(members)} examples outside the test set, "
                 f"but k={k} needs {2 * k} (k for train, k for dev); lower k to at most {len(members) // 2}."
             )
         order = rng.permutation(len(members))[: 2 * k]

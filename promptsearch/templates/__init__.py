@@ -11,6 +11,7 @@ from promptsearch.templates._template import (
     Template,
     TextPart,
     join_label,
+    parse_template,
 )
 from promptsearch.templates._verbalizer import Verbalizer
 
@@ -28,4 +29,5 @@ __all__ = [
     "TextPart",
     "Verbalizer",
     "join_label",
+    "parse_template",
 ]

@@ -2,7 +2,9 @@
 
 Syntax:
     ``{field}``    an input field of the example (a plain identifier);
-    ``{label}``    the slot where the label word goes (exactly once);
+    ``{label}``    the slot where the label word (or answer choice) goes, exactly once; a
+                   generation template (``Template(source, generation=True)``) has none:
+                   the answer is generated after its end;
     ``{soft:N}``   N trainable prompt embeddings (soft tokens), for prompt tuning;
     ``{{`` ``}}``  literal braces.
 
@@ -31,6 +33,7 @@ __all__ = [
     "Template",
     "TextPart",
     "join_label",
+    "parse_template",
 ]
 
 #: Character that stands for one soft token in rendered text (Unicode private use area). Only
@@ -119,6 +122,25 @@ def _parse(source: str) -> tuple[Part, ...]:
     return tuple(parts)
 
 
+def parse_template(source: str) -> tuple[Part, ...]:
+    """Parse ``source`` into parts, checking the syntax and that ``{label}`` appears at most once.
+
+    Used where templates of every task type meet (candidate pools, edit operators); a
+    :class:`Template` also checks the slot its task type needs.
+
+    Raises:
+        TemplateError: naming the position of a syntax error.
+    """
+    parts = _parse(source)
+    labels = sum(isinstance(p, LabelPart) for p in parts)
+    if labels > 1:
+        raise TemplateError(
+            f"Template {source!r} has {labels} {{label}} slots; it needs exactly one, where the "
+            "label word goes (e.g. 'Review: {text}\\nSentiment:{label}')."
+        )
+    return parts
+
+
 def _slot(inner: str, pos: int, source: str) -> Part:
     if inner == "label":
         return LabelPart()
@@ -141,20 +163,33 @@ def _slot(inner: str, pos: int, source: str) -> Part:
 class Template:
     """A parsed prompt template.
 
+    Args:
+        source: The template text.
+        generation: The answer is generated after the end of the template, which then has
+            no ``{label}`` slot (question answering, rewriting, summarization).
+
     Example:
         >>> t = Template("Review: {text}\\nSentiment:{label}")
         >>> t.fields
         ('text',)
         >>> t.render({"text": "Great."}).context
         'Review: Great.\\nSentiment:'
+        >>> Template("Question: {text}\\nAnswer:", generation=True).render({"text": "2+2?"}).context
+        'Question: 2+2?\\nAnswer:'
     """
 
     source: str
+    generation: bool = False
 
     def __post_init__(self) -> None:
-        parts = _parse(self.source)
+        parts = parse_template(self.source)
         labels = sum(isinstance(p, LabelPart) for p in parts)
-        if labels != 1:
+        if self.generation and labels:
+            raise TemplateError(
+                f"Template {self.source!r} has a {{label}} slot, but in a generation task the answer is "
+                "generated after the end of the template; remove {label} (e.g. 'Question: {text}\\nAnswer:')."
+            )
+        if not self.generation and labels != 1:
             raise TemplateError(
                 f"Template {self.source!r} has {labels} {{label}} slots; it needs exactly one, where the "
                 "label word goes (e.g. 'Review: {text}\\nSentiment:{label}')."
@@ -183,8 +218,9 @@ class Template:
 
     @property
     def id(self) -> str:
-        """Content hash of the source."""
-        return hashlib.sha256(self.source.encode("utf-8")).hexdigest()[:12]
+        """Content hash of the source (and of the generation flag, when set)."""
+        text = self.source + ("\x00generation" if self.generation else "")
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
     def check_fields(self, available: Sequence[str]) -> None:
         """Raise :class:`TemplateError` if the template uses a field not in ``available``."""
@@ -222,7 +258,8 @@ class Template:
         return RenderedTemplate("".join(before), "".join(after))
 
     def fill(self, inputs: Mapping[str, str], word: str) -> str:
-        """Render the whole text with ``word`` in the label slot (used for demonstrations)."""
+        """Render the whole text with ``word`` in the label slot, or after the end of a
+        generation template (used for demonstrations)."""
         rendered = self.render(inputs, soft_token="")
         return rendered.context + join_label(rendered.context, word) + rendered.suffix
 

@@ -1,8 +1,10 @@
 """Soft prompts and prompt-based tuning: prompt tuning, black-box tuning, LoRA and full fine-tuning.
 
 Every tuner takes ``(model, prompt, train, dev, config=None, *, report=None)``; ``report(step,
-dev_accuracy)`` returning True stops a run (the hook for an Optuna pruner). Importing this
-package does not import torch, PEFT or cmaes: they are imported when a tuner runs.
+dev_accuracy)`` returning True stops a run (the hook for an Optuna pruner). Each mode is
+registered once in :data:`tuning_modes`, with its configuration class and the loader of what
+it saves. Importing this package does not import torch, PEFT or cmaes: they are imported when
+a tuner runs.
 
 Example:
     >>> from promptsearch.tuning import SoftPromptConfig, train_soft_prompt
@@ -12,13 +14,25 @@ Example:
     >>> scorer = load_soft_prompt(lm, "soft-prompt")  # doctest: +SKIP
 """
 
-from promptsearch.tuning._bbt import projection, train_bbt
-from promptsearch.tuning._common import ReportCallback
-from promptsearch.tuning._config import BBTConfig, FinetuneConfig, SoftInit, SoftPromptConfig
-from promptsearch.tuning._finetune import finetune
-from promptsearch.tuning._finetune_result import FinetuneResult, load_finetuned
-from promptsearch.tuning._predict import load_for_prediction
+# Each mode's module registers it in ``tuning_modes``: prompt tuning, BBT, then LoRA and full
+# fine-tuning (this order fixes the step offsets of their training curves in a study).
+# isort: off
 from promptsearch.tuning._prompt_tuning import train_soft_prompt
+from promptsearch.tuning._bbt import projection, train_bbt
+from promptsearch.tuning._finetune import finetune, finetune_full, finetune_lora
+
+# isort: on
+from promptsearch.tuning._common import ReportCallback, TrainingStats
+from promptsearch.tuning._config import BBTConfig, FinetuneConfig, SoftInit, SoftPromptConfig
+from promptsearch.tuning._finetune_result import FinetuneResult, load_finetuned
+from promptsearch.tuning._modes import (
+    SavedTuning,
+    TuningMode,
+    load_tuned_scorer,
+    register_tuning_mode,
+    tuning_modes,
+)
+from promptsearch.tuning._predict import load_for_prediction
 from promptsearch.tuning._scorer import SoftPromptScorer
 from promptsearch.tuning._soft_result import SoftPromptResult, load_soft_prompt
 from promptsearch.tuning._tuners import Tuner, default_config, tuners
@@ -28,18 +42,26 @@ __all__ = [
     "FinetuneConfig",
     "FinetuneResult",
     "ReportCallback",
+    "SavedTuning",
     "SoftInit",
     "SoftPromptConfig",
     "SoftPromptResult",
     "SoftPromptScorer",
+    "TrainingStats",
     "Tuner",
+    "TuningMode",
     "default_config",
     "finetune",
+    "finetune_full",
+    "finetune_lora",
     "load_finetuned",
     "load_for_prediction",
     "load_soft_prompt",
+    "load_tuned_scorer",
     "projection",
+    "register_tuning_mode",
     "train_bbt",
     "train_soft_prompt",
     "tuners",
+    "tuning_modes",
 ]

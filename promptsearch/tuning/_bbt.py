@@ -21,7 +21,11 @@ from promptsearch.tuning._common import (
     label_indices,
     stop_requested,
 )
+from promptsearch.tuning._common import (
+    n_labels as count_labels,
+)
 from promptsearch.tuning._config import BBTConfig
+from promptsearch.tuning._modes import TuningMode, register_tuning_mode
 from promptsearch.tuning._rows import Row
 from promptsearch.tuning._soft_result import SoftPromptResult
 
@@ -106,7 +110,7 @@ def train_bbt(
     check_placement(prompt, config.n_tokens, config.placement)
     started = time.perf_counter()
     meter = MemoryMeter(model.device)
-    n_labels = len(prompt.verbalizer.labels)
+    n_labels = count_labels(prompt)
     train_labels = label_indices(prompt, train, "train")
     dev_labels = label_indices(prompt, dev, "dev")
     init, _ = initial_embeddings(model, config.n_tokens, config.init, config.init_text, config.seed)
@@ -179,3 +183,15 @@ def train_bbt(
         model_name=model.name,
         initial_dev_accuracy=history[0][2],
     )
+
+
+register_tuning_mode(
+    TuningMode(
+        "bbt",
+        BBTConfig,
+        train_bbt,
+        "promptsearch.tuning._soft_result:load_soft_prompt_backend",
+        "bbt",
+        soft=True,
+    )
+)

@@ -34,6 +34,7 @@ __all__ = [
     "frozen",
     "initial_embeddings",
     "label_indices",
+    "n_labels",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -44,10 +45,22 @@ ReportCallback = Callable[[int, float], bool]
 _PEFT_INIT = {SoftInit.TEXT: "TEXT", SoftInit.VOCAB: "SAMPLE_VOCAB", SoftInit.RANDOM: "RANDOM"}
 
 
+def n_labels(prompt: Prompt) -> int:
+    """Number of labels of the prompt's verbalizer; tuning trains on label words."""
+    if prompt.verbalizer is None:
+        raise ConfigError(
+            "Tuning trains on the prompt's label words, and this prompt has none (a multiple-choice or "
+            "generation prompt); tune a classification prompt."
+        )
+    return len(prompt.verbalizer.labels)
+
+
 def label_indices(prompt: Prompt, examples: Sequence[Example], what: str) -> list[int]:
     """Index of each example's label in the verbalizer; clear errors for empty or odd data."""
     if not examples:
         raise DataError(f"The {what} set is empty; give at least one labelled example.")
+    n_labels(prompt)
+    assert prompt.verbalizer is not None
     labels = list(prompt.verbalizer.labels)
     unknown = sorted({e.label for e in examples} - set(labels))
     if unknown:

@@ -1,6 +1,8 @@
 """Configurations of the tuners, as plain frozen dataclasses (PEFT style: configuration is data).
 
-Nothing here imports torch, so configurations can be built, checked and stored cheaply.
+Nothing here imports torch, so configurations can be built, checked and stored cheaply. A
+field's ``metadata["range"]`` says how a search space's two-number list for it is searched:
+``"log"`` (log-uniform floats) or ``"int"`` (integers); any other list is a categorical choice.
 """
 
 from __future__ import annotations
@@ -102,8 +104,8 @@ class SoftPromptConfig(_ConfigMixin):
         default="prefix",
         metadata={"help": "'prefix': before everything; 'slot': at the template's {soft:N} slots."},
     )
-    lr: float = field(default=3e-3, metadata={"help": "AdamW learning rate."})
-    steps: int = field(default=30, metadata={"help": "Optimizer steps (mini-batches)."})
+    lr: float = field(default=3e-3, metadata={"help": "AdamW learning rate.", "range": "log"})
+    steps: int = field(default=30, metadata={"help": "Optimizer steps (mini-batches).", "range": "int"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay on the soft prompt."})
     batch_size: int = field(default=8, metadata={"help": "Training examples per step."})
     eval_every: int = field(default=5, metadata={"help": "Steps between dev evaluations."})
@@ -144,8 +146,8 @@ class BBTConfig(_ConfigMixin):
     n_tokens: int = field(default=8, metadata={"help": "Number of soft tokens."})
     intrinsic_dim: int = field(default=64, metadata={"help": "Dimension d of the searched vector z."})
     population: int = field(default=16, metadata={"help": "CMA-ES population size per iteration."})
-    iterations: int = field(default=20, metadata={"help": "CMA-ES generations."})
-    sigma: float = field(default=1.0, metadata={"help": "Initial CMA-ES step size on z."})
+    iterations: int = field(default=20, metadata={"help": "CMA-ES generations.", "range": "int"})
+    sigma: float = field(default=1.0, metadata={"help": "Initial CMA-ES step size on z.", "range": "log"})
     init: SoftInit = field(default=SoftInit.TEXT, metadata={"help": "Start of the soft prompt (z = 0)."})
     init_text: str = field(
         default="Classify the sentiment of this text.", metadata={"help": "Text for init TEXT."}
@@ -200,9 +202,10 @@ class FinetuneConfig(_ConfigMixin):
         metadata={"help": "LoRA target modules; 'all-linear' = every linear but the head."},
     )
     lr: float | None = field(
-        default=None, metadata={"help": "AdamW learning rate; None: 1e-3 (LoRA), 2e-5 (full)."}
+        default=None,
+        metadata={"help": "AdamW learning rate; None: 1e-3 (LoRA), 2e-5 (full).", "range": "log"},
     )
-    epochs: int = field(default=5, metadata={"help": "Passes over the training set."})
+    epochs: int = field(default=5, metadata={"help": "Passes over the training set.", "range": "int"})
     batch_size: int = field(default=16, metadata={"help": "Training examples per step."})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
     seed: int = field(default=0, metadata={"help": "Seed of adapter initialization and batch order."})

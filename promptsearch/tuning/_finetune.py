@@ -10,9 +10,10 @@ import random
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptsearch.exceptions import TemplateError
+from promptsearch.exceptions import ConfigError, TemplateError
 from promptsearch.scoring._prompt_scoring import fit_instances
 from promptsearch.tasks._records import Example
 from promptsearch.templates._prompt import Prompt
@@ -24,15 +25,19 @@ from promptsearch.tuning._common import (
     label_indices,
     stop_requested,
 )
+from promptsearch.tuning._common import (
+    n_labels as count_labels,
+)
 from promptsearch.tuning._config import FinetuneConfig
 from promptsearch.tuning._finetune_result import FinetuneResult, content_digest
+from promptsearch.tuning._modes import TuningMode, register_tuning_mode
 
 if TYPE_CHECKING:
     import torch
 
     from promptsearch.models import LoadedModel
 
-__all__ = ["finetune"]
+__all__ = ["finetune", "finetune_full", "finetune_lora"]
 
 _logger = logging.getLogger(__name__)
 
@@ -123,7 +128,7 @@ def finetune(
         )
     started = time.perf_counter()
     meter = MemoryMeter(model.device)
-    n_labels = len(prompt.verbalizer.labels)
+    n_labels = count_labels(prompt)
     train_labels = label_indices(prompt, train, "train")
     dev_labels = label_indices(prompt, dev, "dev")
     net, peft_model, params = _prepare(model, config)
@@ -205,3 +210,65 @@ def finetune(
         adapter=adapter,
         adapter_config=adapter_config,
     )
+
+
+def _finetune_mode(
+    mode: str,
+    model: LoadedModel,
+    prompt: Prompt,
+    train: Sequence[Example],
+    dev: Sequence[Example],
+    config: FinetuneConfig | None,
+    report: ReportCallback | None,
+) -> FinetuneResult:
+    if config is None:
+        config = FinetuneConfig(mode=mode)
+    elif config.mode != mode:
+        raise ConfigError(
+            f"The {mode!r} tuner got FinetuneConfig(mode={config.mode!r}); use the {config.mode!r} tuner."
+        )
+    return finetune(model, prompt, train, dev, config, report=report)
+
+
+def finetune_lora(
+    model: LoadedModel,
+    prompt: Prompt,
+    train: Sequence[Example],
+    dev: Sequence[Example],
+    config: FinetuneConfig | None = None,
+    *,
+    report: ReportCallback | None = None,
+) -> FinetuneResult:
+    """:func:`finetune` with LoRA adapters."""
+    return _finetune_mode("lora", model, prompt, train, dev, config, report)
+
+
+def finetune_full(
+    model: LoadedModel,
+    prompt: Prompt,
+    train: Sequence[Example],
+    dev: Sequence[Example],
+    config: FinetuneConfig | None = None,
+    *,
+    report: ReportCallback | None = None,
+) -> FinetuneResult:
+    """:func:`finetune` of all weights."""
+    return _finetune_mode("full", model, prompt, train, dev, config, report)
+
+
+def load_finetuned_backend(model: LoadedModel, folder: Path, batch_size: int | None) -> Any:
+    """The ``hf`` backend of a model fine-tuned and saved by :meth:`FinetuneResult.save`."""
+    from promptsearch.backends import hf_backend
+    from promptsearch.tuning._finetune_result import load_finetuned
+
+    return hf_backend(load_finetuned(model, folder), batch_size=batch_size)
+
+
+register_tuning_mode(
+    TuningMode(
+        "lora", FinetuneConfig, finetune_lora, load_finetuned_backend, "lora", defaults={"mode": "lora"}
+    )
+)
+register_tuning_mode(
+    TuningMode("full", FinetuneConfig, finetune_full, load_finetuned_backend, "ft", defaults={"mode": "full"})
+)

@@ -55,6 +55,12 @@ class FinetuneResult(TrainingStats):
     adapter: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     adapter_config: Any = field(default=None, repr=False)
 
+    def backend(self, model: LoadedModel | None = None, *, batch_size: int | None = None) -> Any:
+        """The ``hf`` backend of the tuned model (``model``, the base, is not needed)."""
+        from promptsearch.backends import hf_backend
+
+        return hf_backend(self.model, batch_size=batch_size)
+
     def save(self, folder: str | Path) -> Path:
         """Write the result: a PEFT adapter folder (LoRA) or a ``save_pretrained`` model (full).
 

@@ -23,7 +23,11 @@ from promptsearch.tuning._common import (
     label_indices,
     stop_requested,
 )
+from promptsearch.tuning._common import (
+    n_labels as count_labels,
+)
 from promptsearch.tuning._config import SoftPromptConfig
+from promptsearch.tuning._modes import TuningMode, register_tuning_mode
 from promptsearch.tuning._soft_result import SoftPromptResult
 
 if TYPE_CHECKING:
@@ -96,7 +100,7 @@ def train_soft_prompt(
     check_placement(prompt, config.n_tokens, config.placement)
     started = time.perf_counter()
     meter = MemoryMeter(model.device)
-    n_labels = len(prompt.verbalizer.labels)
+    n_labels = count_labels(prompt)
     train_labels = label_indices(prompt, train, "train")
     dev_labels = label_indices(prompt, dev, "dev")
     init, _ = initial_embeddings(model, config.n_tokens, config.init, config.init_text, config.seed)
@@ -154,3 +158,15 @@ def train_soft_prompt(
         model_name=model.name,
         initial_dev_accuracy=history[0][2],
     )
+
+
+register_tuning_mode(
+    TuningMode(
+        "prompt_tuning",
+        SoftPromptConfig,
+        train_soft_prompt,
+        "promptsearch.tuning._soft_result:load_soft_prompt_backend",
+        "pt",
+        soft=True,
+    )
+)

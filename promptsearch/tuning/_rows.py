@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from promptsearch.backends import LoglikelihoodRequest
+from promptsearch.backends._tokens import encode_continuations, special_wrapping, start_tokens
 from promptsearch.exceptions import ModelError, TemplateError
-from promptsearch.scoring._tokens import encode_continuations, special_wrapping, start_tokens
 from promptsearch.templates._prompt import PromptInstance
 from promptsearch.templates._template import SOFT_MARKER
 
@@ -75,11 +76,11 @@ def _check_count(used: int, n_soft: int, placement: str) -> None:
 
 
 def encode_causal(
-    tokenizer: Any, instances: Sequence[PromptInstance], n_soft: int, placement: str
+    tokenizer: Any, instances: Sequence[LoglikelihoodRequest | PromptInstance], n_soft: int, placement: str
 ) -> list[Row]:
     """Rows of causal-LM instances: one for the single-token choices, one per longer choice.
 
-    Text is tokenized as :class:`~promptsearch.scoring.CausalLMScorer` does: start tokens
+    Text is tokenized as the ``hf`` backend's causal LMs do: start tokens
     (BOS), then the text; trailing spaces move into the continuations, and continuation
     tokens come from the joint tokenization of the last text piece and the continuation.
     With placement ``"prefix"`` the soft tokens go before everything (as PEFT does).
@@ -90,7 +91,7 @@ def encode_causal(
     for n, inst in enumerate(instances):
         head, rest, used = _pieces(tokenizer, inst.full_context, n_soft, placement, "context")
         _check_count(used, n_soft, placement)
-        enc = encode_continuations(tokenizer, [rest], [inst.choices], [])[0]
+        enc = encode_continuations(tokenizer, [rest], [inst.continuations], [])[0]
         ids = _soft_ids(0, n_soft) if placement == "prefix" else []
         ids += list(start) + head + enc.context
         if not ids:
@@ -115,12 +116,12 @@ def encode_causal(
 
 
 def encode_masked(
-    tokenizer: Any, instances: Sequence[PromptInstance], n_soft: int, placement: str
+    tokenizer: Any, instances: Sequence[LoglikelihoodRequest | PromptInstance], n_soft: int, placement: str
 ) -> list[Row]:
     """Cloze rows of masked-LM instances, ``[soft][CLS] context [MASK]*k suffix [SEP]``.
 
     Choices of the same token length share one row, as in
-    :class:`~promptsearch.scoring._masked.MaskedLMScorer`.
+    the ``hf`` backend's masked LMs.
     """
     if tokenizer.mask_token_id is None:
         raise ModelError("The model has no mask token; it cannot score cloze prompts.")
@@ -143,7 +144,7 @@ def encode_masked(
         )
         prefix = _soft_ids(0, n_soft) if placement == "prefix" else []
         by_len: dict[int, list[tuple[int, list[int]]]] = {}
-        for j, choice in enumerate(inst.choices):
+        for j, choice in enumerate(inst.continuations):
             word = list(
                 tokenizer(choice if choice.startswith(" ") else " " + choice, add_special_tokens=False)[
                     "input_ids"

@@ -5,12 +5,20 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from promptsearch.backends import (
+    Capabilities,
+    GenerationRequest,
+    GenerationSettings,
+    LoglikelihoodRequest,
+    ProgressCallback,
+    length_batches,
+)
+from promptsearch.backends._hf import HFBackend
 from promptsearch.exceptions import ConfigError, ModelError
-from promptsearch.scoring._base import BaseScorer, ProgressCallback, length_batches
 from promptsearch.templates._prompt import PromptInstance
 from promptsearch.tuning._rows import Row, encode_causal, encode_masked, forward_rows
 
@@ -22,8 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["SoftPromptScorer"]
 
 
-class SoftPromptScorer(BaseScorer):
-    """Scores prompts whose input holds soft tokens (causal and masked LMs).
+class SoftPromptScorer(HFBackend):
+    """A backend that scores prompts whose input holds soft tokens (causal and masked LMs).
 
     With ``placement="prefix"`` the ``n`` embeddings go before the whole input (as PEFT prompt
     tuning does), and the prompt must have no ``{soft:N}`` slot; with ``placement="slot"``
@@ -33,7 +41,7 @@ class SoftPromptScorer(BaseScorer):
     Causal rows are left-padded as ``[pads][soft][text]`` with position ids counted from the
     first real token, so scores do not depend on the batch size or on batch-mates. A choice
     of several tokens is scored by running context + choice as one row (no KV cache).
-    With zero soft tokens this scores exactly like :class:`~promptsearch.scoring.CausalLMScorer`.
+    With zero soft tokens this scores exactly like the ``hf`` backend.
 
     Args:
         model: The base model (its weights are never changed by this class).
@@ -44,8 +52,10 @@ class SoftPromptScorer(BaseScorer):
 
     Example:
         >>> scorer = SoftPromptScorer(lm, torch.zeros(4, hidden))  # doctest: +SKIP
-        >>> scorer.score_instances(prompt.instances(examples))  # doctest: +SKIP
+        >>> scorer.loglikelihood(prompt.instances(examples))  # doctest: +SKIP
     """
+
+    capabilities: ClassVar[Capabilities] = Capabilities(generate=False, next_token_logprobs=False)
 
     def __init__(
         self,
@@ -99,7 +109,15 @@ class SoftPromptScorer(BaseScorer):
     def count_tokens(self, text: str) -> int:
         return len(self._base.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def encode(self, instances: Sequence[PromptInstance]) -> list[Row]:
+    def generate(
+        self,
+        requests: Sequence[GenerationRequest],
+        settings: GenerationSettings,
+        progress: ProgressCallback | None = None,
+    ) -> list[str]:
+        raise ModelError("Generation with soft prompts is not supported yet; use a text prompt to generate.")
+
+    def encode(self, instances: Sequence[LoglikelihoodRequest | PromptInstance]) -> list[Row]:
         """Token rows of ``instances`` (placeholders for soft tokens), for :meth:`forward`."""
         encode = encode_causal if self.causal else encode_masked
         return encode(self._base.tokenizer, instances, self.n_tokens, self.placement)
@@ -136,14 +154,15 @@ class SoftPromptScorer(BaseScorer):
         out = torch.zeros(n_instances * n_choices, dtype=values.dtype, device=values.device)
         return out.index_add(0, torch.cat(flat), values).view(n_instances, n_choices)
 
-    def score_instances(
-        self, instances: Sequence[PromptInstance], progress: ProgressCallback | None = None
+    def loglikelihood(
+        self, requests: Sequence[LoglikelihoodRequest], progress: ProgressCallback | None = None
     ) -> list[np.ndarray]:
         import torch
 
+        instances = requests
         if not instances:
             return []
-        n_choices = max(len(i.choices) for i in instances)
+        n_choices = max(len(i.continuations) for i in instances)
         with torch.inference_mode():
             scores = (
                 self.choice_scores(self.encode(instances), len(instances), n_choices).double().cpu().numpy()
@@ -151,7 +170,7 @@ class SoftPromptScorer(BaseScorer):
         self.stats.instances += len(instances)
         if progress is not None:
             progress(len(instances))
-        return [scores[k, : len(inst.choices)].copy() for k, inst in enumerate(instances)]
+        return [scores[k, : len(inst.continuations)].copy() for k, inst in enumerate(instances)]
 
     def label_log_probs(
         self,

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from promptsearch.models import LoadedModel
     from promptsearch.tuning._scorer import SoftPromptScorer
 
-__all__ = ["SOFT_META", "SoftPromptResult", "load_soft_prompt"]
+__all__ = ["SOFT_META", "SoftPromptResult", "load_soft_prompt", "load_soft_prompt_backend"]
 
 #: promptsearch's own metadata next to PEFT's files.
 SOFT_META = "promptsearch_soft.json"
@@ -54,6 +54,10 @@ class SoftPromptResult(TrainingStats):
         return SoftPromptScorer(
             model, self.embeddings.to(weight.device), placement=self.placement, batch_size=batch_size
         )
+
+    def backend(self, model: LoadedModel, *, batch_size: int | None = None) -> SoftPromptScorer:
+        """The backend scoring with this soft prompt (what a tuned trial is scored with)."""
+        return self.scorer(model, batch_size=batch_size)
 
     def save(self, folder: str | Path, model: LoadedModel | None = None) -> Path:
         """Write a PEFT prompt-tuning adapter folder plus ``promptsearch_soft.json``.
@@ -158,3 +162,8 @@ def config_from_meta(meta: dict[str, Any]) -> SoftPromptConfig | BBTConfig:
     """The configuration stored in a ``promptsearch_soft.json``."""
     cls = BBTConfig if meta.get("config_type") == "BBTConfig" else SoftPromptConfig
     return cls.from_dict(meta["config"])
+
+
+def load_soft_prompt_backend(model: LoadedModel, folder: Path, batch_size: int | None) -> SoftPromptScorer:
+    """:func:`load_soft_prompt` with the loader signature of a tuning mode."""
+    return load_soft_prompt(model, folder, batch_size=batch_size)

@@ -89,7 +89,7 @@ def test_tfidf_needs_no_encoder_and_bad_names_are_clear(tmp_path: Path) -> None:
 
 
 def test_space_checks_the_embedder() -> None:
-    from promptsearch.search._space_parts import DemoSpace
+    from promptsearch.space import DemoSpace
 
     assert DemoSpace().embedder == "tfidf"
     assert DemoSpace.from_dict({"selection": ["similar"], "embedder": "all-minilm-l6-v2"}).embedder

@@ -9,7 +9,7 @@ from promptsearch.evaluation import evaluate_prompt
 from promptsearch.exceptions import DataError
 from promptsearch.models import LoadedModel
 from promptsearch.scoring import aggregate_labels, calibrate_scores, make_scorer, score_prompt
-from promptsearch.search import MemoryScoreCache, SQLiteScoreCache
+from promptsearch.study import MemoryScoreCache, SQLiteScoreCache
 from promptsearch.tasks import Example, Task
 from promptsearch.templates import Prompt
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,13 +23,13 @@ from promptsearch.export import (
     load_prompt,
     read_manifest,
     save_prompt,
-    tuning_loaders,
 )
 from promptsearch.models import LoadedModel
 from promptsearch.reports import Leaderboard, LeaderboardRow
 from promptsearch.scoring import make_scorer
 from promptsearch.tasks import Example, Task
 from promptsearch.templates import Prompt
+from promptsearch.tuning import tuning_modes
 from tests._tiny import save_loaded
 from tests.export._helpers import QUERIES, direct_probs, prompts, toy_task
 
@@ -89,14 +90,23 @@ def test_records_and_texts_agree_and_long_inputs_are_truncated(model_dir: Path, 
 
 
 def test_manifest_content_and_no_pickles(model_dir: Path, tmp_path: Path) -> None:
-    folder = save_prompt(tmp_path / "export", PROMPTS["similar"], model=str(model_dir), task=TASK,
-                         metrics={"test_accuracy": np.float64(0.75), "test_n": np.int64(8)})
+    folder = save_prompt(
+        tmp_path / "export",
+        PROMPTS["similar"],
+        model=str(model_dir),
+        task=TASK,
+        metrics={"test_accuracy": np.float64(0.75), "test_n": np.int64(8)},
+    )
     manifest = json.loads((folder / "prompt.json").read_text())
     assert manifest["format"] == "promptsearch-prompt" and manifest["format_version"] == FORMAT_VERSION
     assert manifest["prompt"] == PROMPTS["similar"].to_dict()
     assert manifest["prompt_id"] == PROMPTS["similar"].id
     assert manifest["model"] == {
-        "id": str(model_dir.resolve()), "kind": "causal", "dtype": None, "max_length": None,
+        "id": str(model_dir.resolve()),
+        "kind": "causal",
+        "dtype": None,
+        "max_length": None,
+        "backend": "hf",
     }
     assert manifest["task"]["name"] == "toy"
     assert manifest["labels"] == ["negative", "positive"] and manifest["input_fields"] == ["text"]
@@ -117,7 +127,13 @@ def test_loaded_model_is_recorded_and_model_override(
 ) -> None:
     folder = save_prompt(tmp_path / "export", PROMPTS["plain"], model=tiny_causal)
     recorded = read_manifest(folder)["model"]
-    assert recorded == {"id": "tiny-causal-0", "kind": "causal", "dtype": "float32", "max_length": 256}
+    assert recorded == {
+        "id": "tiny-causal-0",
+        "kind": "causal",
+        "dtype": "float32",
+        "max_length": 256,
+        "backend": "hf",
+    }
     with pytest.raises(ModelError, match="pass model="):
         load_prompt(folder, device="cpu")  # "tiny-causal-0" is no catalog name, folder or reachable hub id
     by_object = load_prompt(folder, model=tiny_causal).predict_proba(QUERIES)
@@ -145,8 +161,10 @@ def test_input_errors(model_dir: Path, tmp_path: Path) -> None:
 
 
 def test_multi_field_prompt_needs_records(model_dir: Path, tmp_path: Path) -> None:
-    exs = tuple(Example.create({"premise": f"p {i}", "hypothesis": f"h {i}"}, lab)
-                for i, lab in enumerate(["yes", "no"] * 3))
+    exs = tuple(
+        Example.create({"premise": f"p {i}", "hypothesis": f"h {i}"}, lab)
+        for i, lab in enumerate(["yes", "no"] * 3)
+    )
     task = Task("nli", ("premise", "hypothesis"), ("yes", "no"), exs)
     prompt = Prompt.create("{premise} Question: {hypothesis}? Answer:{label}", "yes,no", task.label_names)
     folder = save_prompt(tmp_path / "e", prompt, model=str(model_dir), task=task)
@@ -190,8 +208,13 @@ def test_overwrite_rules(model_dir: Path, tmp_path: Path) -> None:
         (lambda p: p.mkdir(), "has no prompt.json"),
         (lambda p: (p.mkdir(), (p / "prompt.json").write_text("{oops")), "not valid JSON"),
         (lambda p: (p.mkdir(), (p / "prompt.json").write_text('{"a": 1}')), "not a promptsearch prompt"),
-        (lambda p: (p.mkdir(), (p / "prompt.json").write_text(
-            '{"format": "promptsearch-prompt", "format_version": 99}')), "Upgrade promptsearch"),
+        (
+            lambda p: (
+                p.mkdir(),
+                (p / "prompt.json").write_text('{"format": "promptsearch-prompt", "format_version": 99}'),
+            ),
+            "Upgrade promptsearch",
+        ),
     ],
 )
 def test_bad_folders(tmp_path: Path, setup: Any, message: str) -> None:
@@ -218,27 +241,25 @@ def test_tuning_artifact_is_saved_and_its_loader_is_called(
     assert read_manifest(folder)["tuning"] == {"mode": "lora", "path": "tuning/"}
     saved = sorted(p.name for p in (folder / "tuning").iterdir())
     assert saved == ["adapter_config.json", "adapter_model.safetensors"]
-    calls: list[tuple[Any, Path, dict[str, Any]]] = []
+    calls: list[tuple[Any, Path, int | None]] = []
 
-    def loader(loaded: LoadedModel, where: Path, manifest: dict[str, Any]) -> Any:
-        calls.append((loaded, where, manifest))
-        return make_scorer(loaded)
+    def loader(loaded: LoadedModel, where: Path, batch_size: int | None) -> Any:
+        calls.append((loaded, where, batch_size))
+        return make_scorer(loaded, batch_size=batch_size)
 
-    monkeypatch.setitem(tuning_loaders._entries, "lora", loader)
+    # A mode's loader is read from the one registry of tuning modes.
+    monkeypatch.setitem(tuning_modes._entries, "lora", replace(tuning_modes.get("lora"), loader=loader))
     predictor = load_prompt(folder, device="cpu", batch_size=2)
     assert isinstance(predictor, PromptPredictor) and predictor.scorer.batch_size == 2
-    assert calls and calls[0][1] == folder and calls[0][2]["tuning"]["mode"] == "lora"
+    assert calls and calls[0][1] == folder / "tuning" and calls[0][2] == 2
 
 
 def test_tuned_prompt_without_tuning_package_says_what_to_install(
     model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = save_prompt(tmp_path / "e", PROMPTS["plain"], model=str(model_dir), tuning=_FakeAdapter("full"))
-    entry = tuning_loaders._entries["full"]  # lazy until first used
-    assert entry == "promptsearch.tuning:load_for_prediction" or getattr(entry, "__name__", "") == (
-        "load_for_prediction"
-    )
-    monkeypatch.setitem(tuning_loaders._entries, "full", "promptsearch._no_such_tuning:load_for_prediction")
+    missing = replace(tuning_modes.get("full"), loader="promptsearch._no_such_tuning:load")
+    monkeypatch.setitem(tuning_modes._entries, "full", missing)
     with pytest.raises(ModelError, match=r"tuned with mode 'full'.*promptsearch\[peft\]"):
         load_prompt(folder, device="cpu")
     manifest = json.loads((folder / "prompt.json").read_text())
@@ -250,8 +271,9 @@ def test_tuned_prompt_without_tuning_package_says_what_to_install(
 
 def test_bad_tuning_artifacts(model_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="pickled"):
-        save_prompt(tmp_path / "e", PROMPTS["plain"], model=str(model_dir),
-                    tuning=_FakeAdapter(suffix=".bin"))
+        save_prompt(
+            tmp_path / "e", PROMPTS["plain"], model=str(model_dir), tuning=_FakeAdapter(suffix=".bin")
+        )
     assert list(tmp_path.iterdir()) == []  # nothing half-written
     with pytest.raises(ConfigError, match="Unknown tuning mode 'lorra'"):
         save_prompt(tmp_path / "e", PROMPTS["plain"], model=str(model_dir), tuning=_FakeAdapter("lorra"))
@@ -270,14 +292,32 @@ def test_export_search_records_test_metrics(
     tiny_causal: LoadedModel, model_dir: Path, tmp_path: Path
 ) -> None:
     prompt = PROMPTS["demos"]
-    row = LeaderboardRow(rank=1, prompt_id=prompt.id, candidate_id="c", instruction=prompt.instruction,
-                         template=prompt.template.source, verbalizer=str(prompt.verbalizer), n_demos=3,
-                         demo_selection="random", calibrate=False, dev_score=0.8, dev_n=8, test_accuracy=0.7,
-                         test_macro_f1=0.69, test_ci_low=0.5, test_ci_high=0.9, test_n=16,
-                         prompt=prompt.to_dict())
+    row = LeaderboardRow(
+        rank=1,
+        prompt_id=prompt.id,
+        candidate_id="c",
+        instruction=prompt.instruction,
+        template=prompt.template.source,
+        verbalizer=str(prompt.verbalizer),
+        n_demos=3,
+        demo_selection="random",
+        calibrate=False,
+        dev_score=0.8,
+        dev_n=8,
+        test_metrics={"accuracy": 0.7, "macro_f1": 0.69},
+        test_ci_low=0.5,
+        test_ci_high=0.9,
+        test_n=16,
+        prompt=prompt.to_dict(),
+    )
     board = Leaderboard(task="toy", model="tiny", seed=13, study_name="s", rows=(row,), n_trials=5)
-    search = SimpleNamespace(best_prompt_=prompt, leaderboard_=board, task_=TASK,
-                             scorer_=make_scorer(tiny_causal), space_=SimpleNamespace(task=None))
+    search = SimpleNamespace(
+        best_prompt_=prompt,
+        leaderboard_=board,
+        task_=TASK,
+        scorer_=make_scorer(tiny_causal),
+        space_=SimpleNamespace(task=None),
+    )
     folder = export_search(search, tmp_path / "e")  # type: ignore[arg-type]
     manifest = read_manifest(folder)
     assert manifest["max_words"] is None
@@ -322,9 +362,13 @@ def test_export_a_real_search(tiny_causal: LoadedModel, model_dir: Path, tmp_pat
     exs += [Example.create({"text": f"{rng.choice(neg)} {i}"}, "negative") for i in range(24)]
     task = Task("toy", ("text",), ("negative", "positive"), tuple(exs), test_size=8)
     base = load_search_space("search_spaces/movies.yaml")
-    space = replace(base, split=replace(base.split, k=4), evolution=replace(base.evolution, generations=1),
-                    templates=replace(base.templates, n_initial=4),
-                    final=replace(base.final, top=2, test_limit=8))
+    space = replace(
+        base,
+        split=replace(base.split, k=4),
+        evolution=replace(base.evolution, generations=1),
+        templates=replace(base.templates, n_initial=4),
+        final=replace(base.final, top=2, test_limit=8),
+    )
     search = PromptSearch(space, task=task, model=tiny_causal, n_trials=3, out_dir=tmp_path / "run").fit()
     folder = export_search(search, tmp_path / "export")
     manifest = read_manifest(folder)

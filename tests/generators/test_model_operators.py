@@ -48,7 +48,7 @@ def test_substitute_from_model_follows_probabilities(tiny_causal: LoadedModel) -
         parent, np.random.default_rng(0), 3
     )
     # "Read" has an empty context and is skipped; "the" and "movie" are asked about.
-    logp = scorer.next_token_log_probs(["Read the"])[0]
+    logp = scorer.next_token_logprobs(["Read the"]).logprobs[0]
     tok = tiny_causal.tokenizer
     best = [
         tok.decode([int(i)]).strip()
@@ -66,7 +66,7 @@ def test_substitute_with_masked_scorer_reports_unsupported(tiny_masked: LoadedMo
     op = SubstituteOperator({}, scorer=make_scorer(tiny_masked))
     try:
         out = op.propose(PARENT, np.random.default_rng(0), 3)
-    except ModelError as err:  # until masked scorers implement next_token_log_probs
+    except ModelError as err:  # a backend without next-token distributions
         assert "scorer=None" in str(err)
     else:
         check_proposals(op, (PARENT,), out, 3)
@@ -96,14 +96,18 @@ def test_rewrite_uses_a_chat_template(tiny_causal: LoadedModel, monkeypatch: pyt
         "{% for m in messages %}<s>USER: {{ m['content'] }}{% endfor %}\nBOT:",
         raising=False,
     )
-    ids = op._encode("Be nice.")["input_ids"][0].tolist()
-    text = tok.decode(ids)
+    from promptsearch.backends import GenerationRequest, GenerationSettings
+    from promptsearch.backends._hf_generate import prompt_ids
+    from promptsearch.generators._rewrite import REWRITE_REQUEST
+
+    text = op.model.chat_prompt(REWRITE_REQUEST.format(instruction="Be nice."))
     assert text.startswith("<s>USER: Rewrite this instruction") and text.endswith("BOT:")
+    ids = prompt_ids(op.model, [GenerationRequest(text)], GenerationSettings())[0]  # type: ignore[arg-type]
     assert ids.count(tok.bos_token_id) == 1  # the chat template's BOS is not doubled
 
 
 def test_rewrite_rejects_masked_models(tiny_masked: LoadedModel) -> None:
-    with pytest.raises(ModelError, match="causal or seq2seq"):
+    with pytest.raises(ModelError, match="can generate text"):
         RewriteOperator(tiny_masked)
 
 

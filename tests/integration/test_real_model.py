@@ -37,7 +37,7 @@ def test_batched_scores_equal_unbatched_on_the_real_model(smollm2: object) -> No
     prompt = Prompt.create("{text} Overall, the film is{label}", "terrible|awful,great|magnificent",
                            task.label_names, instruction="Classify the review.")
     instances = prompt.instances(examples)
-    batched = make_scorer(smollm2, batch_size=12).score_instances(instances)  # type: ignore[arg-type]
-    single = make_scorer(smollm2, batch_size=1).score_instances(instances)  # type: ignore[arg-type]
+    batched = make_scorer(smollm2, batch_size=12).loglikelihood(instances)  # type: ignore[arg-type]
+    single = make_scorer(smollm2, batch_size=1).loglikelihood(instances)  # type: ignore[arg-type]
     for a, b in zip(batched, single):
         np.testing.assert_allclose(a, b, atol=1e-4)

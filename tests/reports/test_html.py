@@ -124,7 +124,7 @@ def test_messages_without_test_scores_or_importances(study: optuna.Study, board:
         labels=(),
         confusion=(),
         per_class={},
-        test_accuracy=None,
+        test_metrics={},
         test_ci_low=None,
         test_ci_high=None,
     )

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from promptsearch.backends import hf_backend as CausalLMScorer
 from promptsearch.exceptions import ConfigError, TemplateError
 from promptsearch.models import LoadedModel
-from promptsearch.scoring._causal import CausalLMScorer
 from promptsearch.tasks._records import Example
 from promptsearch.templates import Prompt
 from promptsearch.tuning import FinetuneConfig, finetune, load_finetuned, tuners
@@ -21,7 +21,7 @@ def _state(lm: LoadedModel) -> dict[str, torch.Tensor]:
 
 
 def _scores(lm: LoadedModel, prompt: Prompt, examples: list[Example]) -> list[np.ndarray]:
-    return CausalLMScorer(lm, batch_size=4).score_instances(prompt.instances(examples))
+    return CausalLMScorer(lm, batch_size=4).loglikelihood(prompt.instances(examples))
 
 
 @pytest.mark.parametrize("mode", ["lora", "full"])

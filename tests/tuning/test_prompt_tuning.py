@@ -134,8 +134,8 @@ def test_save_load_round_trip(
     assert meta["placement"] == "prefix" and meta["n_tokens"] == 4
     loaded = load_soft_prompt(tiny_causal, folder)
     instances = toy_prompt.instances(toy_dev)
-    expected = result.scorer(tiny_causal).score_instances(instances)
-    got = loaded.score_instances(instances)
+    expected = result.scorer(tiny_causal).loglikelihood(instances)
+    got = loaded.loglikelihood(instances)
     assert all(np.array_equal(a, b) for a, b in zip(expected, got))
     peft_model = PeftModel.from_pretrained(_tiny.tiny_causal().model, str(folder))
     weight = peft_model.prompt_encoder["default"].embedding.weight

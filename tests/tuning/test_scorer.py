@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from promptsearch.backends import hf_backend as CausalLMScorer
+from promptsearch.backends import hf_backend as MaskedLMScorer
 from promptsearch.exceptions import ConfigError, ModelError, TemplateError
 from promptsearch.models import LoadedModel
-from promptsearch.scoring._causal import CausalLMScorer
-from promptsearch.scoring._masked import MaskedLMScorer
 from promptsearch.tasks._records import Example
 from promptsearch.templates import SOFT_MARKER, Prompt, PromptInstance
 from promptsearch.tuning import SoftPromptScorer
@@ -74,11 +74,11 @@ def test_batch_size_and_order_invariance(causal_lm: LoadedModel) -> None:
     prompt = Prompt.create("Review: {text}\nSentiment:{label}", VERBALIZER, ["neg", "pos"])
     instances = prompt.instances(_examples())
     soft = _soft(5)
-    one = SoftPromptScorer(causal_lm, soft, batch_size=1).score_instances(instances)
-    seven = SoftPromptScorer(causal_lm, soft, batch_size=7).score_instances(instances)
+    one = SoftPromptScorer(causal_lm, soft, batch_size=1).loglikelihood(instances)
+    seven = SoftPromptScorer(causal_lm, soft, batch_size=7).loglikelihood(instances)
     order = list(range(len(instances)))
     random.Random(4).shuffle(order)
-    shuffled = SoftPromptScorer(causal_lm, soft, batch_size=4).score_instances([instances[i] for i in order])
+    shuffled = SoftPromptScorer(causal_lm, soft, batch_size=4).loglikelihood([instances[i] for i in order])
     unshuffled = [np.zeros(0)] * len(order)
     for pos, i in enumerate(order):
         unshuffled[i] = shuffled[pos]
@@ -87,15 +87,15 @@ def test_batch_size_and_order_invariance(causal_lm: LoadedModel) -> None:
     reference = [_reference(causal_lm, inst, soft) for inst in instances]
     assert _max_diff(one, reference) < 1e-4
     # The check can fail: a different soft prompt gives different scores.
-    other = SoftPromptScorer(causal_lm, _soft(5, seed=9), batch_size=7).score_instances(instances)
+    other = SoftPromptScorer(causal_lm, _soft(5, seed=9), batch_size=7).loglikelihood(instances)
     assert _max_diff(one, other) > 1e-2
 
 
 def test_without_soft_tokens_matches_causal_scorer(causal_lm: LoadedModel) -> None:
     prompt = Prompt.create("Text: {text}\nLabel:{label}", VERBALIZER, ["neg", "pos"])
     instances = prompt.instances(_examples(seed=5))
-    ours = SoftPromptScorer(causal_lm, torch.zeros(0, 32), batch_size=3).score_instances(instances)
-    theirs = CausalLMScorer(causal_lm, batch_size=4).score_instances(instances)
+    ours = SoftPromptScorer(causal_lm, torch.zeros(0, 32), batch_size=3).loglikelihood(instances)
+    theirs = CausalLMScorer(causal_lm, batch_size=4).loglikelihood(instances)
     assert _max_diff(ours, theirs) < 1e-4
 
 
@@ -105,7 +105,7 @@ def test_slot_placement_fills_markers(tiny_causal_absolute: LoadedModel) -> None
     instances = prompt.instances(_examples(5, seed=7))
     assert SOFT_MARKER * 3 in instances[0].full_context
     soft = _soft(5)
-    got = SoftPromptScorer(lm, soft, placement="slot", batch_size=2).score_instances(instances)
+    got = SoftPromptScorer(lm, soft, placement="slot", batch_size=2).loglikelihood(instances)
     tok, embed = lm.tokenizer, lm.model.get_input_embeddings()
     for inst, scores in zip(instances, got):
         head, middle = (p for p in inst.full_context.split(SOFT_MARKER) if p)
@@ -121,7 +121,7 @@ def test_slot_placement_fills_markers(tiny_causal_absolute: LoadedModel) -> None
         logp = torch.log_softmax(logits, -1)
         expected = [float(logp[tok(c, add_special_tokens=False)["input_ids"][0]]) for c in inst.choices]
         np.testing.assert_allclose(scores, expected, atol=1e-4)
-    prefix_scores = SoftPromptScorer(lm, soft, batch_size=2).score_instances(
+    prefix_scores = SoftPromptScorer(lm, soft, batch_size=2).loglikelihood(
         Prompt.create("Review: {text}\nSentiment:{label}", "bad,good", ["neg", "pos"]).instances(
             _examples(5, 7)
         )
@@ -133,11 +133,11 @@ def test_placement_mismatches_raise(tiny_causal: LoadedModel) -> None:
     slot = Prompt.create("{soft:2} {text}:{label}", "bad,good", ["neg", "pos"]).instances(_examples(2))
     plain = Prompt.create("{text}:{label}", "bad,good", ["neg", "pos"]).instances(_examples(2))
     with pytest.raises(TemplateError, match="placement"):
-        SoftPromptScorer(tiny_causal, _soft(2)).score_instances(slot)
+        SoftPromptScorer(tiny_causal, _soft(2)).loglikelihood(slot)
     with pytest.raises(TemplateError, match="add up to 3"):
-        SoftPromptScorer(tiny_causal, _soft(3), placement="slot").score_instances(slot)
+        SoftPromptScorer(tiny_causal, _soft(3), placement="slot").loglikelihood(slot)
     with pytest.raises(TemplateError, match="add up to 2"):
-        SoftPromptScorer(tiny_causal, _soft(2), placement="slot").score_instances(plain)
+        SoftPromptScorer(tiny_causal, _soft(2), placement="slot").loglikelihood(plain)
     with pytest.raises(ModelError, match="dimensions"):
         SoftPromptScorer(tiny_causal, torch.zeros(2, 7))
     with pytest.raises(ConfigError):
@@ -150,7 +150,7 @@ def test_label_log_probs_differentiable(tiny_causal: LoadedModel) -> None:
     soft = torch.nn.Parameter(_soft(3))
     scorer = SoftPromptScorer(tiny_causal, soft, batch_size=2)
     labels = scorer.label_log_probs(instances, 2)
-    raw = scorer.score_instances(instances)
+    raw = scorer.loglikelihood(instances)
     expected = [[np.logaddexp(s[0], s[1]), np.logaddexp(s[2], s[3])] for s in raw]
     np.testing.assert_allclose(labels.detach().numpy(), expected, atol=1e-4)
     labels.sum().backward()
@@ -169,10 +169,10 @@ def test_model_id_follows_embeddings(tiny_causal: LoadedModel) -> None:
 def test_masked_lm(tiny_masked: LoadedModel) -> None:
     prompt = Prompt.create("{text} It was{label}.", VERBALIZER, ["neg", "pos"])
     instances = prompt.instances(_examples(7, seed=11))
-    plain = SoftPromptScorer(tiny_masked, torch.zeros(0, 32), batch_size=3).score_instances(instances)
-    assert _max_diff(plain, MaskedLMScorer(tiny_masked, batch_size=5).score_instances(instances)) < 1e-4
+    plain = SoftPromptScorer(tiny_masked, torch.zeros(0, 32), batch_size=3).loglikelihood(instances)
+    assert _max_diff(plain, MaskedLMScorer(tiny_masked, batch_size=5).loglikelihood(instances)) < 1e-4
     soft = _soft(4)
-    one = SoftPromptScorer(tiny_masked, soft, batch_size=1).score_instances(instances)
-    many = SoftPromptScorer(tiny_masked, soft, batch_size=7).score_instances(instances)
+    one = SoftPromptScorer(tiny_masked, soft, batch_size=1).loglikelihood(instances)
+    many = SoftPromptScorer(tiny_masked, soft, batch_size=7).loglikelihood(instances)
     assert _max_diff(one, many) < 1e-4
     assert _max_diff(one, plain) > 1e-3

@@ -1,0 +1,52 @@
+"""Language-model backends: the one protocol scorers, generators and the engine use.
+
+A backend answers three kinds of requests: the log-likelihood of continuations, the
+distribution of the next token (whole vocabulary or top-k), and batched generation. It is
+registered by name (:data:`backends`) and chosen with ``backend:`` in a search space or
+``--backend`` on the command line.
+
+Built in: ``hf`` (any ``transformers`` causal, masked or encoder-decoder model) and ``fake``
+(a deterministic stand-in for tests and demos). Importing this package does not import torch.
+
+Example:
+    >>> from promptsearch.backends import LoglikelihoodRequest, load_backend
+    >>> lm = load_backend("fake", "demo", affinities={"great": {"good": 4.0}})
+    >>> good, bad = lm.loglikelihood([LoglikelihoodRequest("A great film. It was", (" good", " bad"))])[0]
+    >>> bool(good > bad)
+    True
+"""
+
+from promptsearch.backends._base import (
+    BackendStats,
+    Capabilities,
+    GenerationRequest,
+    GenerationSettings,
+    LMBackend,
+    LoglikelihoodRequest,
+    ProgressCallback,
+    TokenLogprobs,
+    backends,
+    length_batches,
+    load_backend,
+    register_backend,
+)
+from promptsearch.backends._fake import FakeBackend
+from promptsearch.backends._hf import HFBackend, hf_backend
+
+__all__ = [
+    "BackendStats",
+    "Capabilities",
+    "FakeBackend",
+    "GenerationRequest",
+    "GenerationSettings",
+    "HFBackend",
+    "LMBackend",
+    "LoglikelihoodRequest",
+    "ProgressCallback",
+    "TokenLogprobs",
+    "backends",
+    "hf_backend",
+    "length_batches",
+    "load_backend",
+    "register_backend",
+]

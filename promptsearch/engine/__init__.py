@@ -1,0 +1,48 @@
+"""The search engine: a thin :class:`PromptSearch` over schedule steps, the dev objective, the
+candidate pools, tuning inside the study, and the final evaluation.
+"""
+
+from promptsearch.engine._context import Callback, SearchContext
+from promptsearch.engine._finalize import finalize
+from promptsearch.engine._objective import TIE_BREAK, DevObjective
+from promptsearch.engine._pools import initial_pool, load_pool, next_pool, verbalizer_pool
+from promptsearch.engine._prompts import (
+    PromptChoices,
+    build_prompt,
+    choices_attrs,
+    choices_of,
+    suggest_prompt,
+)
+from promptsearch.engine._schedule import DiscreteGenerations, Schedule, TuningStageSchedule, schedules
+from promptsearch.engine._search import PromptSearch, check_embedder, override_final
+from promptsearch.engine._study import open_study, warn_if_space_changed
+from promptsearch.engine._tuning import TuningChoice, suggest_tuning, tuned_trial
+
+__all__ = [
+    "TIE_BREAK",
+    "Callback",
+    "DevObjective",
+    "DiscreteGenerations",
+    "PromptChoices",
+    "PromptSearch",
+    "Schedule",
+    "SearchContext",
+    "TuningChoice",
+    "TuningStageSchedule",
+    "build_prompt",
+    "check_embedder",
+    "choices_attrs",
+    "choices_of",
+    "finalize",
+    "initial_pool",
+    "load_pool",
+    "next_pool",
+    "open_study",
+    "override_final",
+    "schedules",
+    "suggest_prompt",
+    "suggest_tuning",
+    "tuned_trial",
+    "verbalizer_pool",
+    "warn_if_space_changed",
+]

@@ -1,0 +1,101 @@
+"""Everything the steps of a search share, passed as one record instead of ten arguments."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from promptsearch.exceptions import PromptSearchError
+from promptsearch.study import Param, TrialRecord
+
+if TYPE_CHECKING:
+    import optuna
+
+    from promptsearch.backends import LMBackend
+    from promptsearch.engine._objective import DevObjective
+    from promptsearch.space import SearchSpace
+    from promptsearch.tasks import FewShotSplit, Task
+    from promptsearch.templates import Prompt, Verbalizer
+
+__all__ = ["Callback", "SearchContext"]
+
+Callback = Callable[["optuna.Study", "optuna.trial.FrozenTrial"], None]
+
+
+@dataclass(frozen=True)
+class SearchContext:
+    """One search's fixed inputs and shared objects.
+
+    Attributes:
+        space: The search space (final settings already applied).
+        task: The task; ``split``: its few-shot split (inputs cut to ``max_words``).
+        backend: The model every untuned trial runs on.
+        study: The Optuna study (shared by resumed runs and other workers).
+        objective: Scores prompts on dev for the study.
+        verbalizers: The study's label-word candidates (empty without label words).
+        embedder: Sentence encoder of similar demonstrations.
+        cache: Score and text cache.
+        tuned_dir: Where tuned trials save their weights.
+        callbacks: Optuna callbacks (e.g. a progress bar).
+        started: ``time.perf_counter()`` at the start of the search.
+        deadline: ``started + budget.timeout_s`` (``None``: no time limit).
+        batch_size: Batch size for tuned backends.
+    """
+
+    space: SearchSpace
+    task: Task
+    split: FewShotSplit
+    backend: LMBackend
+    study: optuna.Study
+    objective: DevObjective
+    verbalizers: tuple[Verbalizer, ...]
+    embedder: str
+    cache: Any
+    tuned_dir: Path
+    callbacks: tuple[Callback, ...] = ()
+    started: float = 0.0
+    deadline: float | None = None
+    batch_size: int | None = None
+
+    def time_left(self) -> float | None:
+        """Seconds left before the deadline (``None``: no limit; may be 0)."""
+        return None if self.deadline is None else max(0.0, self.deadline - time.perf_counter())
+
+    def optimize(self, objective: Callable[..., float], n_trials: int) -> None:
+        """Run trials; a trial failing with a PromptSearchError is recorded and the study goes on."""
+        self.study.optimize(
+            objective,
+            n_trials=n_trials,
+            timeout=self.time_left(),
+            callbacks=list(self.callbacks),
+            catch=(PromptSearchError,),
+        )
+
+    def rebuild(self, trial: optuna.trial.FrozenTrial) -> Prompt:
+        """The prompt a finished trial scored, from its parameters and attributes."""
+        from promptsearch.engine._prompts import build_prompt, choices_of
+
+        if Param.TUNING_BASE in trial.params:  # A trial of the tuning stage: its base's prompt.
+            trial = self.study.trials[int(trial.params[Param.TUNING_BASE])]
+        choices = choices_of(TrialRecord.of(trial), self.verbalizers)
+        return build_prompt(
+            choices, self.task, self.split.train, split_seed=self.split.seed, embedder=self.embedder
+        )
+
+    def tuned_backend(self, trial: optuna.trial.FrozenTrial) -> LMBackend | None:
+        """The backend a finished tuned trial used (``None``: the study's own)."""
+        from promptsearch.tuning import load_tuned_scorer
+
+        record = TrialRecord.of(trial)
+        if record.tuning_mode == "none" or record.tuning_path is None:
+            return None
+        loaded = getattr(self.backend, "loaded", None)
+        if loaded is None:
+            raise PromptSearchError(
+                f"Trial {trial.number} was tuned ({record.tuning_mode}); its weights load only on a "
+                f"trainable backend, and {self.backend.name!r} is not one."
+            )
+        return load_tuned_scorer(loaded, record.tuning_mode, record.tuning_path, batch_size=self.batch_size)

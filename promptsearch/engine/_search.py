@@ -1,0 +1,283 @@
+"""``PromptSearch``: one Optuna study over templates, label words, demonstrations, calibration
+and tuning, in the scikit-learn shape (parameters in ``__init__``, the work in ``fit``)."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from promptsearch.engine._context import Callback, SearchContext
+from promptsearch.engine._finalize import finalize
+from promptsearch.engine._objective import TIE_BREAK, DevObjective
+from promptsearch.engine._pools import verbalizer_pool
+from promptsearch.engine._schedule import schedules
+from promptsearch.engine._study import open_study
+from promptsearch.exceptions import ConfigError, PromptSearchError
+from promptsearch.study import MemoryScoreCache, SQLiteScoreCache, StudyAttr
+
+if TYPE_CHECKING:
+    from promptsearch.backends import LMBackend
+    from promptsearch.reports import Leaderboard, LeaderboardRow
+    from promptsearch.space import SearchSpace
+    from promptsearch.tasks import FewShotSplit, Task
+    from promptsearch.templates import Prompt
+    from promptsearch.tuning import SavedTuning
+
+__all__ = ["PromptSearch", "override_final"]
+
+_logger = logging.getLogger(__name__)
+
+
+class PromptSearch:
+    """Find the best prompt for a task and a model (scikit-learn style: configure, then ``fit``).
+
+    Args:
+        space: A :class:`~promptsearch.space.SearchSpace`, or the path of a YAML file.
+        task: Overrides the space's task (a catalog name, a file, or a :class:`Task`).
+        model: Overrides the space's model (a catalog name, folder, hub id, loaded model or
+            backend).
+        seed: Few-shot split seed (LM-BFF: 13, 21, 42, 87, 100); also seeds the sampler.
+        n_trials: Overrides the space's trial budget.
+        storage: Optuna storage URL; default ``sqlite:///<out_dir>/study.db`` (in memory
+            without ``out_dir``). Running again with the same storage resumes the study.
+        study_name: Default ``<space name>-<task>-seed<seed>``.
+        out_dir: Folder for the study, the score cache and the leaderboard files.
+        cache: ``"auto"`` (a SQLite file in ``out_dir``, else in memory), a path, or a cache.
+        callbacks: Optuna callbacks called after each trial (e.g. a progress bar).
+        backend: Overrides the space's backend name (``hf``, ``fake``, a plugin's).
+        metric: Overrides the metric the study optimizes (default: the space's, else the task's).
+        final_progress: A tqdm-like object (``reset(total=...)``, ``update(n)``) advanced while
+            the best prompts are re-scored on dev and evaluated on test.
+        test_limit: Overrides the space's ``final.test_limit``; ``top``: its ``final.top``.
+
+    Attributes (after ``fit``):
+        best_prompt_: The winner (chosen on the full dev set).
+        leaderboard_: The ranked :class:`~promptsearch.reports.Leaderboard` with test scores.
+        study_: The Optuna study.
+        split_: The few-shot split used.
+        backend_: The backend the trials ran on (also ``scorer_``).
+
+    Example:
+        >>> search = PromptSearch("search_spaces/movies.yaml", n_trials=20, seed=13)  # doctest: +SKIP
+        >>> search.fit().best_prompt_.template.source  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace | str | Path,
+        *,
+        task: str | Task | None = None,
+        model: Any = None,
+        seed: int | None = None,
+        n_trials: int | None = None,
+        storage: str | None = None,
+        study_name: str | None = None,
+        out_dir: str | Path | None = None,
+        cache: Any = "auto",
+        callbacks: Sequence[Callback] = (),
+        batch_size: int | None = None,
+        device: str = "auto",
+        dtype: str | None = None,
+        final_progress: Any = None,
+        test_limit: int | None = None,
+        top: int | None = None,
+        backend: str | None = None,
+        metric: str | None = None,
+    ) -> None:
+        self.space = space
+        self.task = task
+        self.model = model
+        self.seed = seed
+        self.n_trials = n_trials
+        self.storage = storage
+        self.study_name = study_name
+        self.out_dir = out_dir
+        self.cache = cache
+        self.callbacks = callbacks
+        self.batch_size = batch_size
+        self.device = device
+        self.dtype = dtype
+        self.final_progress = final_progress
+        self.test_limit = test_limit
+        self.top = top
+        self.backend = backend
+        self.metric = metric
+
+    # -- setup ---------------------------------------------------------------------------------
+    def _resolve(self) -> tuple[SearchSpace, Task, FewShotSplit]:
+        """The space (with this search's overrides), the task and its few-shot split."""
+        from promptsearch.space import BackendSpec, SearchSpace, load_search_space
+        from promptsearch.tasks import Task, few_shot_split, load_task
+
+        space = self.space if isinstance(self.space, SearchSpace) else load_search_space(self.space)
+        if isinstance(self.task, Task):
+            task = self.task
+        else:
+            if self.task is not None:
+                space = space.with_task(self.task)
+            spec = space.require_task()
+            task = load_task(spec.name_or_path, **spec.loader_kwargs(), **_task_type_kwargs(spec))
+        if self.n_trials is not None and self.n_trials < 1:
+            raise ConfigError(f"--trials must be at least 1, got {self.n_trials}.")
+        overrides: dict[str, Any] = {}
+        if self.metric is not None:
+            overrides["metric"] = self.metric
+        if self.backend is not None:
+            overrides["backend"] = BackendSpec(self.backend, space.backend.options)
+        space = override_final(replace(space, **overrides), test_limit=self.test_limit, top=self.top)
+        space.check_task_type(task.task_type)
+        seed = space.split.seed if self.seed is None else self.seed
+        split = few_shot_split(task, k=space.split.k, seed=seed)
+        return space, task, split.shorten(space.task.max_words if space.task is not None else None)
+
+    def _make_cache(self, out: Path | None) -> Any:
+        if self.cache == "auto":
+            return SQLiteScoreCache(out / "scores.sqlite") if out else MemoryScoreCache()
+        if isinstance(self.cache, (str, Path)):
+            return SQLiteScoreCache(self.cache)
+        return self.cache
+
+    def _load_backend(self, space: SearchSpace) -> LMBackend:
+        from promptsearch.backends import load_backend
+
+        return load_backend(
+            space.backend.name,
+            self.model if self.model is not None else space.model,
+            dtype=self.dtype or space.dtype,
+            device=self.device,
+            batch_size=self.batch_size or space.batch_size,
+            **dict(space.backend.options),
+        )
+
+    # -- fit -----------------------------------------------------------------------------------
+    def fit(self) -> PromptSearch:
+        """Run (or resume) the search, re-score the best on full dev, evaluate them on test."""
+        from promptsearch.metrics import get_metric
+        from promptsearch.reports import store_leaderboard, write_report
+        from promptsearch.study import pruners
+
+        started = time.perf_counter()
+        space, task, split = self._resolve()
+        metric = get_metric(space.metric or task.metric)
+        metric.check_kind(task.kind.output, "metric")
+        out = Path(self.out_dir) if self.out_dir is not None else None
+        backend = self._load_backend(space)
+        cache = self._make_cache(out)
+        embedder = check_embedder(space)
+        name = self.study_name or f"{space.name}-{task.name}-seed{split.seed}"
+        study = open_study(
+            space,
+            name=name,
+            storage=self.storage,
+            out_dir=out,
+            metric=metric,
+            seed=split.seed,
+            resolution=TIE_BREAK,
+            attrs={
+                StudyAttr.TASK: task.name,
+                StudyAttr.MODEL: backend.name,
+                StudyAttr.SEED: split.seed,
+                StudyAttr.K: split.k,
+                StudyAttr.METRIC: metric.name,
+            },
+        )
+        objective = DevObjective(
+            backend,
+            task,
+            split.dev,
+            metric,
+            cache=cache,
+            chunk_size=space.pruner.chunk_size,
+            per_example_reports=pruners.get(space.pruner.name).per_example,
+            seed=split.seed,
+        )
+        timeout = space.budget.timeout_s
+        ctx = SearchContext(
+            space=space,
+            task=task,
+            split=split,
+            backend=backend,
+            study=study,
+            objective=objective,
+            verbalizers=tuple(verbalizer_pool(study, space, task, split, backend)),
+            embedder=embedder,
+            cache=cache,
+            tuned_dir=(out / "tuned") if out is not None else Path(tempfile.mkdtemp(prefix="promptsearch-")),
+            callbacks=tuple(self.callbacks),
+            started=started,
+            deadline=None if timeout is None else started + timeout,
+            batch_size=self.batch_size,
+        )
+        budget = self.n_trials if self.n_trials is not None else space.budget.trials
+        for schedule in schedules(space, budget):
+            schedule.run(ctx)
+        board, best = finalize(ctx, name=name, progress=self.final_progress)
+        store_leaderboard(study, board)
+        if out is not None:
+            write_report(study, board, out)
+        self._set_results(ctx, board, best)
+        return self
+
+    def _set_results(self, ctx: SearchContext, board: Leaderboard, best: Prompt) -> None:
+        from promptsearch.study import TrialRecord
+        from promptsearch.tuning import SavedTuning
+
+        self.space_ = ctx.space
+        self.study_ = ctx.study
+        self.split_ = ctx.split
+        self.task_ = ctx.task
+        self.backend_ = ctx.backend
+        self.scorer_ = ctx.backend
+        self.leaderboard_: Leaderboard = board
+        self.best_prompt_: Prompt = best
+        self.best_row_: LeaderboardRow = board.best
+        record = TrialRecord.of(ctx.study.trials[board.best.trial]) if board.best.trial >= 0 else None
+        self.best_tuning_: SavedTuning | None = (
+            SavedTuning(record.tuning_mode, str(record.tuning_path))
+            if record is not None and record.tuning_mode != "none"
+            else None
+        )
+
+
+def _task_type_kwargs(spec: Any) -> dict[str, Any]:
+    """``task_type=`` for loaders when the space names one (catalog tasks know their own)."""
+    from promptsearch.tasks._catalog import CATALOG
+
+    if spec.task_type is None or spec.name_or_path in CATALOG:
+        return {}
+    return {"task_type": spec.task_type}
+
+
+def override_final(space: SearchSpace, *, test_limit: int | None, top: int | None) -> SearchSpace:
+    """A copy of ``space`` whose final evaluation uses ``test_limit`` and ``top`` where given."""
+    if test_limit is None and top is None:
+        return space
+    final = replace(
+        space.final,
+        test_limit=space.final.test_limit if test_limit is None else test_limit,
+        top=space.final.top if top is None else top,
+    )
+    return replace(space, final=final)
+
+
+def check_embedder(space: SearchSpace) -> str:
+    """Load the sentence encoder once, before any trial, when similar demonstrations are searched.
+
+    A bad name then fails the run at once with a clear message, instead of failing every
+    ``similar`` trial one by one.
+    """
+    from promptsearch.demonstrations import load_embedder
+
+    demos = space.demonstrations
+    name = demos.embedder
+    if "similar" in demos.selection and any(c > 0 for c in demos.counts):
+        try:
+            load_embedder(name)
+        except PromptSearchError as exc:
+            raise ConfigError(f"demonstrations.embedder: {exc}") from None
+    return name

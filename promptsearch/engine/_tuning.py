@@ -1,0 +1,102 @@
+"""Tuning inside the study: a trial's tuning mode and hyperparameters, and the tuned trial itself."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from promptsearch.exceptions import ConfigError
+from promptsearch.space import all_modes, check_tuning_space
+from promptsearch.study import TRAIN_STEP_OFFSET, Attr, Param
+
+if TYPE_CHECKING:
+    import optuna
+
+    from promptsearch.engine._context import SearchContext
+    from promptsearch.templates import Prompt
+
+__all__ = ["TuningChoice", "suggest_tuning", "tuned_trial"]
+
+
+@dataclass(frozen=True)
+class TuningChoice:
+    """The tuning mode of a trial and its configuration (``None`` for ``none``)."""
+
+    mode: str
+    config: Any = None
+
+    @property
+    def step_offset(self) -> int:
+        """Where the mode's training curve is reported (its own range of steps)."""
+        return TRAIN_STEP_OFFSET * (1 + all_modes().index(self.mode))
+
+
+def _suggest(trial: optuna.Trial, name: str, kind: str | None, spec: Any) -> Any:
+    if not isinstance(spec, (list, tuple)):
+        return spec
+    values = list(spec)
+    if kind == "log" and len(values) == 2 and all(isinstance(v, (int, float)) for v in values):
+        return trial.suggest_float(name, float(values[0]), float(values[1]), log=True)
+    if kind == "int" and len(values) == 2 and all(isinstance(v, int) for v in values):
+        return trial.suggest_int(name, values[0], values[1])
+    return trial.suggest_categorical(name, values)
+
+
+def suggest_tuning(
+    trial: optuna.Trial, tuning: Mapping[str, Any] | None, *, stage: bool = False
+) -> TuningChoice:
+    """Sample the tuning mode and its hyperparameters (nothing when the space has no tuning).
+
+    With ``stage`` (a trial of the staged schedule) the mode ``none`` is never chosen.
+    """
+    from promptsearch.tuning import tuning_modes
+
+    modes = check_tuning_space(tuning)
+    if stage:
+        modes = tuple(m for m in modes if m != "none")
+    if modes == ("none",):
+        return TuningChoice("none")
+    mode = str(trial.suggest_categorical(Param.TUNING_MODE, list(modes)))
+    if mode == "none":
+        return TuningChoice("none")
+    assert tuning is not None
+    entry = tuning_modes.get(mode)
+    ranges = entry.ranges()
+    settings = {
+        key: _suggest(trial, f"{entry.param_prefix}_{key}", ranges.get(key), spec)
+        for key, spec in dict(tuning.get(mode) or {}).items()
+    }
+    return TuningChoice(mode, entry.config(**settings))
+
+
+def tuned_trial(ctx: SearchContext, trial: optuna.Trial, tuning: TuningChoice, prompt: Prompt) -> float:
+    """Train with the trial's tuning mode, reporting the training curve, then score on dev."""
+    from promptsearch.tuning import tuning_modes
+
+    loaded = getattr(ctx.backend, "loaded", None)
+    if loaded is None or not ctx.backend.capabilities.trainable:
+        raise ConfigError(
+            f"Tuning mode {tuning.mode!r} trains the model's embeddings or weights, which the "
+            f"{ctx.backend.name!r} backend does not expose; use the hf backend or remove `tuning`."
+        )
+
+    def report(step: int, accuracy: float) -> bool:
+        trial.report(accuracy, tuning.step_offset + step)
+        if trial.should_prune():
+            trial.set_user_attr(Attr.TRAINING_STOPPED_AT, step)
+            return True
+        return False
+
+    split = ctx.split
+    result = tuning_modes.get(tuning.mode).train(
+        loaded, prompt, split.train, split.dev, tuning.config, report=report
+    )
+    folder = ctx.tuned_dir / f"trial-{trial.number}"
+    result.save(folder)
+    trial.set_user_attr(Attr.TUNING_MODE, tuning.mode)
+    trial.set_user_attr(Attr.TUNING_PATH, str(folder.resolve()))
+    trial.set_user_attr(Attr.TRAIN_SECONDS, float(result.seconds))
+    trial.set_user_attr(Attr.SECONDS_PER_STEP, float(result.seconds_per_step))
+    trial.set_user_attr(Attr.PEAK_MEMORY_MB, float(result.peak_memory_mb))
+    return ctx.objective.run(trial, prompt, backend=result.backend(loaded, batch_size=ctx.batch_size))

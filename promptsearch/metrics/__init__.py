@@ -1,0 +1,42 @@
+"""Metrics as objects: per-example values, an aggregate, a direction and whether they pair.
+
+Every metric is registered by name in :data:`metrics`; a search space picks the one the study
+optimizes with ``metric: NAME`` (default: the task's). Adding a metric is one class with
+:func:`register_metric`.
+
+Example:
+    >>> from promptsearch.metrics import Predictions, get_metric
+    >>> p = Predictions("label", predicted=(0, 1, 1, 1), targets=(0, 1, 0, 1), n_labels=2)
+    >>> get_metric("accuracy").aggregate(p), round(get_metric("macro_f1").aggregate(p), 3)
+    (0.75, 0.733)
+"""
+
+from promptsearch.metrics._base import (
+    KINDS,
+    BaseMetric,
+    Predictions,
+    get_metric,
+    metrics,
+    metrics_for,
+    register_metric,
+)
+from promptsearch.metrics._bootstrap import bootstrap_interval
+from promptsearch.metrics._classification import Accuracy, BalancedAccuracy, MacroF1
+from promptsearch.metrics._text import ExactMatch, TokenF1, normalize_answer
+
+__all__ = [
+    "KINDS",
+    "Accuracy",
+    "BalancedAccuracy",
+    "BaseMetric",
+    "ExactMatch",
+    "MacroF1",
+    "Predictions",
+    "TokenF1",
+    "bootstrap_interval",
+    "get_metric",
+    "metrics",
+    "metrics_for",
+    "normalize_answer",
+    "register_metric",
+]

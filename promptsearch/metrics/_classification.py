@@ -1,0 +1,80 @@
+"""Metrics over class and choice indices: accuracy, balanced accuracy and macro-F1."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from promptsearch.metrics._base import BaseMetric, Predictions, register_metric
+
+__all__ = ["Accuracy", "BalancedAccuracy", "MacroF1"]
+
+
+def _arrays(predictions: Predictions) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(predictions.targets, dtype=np.int64), np.asarray(predictions.predicted, dtype=np.int64)
+
+
+@register_metric
+class Accuracy(BaseMetric):
+    """Share of examples whose predicted class (or choice) is the expected one."""
+
+    name = "accuracy"
+    kinds = frozenset({"label", "choice"})
+
+    def per_example(self, predictions: Predictions) -> np.ndarray:
+        y, p = _arrays(predictions)
+        out: np.ndarray = (y == p).astype(np.float64)
+        return out
+
+
+@register_metric
+class BalancedAccuracy(BaseMetric):
+    """Mean recall over the classes present (scikit-learn's definition).
+
+    It is the mean of per-example values ``correct * n / (n_classes_present * n_class)``, so it
+    feeds paired pruners exactly; on a balanced set it equals accuracy.
+    """
+
+    name = "balanced_accuracy"
+    kinds = frozenset({"label"})
+
+    def per_example(self, predictions: Predictions) -> np.ndarray:
+        y, p = _arrays(predictions)
+        if not len(y):
+            return np.zeros(0)
+        classes, counts = np.unique(y, return_counts=True)
+        per_class = dict(zip(classes.tolist(), counts.tolist()))
+        weight = np.array([len(y) / (len(classes) * per_class[int(c)]) for c in y])
+        out: np.ndarray = (y == p).astype(np.float64) * weight
+        return out
+
+
+@register_metric
+class MacroF1(BaseMetric):
+    """Unweighted mean of the per-class F1 scores over every class of the task.
+
+    Not a mean over examples (``paired = False``): per-example values are correctness, a proxy
+    that paired pruners may compare.
+    """
+
+    name = "macro_f1"
+    kinds = frozenset({"label"})
+    paired = False
+
+    def per_example(self, predictions: Predictions) -> np.ndarray:
+        y, p = _arrays(predictions)
+        out: np.ndarray = (y == p).astype(np.float64)
+        return out
+
+    def aggregate(self, predictions: Predictions) -> float:
+        y, p = _arrays(predictions)
+        if not len(y):
+            return 0.0
+        n = max(predictions.n_labels, int(max(y.max(), p.max())) + 1)
+        # Vectorized per-class counts (the same as scikit-learn's f1_score(average="macro"),
+        # zero_division=0), fast enough for bootstrap resampling.
+        tp = np.bincount(y[y == p], minlength=n).astype(np.float64)
+        pred = np.bincount(p, minlength=n).astype(np.float64)
+        true = np.bincount(y, minlength=n).astype(np.float64)
+        denom = pred + true
+        f1 = np.divide(2 * tp, denom, out=np.zeros(n), where=denom > 0)
+        return float(f1.mean())

@@ -1,0 +1,207 @@
+"""What a prompt produces on examples, by prediction kind: a class, a choice or a text.
+
+Task types declare the kind of prediction their prompts make (``TaskType.output``); the
+strategy registered here for that kind turns a prompt and examples into
+:class:`~promptsearch.metrics.Predictions` through the backend. Adding a kind is one
+:class:`OutputStrategy` subclass plus :func:`register_output`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from promptsearch._registry import Registry
+from promptsearch.backends import GenerationRequest, GenerationSettings, LMBackend, ProgressCallback
+from promptsearch.metrics import Predictions
+from promptsearch.scoring._prompt_scoring import ScoreCache, fit_instances, raw_choice_scores, score_prompt
+from promptsearch.tasks._records import Example, Task
+from promptsearch.templates._prompt import Prompt
+
+__all__ = ["OutputStrategy", "PromptOutputs", "outputs", "predict", "register_output", "softmax"]
+
+
+@dataclass(frozen=True)
+class PromptOutputs:
+    """A prompt's predictions on examples, and the scores behind them.
+
+    Attributes:
+        predictions: Predictions and targets, ready for any metric of their kind.
+        scores: Per example, log-scores over the labels or choices (empty for texts).
+    """
+
+    predictions: Predictions
+    scores: tuple[np.ndarray, ...] = field(default=(), repr=False)
+
+    @property
+    def probabilities(self) -> tuple[np.ndarray, ...]:
+        """Softmax of each example's scores."""
+        return tuple(softmax(s) for s in self.scores)
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, computed stably."""
+    shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    out: np.ndarray = shifted / shifted.sum(axis=-1, keepdims=True)
+    return out
+
+
+class OutputStrategy(ABC):
+    """Turns a prompt and examples into predictions of one kind (``label``, ``choice``, ``text``)."""
+
+    kind: ClassVar[str] = ""
+
+    @abstractmethod
+    def predict(
+        self,
+        backend: LMBackend,
+        prompt: Prompt,
+        task: Task,
+        examples: Sequence[Example],
+        *,
+        cache: ScoreCache | None = None,
+        progress: ProgressCallback | None = None,
+        generation: GenerationSettings | None = None,
+    ) -> PromptOutputs:
+        """Predictions of ``prompt`` on ``examples`` (targets are -1 / empty where unknown)."""
+
+
+#: Prediction kind -> strategy.
+outputs: Registry[OutputStrategy] = Registry("prediction kind")
+
+
+def register_output(cls: type[OutputStrategy]) -> type[OutputStrategy]:
+    """Class decorator: register an instance of ``cls`` under ``cls.kind``."""
+    outputs.register(cls.kind, cls())
+    return cls
+
+
+def _confidence(probs: Sequence[np.ndarray], targets: Sequence[int]) -> tuple[float, ...]:
+    if any(t < 0 for t in targets):
+        return ()
+    return tuple(float(p[t]) for p, t in zip(probs, targets))
+
+
+@register_output
+class LabelScores(OutputStrategy):
+    """Classification: label words scored at the ``{label}`` slot, calibrated if asked."""
+
+    kind = "label"
+
+    def predict(
+        self,
+        backend: LMBackend,
+        prompt: Prompt,
+        task: Task,
+        examples: Sequence[Example],
+        *,
+        cache: ScoreCache | None = None,
+        progress: ProgressCallback | None = None,
+        generation: GenerationSettings | None = None,
+    ) -> PromptOutputs:
+        scores = score_prompt(backend, prompt, examples, cache=cache, progress=progress)
+        probs = softmax(scores) if len(scores) else scores
+        targets = tuple(task.label_index(e.label) if e.label else -1 for e in examples)
+        predictions = Predictions(
+            "label",
+            tuple(int(i) for i in scores.argmax(axis=1)) if len(scores) else (),
+            targets,
+            n_labels=len(task.label_names),
+            confidence=_confidence(list(probs), targets),
+        )
+        return PromptOutputs(predictions, tuple(scores))
+
+
+@register_output
+class ChoiceScores(OutputStrategy):
+    """Multiple choice: each example's own choices scored at the ``{label}`` slot."""
+
+    kind = "choice"
+
+    def predict(
+        self,
+        backend: LMBackend,
+        prompt: Prompt,
+        task: Task,
+        examples: Sequence[Example],
+        *,
+        cache: ScoreCache | None = None,
+        progress: ProgressCallback | None = None,
+        generation: GenerationSettings | None = None,
+    ) -> PromptOutputs:
+        raw = raw_choice_scores(backend, prompt, examples, cache, progress)
+        probs = [softmax(r) for r in raw]
+        targets = tuple(e.choice_index if e.label else -1 for e in examples)
+        predictions = Predictions(
+            "choice",
+            tuple(int(np.argmax(r)) for r in raw),
+            targets,
+            confidence=_confidence(probs, targets),
+        )
+        return PromptOutputs(predictions, tuple(raw))
+
+
+@register_output
+class GeneratedText(OutputStrategy):
+    """Generation: the text generated after the prompt, cut at the stop strings."""
+
+    kind = "text"
+
+    def predict(
+        self,
+        backend: LMBackend,
+        prompt: Prompt,
+        task: Task,
+        examples: Sequence[Example],
+        *,
+        cache: ScoreCache | None = None,
+        progress: ProgressCallback | None = None,
+        generation: GenerationSettings | None = None,
+    ) -> PromptOutputs:
+        settings = generation or GenerationSettings(stop=tuple(dict.fromkeys(("\n", prompt.separator))))
+        key = f"{prompt.id}:{settings.id}"
+        ids = [e.id for e in examples]
+        cached = cache.get_texts(backend.model_id, key, ids) if cache is not None else [None] * len(ids)
+        texts: list[str] = [c or "" for c in cached]
+        todo = [i for i, c in enumerate(cached) if c is None]
+        if todo:
+            instances = fit_instances(
+                backend, prompt, [examples[i] for i in todo], reserve=settings.max_new_tokens
+            )
+            requests = [GenerationRequest(inst.context, inst.prefix) for inst in instances]
+            fresh = backend.generate(requests, settings, progress)
+            for i, text in zip(todo, fresh):
+                texts[i] = text
+            if cache is not None:
+                cache.put_texts(backend.model_id, key, {ids[i]: texts[i] for i in todo})
+        if progress is not None and len(todo) < len(examples):
+            progress(len(examples) - len(todo))
+        predictions = Predictions(
+            "text", tuple(t.strip() for t in texts), tuple(e.references for e in examples)
+        )
+        return PromptOutputs(predictions)
+
+
+def predict(
+    backend: LMBackend,
+    prompt: Prompt,
+    task: Task,
+    examples: Sequence[Example],
+    *,
+    cache: ScoreCache | None = None,
+    progress: ProgressCallback | None = None,
+    generation: GenerationSettings | None = None,
+) -> PromptOutputs:
+    """What ``prompt`` produces on ``examples`` of ``task``, by the task type's prediction kind.
+
+    Example:
+        >>> out = predict(backend, prompt, task, split.dev)  # doctest: +SKIP
+        >>> get_metric(task.metric).aggregate(out.predictions)  # doctest: +SKIP
+    """
+    return outputs.get(task.kind.output).predict(
+        backend, prompt, task, examples, cache=cache, progress=progress, generation=generation
+    )

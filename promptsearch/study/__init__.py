@@ -1,0 +1,64 @@
+"""The study layer: Optuna storages, samplers and pruners by name, the trial codec, score caches
+and the bookkeeping every worker of a study agrees on.
+"""
+
+from promptsearch.study._bookkeeping import (
+    best_distinct_trials,
+    choose_tuning_bases,
+    count_done,
+    discrete_pending,
+    ranking_key,
+)
+from promptsearch.study._cache import MemoryScoreCache, SQLiteScoreCache
+from promptsearch.study._codec import (
+    Attr,
+    Param,
+    StudyAttr,
+    TrialRecord,
+    candidate_attrs,
+    candidate_from_attrs,
+)
+from promptsearch.study._pruners import (
+    TRAIN_STEP_OFFSET,
+    PrunerEntry,
+    RoutedPruner,
+    make_pruner,
+    make_routed_pruner,
+    make_sign_test_pruner,
+    pruners,
+    register_pruner,
+    sign_test_p_value,
+)
+from promptsearch.study._samplers import make_sampler, register_sampler, samplers
+from promptsearch.study._storage import is_storage_url, make_storage, open_storage
+
+__all__ = [
+    "TRAIN_STEP_OFFSET",
+    "Attr",
+    "MemoryScoreCache",
+    "Param",
+    "PrunerEntry",
+    "RoutedPruner",
+    "SQLiteScoreCache",
+    "StudyAttr",
+    "TrialRecord",
+    "best_distinct_trials",
+    "candidate_attrs",
+    "candidate_from_attrs",
+    "choose_tuning_bases",
+    "count_done",
+    "discrete_pending",
+    "is_storage_url",
+    "make_pruner",
+    "make_routed_pruner",
+    "make_sampler",
+    "make_sign_test_pruner",
+    "make_storage",
+    "open_storage",
+    "pruners",
+    "ranking_key",
+    "register_pruner",
+    "register_sampler",
+    "samplers",
+    "sign_test_p_value",
+]
