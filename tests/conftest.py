@@ -16,8 +16,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import pytest
 
+from promptsearch.backends import FakeBackend
 from promptsearch.models import LoadedModel
-from tests import _tiny
+from promptsearch.tasks import Task
+from tests import _tiny, _toy
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +44,27 @@ def tiny_masked() -> LoadedModel:
 def tiny_seq2seq() -> LoadedModel:
     """Tiny T5 with a sentencepiece-like tokenizer and <extra_id_N> sentinels."""
     return _tiny.tiny_seq2seq()
+
+
+@pytest.fixture(scope="session")
+def toy_task() -> Task:
+    """The sentiment toy task (see ``tests._toy``)."""
+    return _toy.toy_task()
+
+
+@pytest.fixture(scope="session")
+def toy_choice_task() -> Task:
+    """The multiple-choice toy task: each example has its own choices."""
+    return _toy.toy_choice_task()
+
+
+@pytest.fixture(scope="session")
+def toy_generation_task() -> Task:
+    """The generation toy task: short answers with references."""
+    return _toy.toy_generation_task()
+
+
+@pytest.fixture
+def fake_lm() -> FakeBackend:
+    """A fresh deterministic fake backend (its counters start at zero)."""
+    return _toy.fake_backend()

@@ -17,6 +17,7 @@ Example:
 """
 
 from promptsearch.backends._base import (
+    BackendLoader,
     BackendStats,
     Capabilities,
     GenerationRequest,
@@ -31,9 +32,11 @@ from promptsearch.backends._base import (
     register_backend,
 )
 from promptsearch.backends._fake import FakeBackend
-from promptsearch.backends._hf import HFBackend, hf_backend
+from promptsearch.backends._hf import HFBackend
+from promptsearch.backends._hf_load import hf_backend, load_hf
 
 __all__ = [
+    "BackendLoader",
     "BackendStats",
     "Capabilities",
     "FakeBackend",
@@ -48,5 +51,6 @@ __all__ = [
     "hf_backend",
     "length_batches",
     "load_backend",
+    "load_hf",
     "register_backend",
 ]

@@ -24,6 +24,7 @@ from promptsearch.exceptions import ConfigError, ModelError, TemplateError
 from promptsearch.templates._template import SOFT_MARKER
 
 __all__ = [
+    "BackendLoader",
     "BackendStats",
     "Capabilities",
     "GenerationRequest",
@@ -33,6 +34,7 @@ __all__ = [
     "ProgressCallback",
     "TokenLogprobs",
     "backends",
+    "check_options",
     "length_batches",
     "load_backend",
     "register_backend",
@@ -193,6 +195,8 @@ class LMBackend(ABC):
     """
 
     capabilities: ClassVar[Capabilities] = Capabilities()
+    #: The name the backend is registered under (recorded in exported prompts).
+    registry_name: ClassVar[str] = ""
 
     def __init__(self, *, batch_size: int | None = None) -> None:
         self.batch_size = batch_size or 16
@@ -288,17 +292,21 @@ class LMBackend(ABC):
         return f"{type(self).__name__}({self.name!r})"
 
 
-#: Backend name -> backend class (``"module:attr"`` entries are imported on first use).
-backends: Registry[type[LMBackend]] = Registry("backend")
+BackendLoader = Callable[..., LMBackend]
+"""``loader(model, *, dtype, device, batch_size, **options) -> backend``."""
+
+#: Backend name -> loader (``"module:attr"`` entries are imported on first use).
+backends: Registry[BackendLoader] = Registry("backend")
 
 
-def register_backend(name: str, cls: type[LMBackend] | str) -> None:
-    """Register a backend class (or a lazy ``"module:Class"`` path) under ``name``.
+def register_backend(name: str, loader: BackendLoader | str) -> None:
+    """Register how to build a backend by ``name``: a loader function (or a backend class's
+    ``load`` classmethod, or a lazy ``"module:attr"`` path to one).
 
-    The class needs a ``load(model, *, dtype, device, batch_size, **options)`` classmethod
-    that builds it from a model name (see :func:`load_backend`).
+    The loader is called as ``loader(model, *, dtype, device, batch_size, **options)`` by
+    :func:`load_backend`.
     """
-    backends.register(name, cls)
+    backends.register(name, loader)
 
 
 def load_backend(
@@ -326,13 +334,23 @@ def load_backend(
     """
     if isinstance(model, LMBackend):
         return model
+    loader = backends.get(name)
+    kwargs = dict(dtype=dtype, device=device, batch_size=batch_size, **options)
+    check_options(loader, kwargs, f"backend {name!r}", model)
+    backend = loader(model, **kwargs)
+    return backend
+
+
+def check_options(function: Callable[..., Any], options: dict[str, Any], what: str, *args: Any) -> None:
+    """Raise :class:`ConfigError` when ``function(*args, **options)`` would not bind.
+
+    Backends whose ``load`` takes ``**options`` call it again on the constructor they pass
+    them to, so that a misspelt option is a clear error, not a ``TypeError`` from deep inside.
+    """
     import inspect
 
-    cls: Any = backends.get(name)
-    kwargs = dict(dtype=dtype, device=device, batch_size=batch_size, **options)
     try:
-        inspect.signature(cls.load).bind(model, **kwargs)
+        inspect.signature(function).bind(*args, **options)
     except TypeError as exc:
-        raise ConfigError(f"backend {name!r} does not take the options {sorted(options)} ({exc}).") from None
-    backend: LMBackend = cls.load(model, **kwargs)
-    return backend
+        extra = sorted(k for k in options if k not in ("dtype", "device", "batch_size"))
+        raise ConfigError(f"{what} does not take the options {extra} ({exc}).") from None

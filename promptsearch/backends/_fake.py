@@ -24,6 +24,7 @@ from promptsearch.backends._base import (
     LoglikelihoodRequest,
     ProgressCallback,
     TokenLogprobs,
+    check_options,
     register_backend,
 )
 
@@ -68,6 +69,7 @@ class FakeBackend(LMBackend):
     """
 
     capabilities: ClassVar[Capabilities] = Capabilities(generate=True, next_token_logprobs=True)
+    registry_name: ClassVar[str] = "fake"
 
     def __init__(
         self,
@@ -106,6 +108,7 @@ class FakeBackend(LMBackend):
         **options: Any,
     ) -> FakeBackend:
         """Build from a space's ``backend: {name: fake, options: {...}}`` (dtype and device unused)."""
+        check_options(cls, {"name": str(model), "batch_size": batch_size, **options}, "backend 'fake'")
         return cls(name=str(model), batch_size=batch_size, **options)
 
     @property
@@ -203,4 +206,4 @@ class FakeBackend(LMBackend):
         return out
 
 
-register_backend("fake", FakeBackend)
+register_backend("fake", FakeBackend.load)

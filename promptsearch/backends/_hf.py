@@ -1,9 +1,10 @@
-"""The Hugging Face ``transformers`` backend: causal, masked and encoder-decoder models.
+"""The Hugging Face ``transformers`` backend: what every model kind shares.
 
 :class:`HFBackend` holds a :class:`~promptsearch.models.LoadedModel` and what every model
 kind shares (tokens, truncation, vocabulary, chat format, generation); one subclass per kind
-implements log-likelihoods (``_hf_causal``, ``_hf_masked``, ``_hf_seq2seq``). Build it with
-``load_backend("hf", model)`` or :meth:`HFBackend.load`.
+implements log-likelihoods (``_hf_causal``, ``_hf_masked``, ``_hf_seq2seq``), and
+``_hf_load`` picks the subclass. Build it with ``load_backend("hf", model)`` or
+:func:`~promptsearch.backends.hf_backend`.
 """
 
 from __future__ import annotations
@@ -18,14 +19,12 @@ from promptsearch.backends._base import (
     GenerationSettings,
     LMBackend,
     ProgressCallback,
-    register_backend,
 )
-from promptsearch.exceptions import ModelError
 
 if TYPE_CHECKING:
     from promptsearch.models import LoadedModel
 
-__all__ = ["HFBackend", "hf_backend"]
+__all__ = ["HFBackend"]
 
 
 class HFBackend(LMBackend):
@@ -41,32 +40,12 @@ class HFBackend(LMBackend):
     """
 
     capabilities: ClassVar[Capabilities] = Capabilities(trainable=True)
+    registry_name: ClassVar[str] = "hf"
     kind: ClassVar[str] = ""
 
     def __init__(self, model: LoadedModel, *, batch_size: int | None = None) -> None:
         super().__init__(batch_size=batch_size or (32 if str(model.device).startswith("cuda") else 16))
         self.model = model
-
-    @classmethod
-    def load(
-        cls,
-        model: Any,
-        *,
-        dtype: str = "auto",
-        device: str = "auto",
-        batch_size: int | None = None,
-        kind: str | None = None,
-        trust_remote_code: bool = False,
-        **options: Any,
-    ) -> HFBackend:
-        """Load ``model`` (catalog name, folder, hub id or LoadedModel) into the right subclass.
-
-        ``options`` go to the subclass (e.g. ``prefix_caching`` for causal models).
-        """
-        from promptsearch.models import load_model
-
-        loaded = load_model(model, kind=kind, dtype=dtype, device=device, trust_remote_code=trust_remote_code)
-        return hf_backend(loaded, batch_size=batch_size, **options)
 
     @property
     def loaded(self) -> LoadedModel:
@@ -119,25 +98,6 @@ class HFBackend(LMBackend):
         return generate(self, requests, settings, progress)
 
 
-def hf_backend(model: LoadedModel, *, batch_size: int | None = None, **options: Any) -> HFBackend:
-    """The backend class for the model's kind (``causal``, ``masked``, ``seq2seq``).
-
-    Raises:
-        ModelError: For a kind no backend handles.
-    """
-    from promptsearch.backends._hf_causal import HFCausalBackend
-    from promptsearch.backends._hf_masked import HFMaskedBackend
-    from promptsearch.backends._hf_seq2seq import HFSeq2SeqBackend
-
-    kind = str(getattr(model.kind, "value", model.kind))
-    by_kind: dict[str, type[HFBackend]] = {
-        cls.kind: cls for cls in (HFCausalBackend, HFMaskedBackend, HFSeq2SeqBackend)
-    }
-    if kind not in by_kind:
-        raise ModelError(f"No backend for {kind!r} models; use a causal, masked or seq2seq model.")
-    return by_kind[kind](model, batch_size=batch_size, **options)
-
-
 @functools.lru_cache(maxsize=8)
 def _vocabulary(tokenizer: Any, kind: str) -> tuple[str, ...]:
     """Decode every token id once: a leading space marks a word start (BPE ``Ġ``, SentencePiece
@@ -158,6 +118,3 @@ def _vocabulary(tokenizer: Any, kind: str) -> tuple[str, ...]:
             text = " " + text
         out.append(text)
     return tuple(out)
-
-
-register_backend("hf", HFBackend)

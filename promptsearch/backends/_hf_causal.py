@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -10,10 +9,11 @@ import numpy as np
 
 from promptsearch.backends._base import LoglikelihoodRequest, ProgressCallback, TokenLogprobs, length_batches
 from promptsearch.backends._hf import HFBackend
+from promptsearch.backends._hf_tensors import cache_argument, left_pad, output_cache
 from promptsearch.backends._tokens import EncodedInstance, encode_continuations, start_tokens
 from promptsearch.exceptions import ModelError
 
-__all__ = ["HFCausalBackend", "cache_argument", "left_pad", "output_cache"]
+__all__ = ["HFCausalBackend", "token_logprobs"]
 
 
 class HFCausalBackend(HFBackend):
@@ -54,6 +54,8 @@ class HFCausalBackend(HFBackend):
         self, requests: Sequence[LoglikelihoodRequest], progress: ProgressCallback | None = None
     ) -> list[np.ndarray]:
         instances = requests
+        if not instances:
+            return []
         self.check_text(instances)
         tok = self.model.tokenizer
         start = start_tokens(tok)
@@ -242,40 +244,6 @@ class HFCausalBackend(HFBackend):
         for k, (r, j) in enumerate(rows):
             rest = batch[r].continuations[j][1:]
             scores[r][j] += float(sum(logp[k, t, tok_id] for t, tok_id in enumerate(rest)))
-
-
-def cache_argument(model: Any) -> str:
-    """Name of the forward argument taking a KV cache (``cache`` in transformers >= 5.x)."""
-    model_class: Any = type(model)
-    return _cache_argument_of(model_class)
-
-
-@functools.cache
-def _cache_argument_of(model_class: Any) -> str:
-    import inspect
-
-    params = inspect.signature(model_class.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
-
-
-def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[Any, Any]:
-    """Left-pad token id lists into ``(ids, attention_mask)`` tensors."""
-    import torch
-
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        if r:
-            ids[i, width - len(r) :] = torch.tensor(list(r))
-            mask[i, width - len(r) :] = 1
-    return ids, mask
-
-
-def output_cache(out: Any) -> Any:
-    """The key/value cache of a model output (``cache`` in transformers >= 5.x)."""
-    cache = getattr(out, "cache", None)
-    return out.past_key_values if cache is None else cache
 
 
 def token_logprobs(vocabulary: tuple[str, ...], logp: np.ndarray, top_k: int | None) -> TokenLogprobs:

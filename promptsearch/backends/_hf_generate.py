@@ -138,7 +138,7 @@ def _causal_batch(
 ) -> list[str]:
     import torch
 
-    from promptsearch.backends._hf_causal import cache_argument, left_pad, output_cache
+    from promptsearch.backends._hf_tensors import cache_argument, left_pad, output_cache
 
     tok = backend.model.tokenizer
     model = backend.model.model

@@ -50,6 +50,8 @@ class HFMaskedBackend(HFBackend):
         self, requests: Sequence[LoglikelihoodRequest], progress: ProgressCallback | None = None
     ) -> list[np.ndarray]:
         instances = requests
+        if not instances:
+            return []
         self.check_text(instances)
         tok = self.model.tokenizer
         if tok.mask_token_id is None:

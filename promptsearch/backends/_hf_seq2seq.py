@@ -29,6 +29,8 @@ class HFSeq2SeqBackend(HFBackend):
         self, requests: Sequence[LoglikelihoodRequest], progress: ProgressCallback | None = None
     ) -> list[np.ndarray]:
         instances = requests
+        if not instances:
+            return []
         self.check_text(instances)
         tok = self.model.tokenizer
         sources = [(inst.full_context.rstrip(" ") + " " + inst.suffix.lstrip()).strip() for inst in instances]

@@ -61,6 +61,7 @@ class PromptSearch:
         study_: The Optuna study.
         split_: The few-shot split used.
         backend_: The backend the trials ran on (also ``scorer_``).
+        verbalizers_: The label-word candidates the study chose among.
 
     Example:
         >>> search = PromptSearch("search_spaces/movies.yaml", n_trials=20, seed=13)  # doctest: +SKIP
@@ -233,6 +234,7 @@ class PromptSearch:
         self.task_ = ctx.task
         self.backend_ = ctx.backend
         self.scorer_ = ctx.backend
+        self.verbalizers_ = ctx.verbalizers
         self.leaderboard_: Leaderboard = board
         self.best_prompt_: Prompt = best
         self.best_row_: LeaderboardRow = board.best

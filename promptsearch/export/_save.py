@@ -193,9 +193,7 @@ def _model_entry(model: Any) -> dict[str, Any]:
         loaded = getattr(model, "loaded", None)
         if isinstance(loaded, LoadedModel):
             return _model_entry(loaded)
-        from promptsearch.backends import backends
-
-        name = next((n for n in backends.names() if backends.get(n) is type(model)), type(model).__name__)
+        name = type(model).registry_name or type(model).__name__
         return {
             "id": model.name,
             "kind": None,

@@ -11,7 +11,7 @@ import re
 from typing import NamedTuple
 
 from promptsearch.exceptions import ConfigError
-from promptsearch.templates._template import FieldPart, LabelPart, Part, SoftPart, Template, TextPart
+from promptsearch.templates._template import FieldPart, LabelPart, Part, SoftPart, TextPart, parse_template
 
 __all__ = [
     "SCOPES",
@@ -80,12 +80,12 @@ def unparse(parts: tuple[Part, ...] | list[Part]) -> str:
 
 def text_parts(template: str) -> list[tuple[int, str]]:
     """``(part index, text)`` of every literal text part of ``template``."""
-    return [(i, p.text) for i, p in enumerate(Template(template).parts) if isinstance(p, TextPart)]
+    return [(i, p.text) for i, p in enumerate(parse_template(template)) if isinstance(p, TextPart)]
 
 
 def with_text_part(template: str, index: int, text: str) -> str:
     """Return ``template`` with its part ``index`` (a text part) replaced by ``text``."""
-    parts = list(Template(template).parts)
+    parts = list(parse_template(template))
     parts[index] = TextPart(text)
     return unparse([p for p in parts if not (isinstance(p, TextPart) and not p.text)])
 

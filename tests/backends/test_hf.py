@@ -186,3 +186,29 @@ def test_masked_next_token_distribution_matches_cloze_scores(tiny_masked: Loaded
     for row, s in zip(dist, scores):
         ids = [tok(" " + w, add_special_tokens=False)["input_ids"][0] for w in ("bad", "good")]
         np.testing.assert_allclose(row[ids], s, atol=1e-4)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_causal", "tiny_causal_absolute"])
+def test_greedy_generation_matches_transformers_generate(
+    request: pytest.FixtureRequest, fixture: str
+) -> None:
+    from promptsearch.backends import GenerationRequest, GenerationSettings
+
+    lm: LoadedModel = request.getfixturevalue(fixture)
+    backend = make_scorer(lm, batch_size=3)
+    prompts = ["Review: great fun film\nSentiment:", "The", "Question: what is the best movie?\nAnswer:", "I"]
+    got = backend.generate(
+        [GenerationRequest(p) for p in prompts], GenerationSettings(max_new_tokens=7, stop=())
+    )
+    tok = lm.tokenizer
+    for text, prompt in zip(got, prompts):
+        ids = torch.tensor([start_tokens(tok) + tok(prompt, add_special_tokens=False)["input_ids"]])
+        with torch.inference_mode():
+            out = lm.model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                do_sample=False,
+                max_new_tokens=7,
+                pad_token_id=tok.pad_token_id,
+            )
+        assert text == tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True)

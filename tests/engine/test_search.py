@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,28 +14,8 @@ from promptsearch.metrics import get_metric
 from promptsearch.models import LoadedModel
 from promptsearch.search import MemoryScoreCache, PromptSearch, SQLiteScoreCache, load_search_space
 from promptsearch.space import SearchSpace, TaskSpec
-from promptsearch.tasks import Example, Task
+from promptsearch.tasks import Task
 from promptsearch.templates import Prompt
-
-POS = [
-    "great fun film",
-    "I loved it",
-    "lovely story",
-    "brilliant acting",
-    "wonderful music",
-    "the best movie",
-]
-NEG = ["boring and bad", "the worst movie", "dull acting", "awful plot", "terrible story", "I hated it"]
-
-
-@pytest.fixture(scope="module")
-def toy_task() -> Task:
-    rng = random.Random(0)
-    exs = []
-    for i in range(40):
-        exs.append(Example.create({"text": f"{rng.choice(POS)} {i}"}, "positive"))
-        exs.append(Example.create({"text": f"{rng.choice(NEG)} {i}"}, "negative"))
-    return Task("toy", ("text",), ("negative", "positive"), tuple(exs), test_size=16)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,16 +14,11 @@ from promptsearch.models import LoadedModel
 from promptsearch.search import PromptSearch, SearchSpace, load_search_space
 from promptsearch.study import TRAIN_STEP_OFFSET
 from promptsearch.tasks import Example, Task
-
-POS = ["great fun film", "I loved it", "lovely story", "brilliant acting"]
-NEG = ["boring and bad", "the worst movie", "dull acting", "awful plot"]
+from tests._toy import toy_task
 
 
 def _task() -> Task:
-    rng = random.Random(1)
-    exs = [Example.create({"text": f"{rng.choice(POS)} {i}"}, "positive") for i in range(24)]
-    exs += [Example.create({"text": f"{rng.choice(NEG)} {i}"}, "negative") for i in range(24)]
-    return Task("toy", ("text",), ("negative", "positive"), tuple(exs), test_size=8)
+    return toy_task(n_per_class=24, seed=1, test_size=8)
 
 
 def _tiny_space(tuning: dict[str, Any], top: int) -> SearchSpace:

@@ -9,17 +9,15 @@ from promptsearch.models import LoadedModel
 from promptsearch.scoring import make_scorer, score_prompt
 from promptsearch.tasks import Example, Task
 from promptsearch.templates import Prompt
+from tests import _toy
 
-POS = ["great fun film", "I loved it", "lovely story", "brilliant acting", "wonderful music",
-       "the best movie"]
-NEG = ["boring and bad", "the worst movie", "dull acting", "awful plot", "terrible story", "I hated it"]
-QUERIES = ["a great story", "dull and boring plot", "I loved the music", "the worst acting",
-           "fun film", "terrible", "nice movie but too long", "brilliant"]
+QUERIES = list(_toy.QUERIES)
 
 
 def toy_task() -> Task:
-    exs = [Example.create({"text": f"{t} {i}"}, "positive") for i, t in enumerate(POS)]
-    exs += [Example.create({"text": f"{t} {i}"}, "negative") for i, t in enumerate(NEG)]
+    """Twelve examples of the toy sentiment task (positive first, then negative)."""
+    exs = [Example.create({"text": f"{t} {i}"}, "positive") for i, t in enumerate(_toy.POSITIVE_TEXTS)]
+    exs += [Example.create({"text": f"{t} {i}"}, "negative") for i, t in enumerate(_toy.NEGATIVE_TEXTS)]
     return Task("toy", ("text",), ("negative", "positive"), tuple(exs))
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import random
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,21 +12,17 @@ import pytest
 from promptsearch.exceptions import ConfigError
 from promptsearch.models import LoadedModel
 from promptsearch.search import ProtocolResult, load_search_space, run_protocol
-
-POS = ["great fun film", "I loved it", "lovely story", "brilliant acting"]
-NEG = ["boring and bad", "the worst movie", "dull acting", "awful plot"]
+from tests._toy import sentiment_examples
 
 
 @pytest.fixture(scope="module")
 def toy_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rng = random.Random(3)
     path = tmp_path_factory.mktemp("data") / "toy.csv"
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["text", "label"])
-        for i in range(30):
-            writer.writerow([f"{rng.choice(POS)} {i}", "positive"])
-            writer.writerow([f"{rng.choice(NEG)} {i}", "negative"])
+        for ex in sentiment_examples(30, seed=3):
+            writer.writerow([ex.inputs["text"], ex.label])
     return path
 
 
