@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     predictor = load_prompt(
         args.folder, model=args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size
     )
-    key = {"classification": "label", "multiple_choice": "answer"}.get(predictor.task_type, "output")
+    key = predictor.output.answer_key
     if any(key in row for row, _ in rows):
         _logger.warning("Input rows have a %r key: it is kept as 'input_%s'; %r is predicted.", key, key, key)
     output = Path(args.output)
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
             for start in range(0, len(rows), _CHUNK):
                 chunk = rows[start : start + _CHUNK]
                 for out in _predict_chunk(predictor, chunk, key, bar.update):
-                    if predictor.task_type == "classification":
+                    if predictor.labels:
                         counts[out[key]] += 1
                     fh.write(json.dumps(out, ensure_ascii=False) + "\n")
         os.replace(tmp, output)
@@ -177,15 +177,13 @@ def _predict_chunk(predictor: Any, chunk: list[Row], key: str, progress: Any) ->
         if key in out:
             out[f"input_{key}"] = out.pop(key)
         outs.append(out)
-    if predictor.task_type == "generation":
+    if not predictor.output.has_scores:
         for out, text in zip(outs, predictor.predict(records, progress=progress)):
             out[key] = text
         return outs
     probs = predictor.predict_proba(records, progress=progress)
     for out, rec, p in zip(outs, records, probs):
-        options = (
-            predictor.labels if predictor.task_type == "classification" else [str(c) for c in rec["choices"]]
-        )
+        options = list(predictor.labels) or [str(c) for c in rec["choices"]]
         out[key] = options[int(p.argmax())]
         out["probabilities"] = {name: float(x) for name, x in zip(options, p)}
     return outs

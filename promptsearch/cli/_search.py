@@ -39,7 +39,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="input column of a --task file; COLUMN=FIELD maps it to a template field "
         "(one plain column becomes the space's field, e.g. {text}); repeat for several",
     )
-    p.add_argument("--label-field", default=None, help="label column of a --task file")
+    p.add_argument(
+        "--label-field", default=None, help="label (or, multiple choice, answer) column of a --task file"
+    )
+    p.add_argument(
+        "--target-field",
+        default=None,
+        help="generation: the column of a --task file with the reference text (or a list of them)",
+    )
     p.add_argument(
         "--export",
         default=None,
@@ -66,10 +73,10 @@ def _task_override(args: argparse.Namespace, field: str = "text") -> Any:
     ``--text-field COLUMN`` becomes the space's field (``{text}`` in the shipped spaces).
     """
     if args.task is None:
-        if args.text_field or args.label_field:
-            raise ConfigError("--text-field and --label-field need --task FILE.")
+        if args.text_field or args.label_field or args.target_field:
+            raise ConfigError("--text-field, --label-field and --target-field need --task FILE.")
         return None
-    if not (args.text_field or args.label_field):
+    if not (args.text_field or args.label_field or args.target_field):
         return args.task
     spec: dict[str, Any] = {"name_or_path": args.task}
     if args.text_field:
@@ -79,6 +86,8 @@ def _task_override(args: argparse.Namespace, field: str = "text") -> Any:
         spec["text_fields"] = {col: (name or col) for col, name in pairs}
     if args.label_field:
         spec["label_field"] = args.label_field
+    if args.target_field:
+        spec["target_field"] = args.target_field
     return spec
 
 

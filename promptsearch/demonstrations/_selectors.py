@@ -236,7 +236,13 @@ def selector_from_dict(data: dict[str, Any]) -> DemoSelector:
 
 
 class DemoSelection(ABC):
-    """How a search picks demonstrations (a space's ``demonstrations.selection``)."""
+    """How a search picks demonstrations (a space's ``demonstrations.selection``).
+
+    ``uses_embedder`` says whether it compares texts with the space's sentence encoder (which
+    the search then loads, and checks, before any trial).
+    """
+
+    uses_embedder: ClassVar[bool] = False
 
     @abstractmethod
     def build(
@@ -263,6 +269,8 @@ class _RandomSelection(DemoSelection):
 
 class _SimilarSelection(DemoSelection):
     """The ``n`` training examples most similar to each query (TF-IDF or a sentence encoder)."""
+
+    uses_embedder = True
 
     def build(
         self, train: Sequence[Example], n: int, *, order: str, seed: int, fields: Sequence[str], embedder: str

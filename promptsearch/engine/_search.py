@@ -122,7 +122,7 @@ class PromptSearch:
             if self.task is not None:
                 space = space.with_task(self.task)
             spec = space.require_task()
-            task = load_task(spec.name_or_path, **spec.loader_kwargs(), **_task_type_kwargs(spec))
+            task = load_task(spec.name_or_path, **spec.loader_kwargs())
         if self.n_trials is not None and self.n_trials < 1:
             raise ConfigError(f"--trials must be at least 1, got {self.n_trials}.")
         overrides: dict[str, Any] = {}
@@ -246,15 +246,6 @@ class PromptSearch:
         )
 
 
-def _task_type_kwargs(spec: Any) -> dict[str, Any]:
-    """``task_type=`` for loaders when the space names one (catalog tasks know their own)."""
-    from promptsearch.tasks._catalog import CATALOG
-
-    if spec.task_type is None or spec.name_or_path in CATALOG:
-        return {}
-    return {"task_type": spec.task_type}
-
-
 def override_final(space: SearchSpace, *, test_limit: int | None, top: int | None) -> SearchSpace:
     """A copy of ``space`` whose final evaluation uses ``test_limit`` and ``top`` where given."""
     if test_limit is None and top is None:
@@ -273,11 +264,11 @@ def check_embedder(space: SearchSpace) -> str:
     A bad name then fails the run at once with a clear message, instead of failing every
     ``similar`` trial one by one.
     """
-    from promptsearch.demonstrations import load_embedder
+    from promptsearch.demonstrations import load_embedder, selections
 
     demos = space.demonstrations
     name = demos.embedder
-    if "similar" in demos.selection and any(c > 0 for c in demos.counts):
+    if any(selections.get(s).uses_embedder for s in demos.selection) and any(c > 0 for c in demos.counts):
         try:
             load_embedder(name)
         except PromptSearchError as exc:

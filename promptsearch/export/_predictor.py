@@ -19,6 +19,7 @@ from promptsearch.templates import Prompt
 if TYPE_CHECKING:
     from promptsearch.backends import LMBackend
     from promptsearch.models import LoadedModel
+    from promptsearch.scoring import OutputStrategy
     from promptsearch.tasks import Task
 
 __all__ = ["PromptPredictor", "load_prompt", "to_examples"]
@@ -91,8 +92,16 @@ class PromptPredictor:
 
     @property
     def task_type(self) -> str:
-        """``classification``, ``multiple_choice`` or ``generation``."""
+        """``classification``, ``multiple_choice``, ``generation`` (or a plugin's task type)."""
         return str((self._manifest.get("task") or {}).get("task_type", "classification"))
+
+    @property
+    def output(self) -> OutputStrategy:
+        """The prediction strategy of the task type (what :meth:`predict` returns)."""
+        from promptsearch.scoring import outputs
+        from promptsearch.tasks import task_types
+
+        return outputs.get(task_types.get(self.task_type).output)
 
     def _task(self) -> Task:
         from promptsearch.tasks import Task
@@ -106,7 +115,7 @@ class PromptPredictor:
         )
 
     def _examples(self, inputs: Inputs) -> list[Example]:
-        examples = to_examples(inputs, self.input_fields, choices=self.task_type == "multiple_choice")
+        examples = to_examples(inputs, self.input_fields, choices=self.output.kind == "choice")
         max_words = self._manifest.get("max_words")
         return [ex.shorten(int(max_words)) for ex in examples] if max_words else examples
 
@@ -148,15 +157,15 @@ class PromptPredictor:
         from promptsearch.exceptions import ConfigError
         from promptsearch.scoring import predict, softmax
 
-        if self.task_type == "generation":
-            raise ConfigError("A generation prompt has no probabilities over answers; use predict().")
+        if not self.output.has_scores:
+            raise ConfigError(f"A {self.task_type} prompt has no probabilities over answers; use predict().")
         examples = self._examples(inputs)
         if not examples:
             return np.zeros((0, len(self.labels)))
         out = predict(self.scorer, self._prompt, self._task(), examples, progress=progress)
-        if self.task_type == "multiple_choice":
-            return [softmax(s) for s in out.scores]
-        return softmax(np.stack(out.scores))
+        if self.labels:
+            return softmax(np.stack(out.scores))
+        return [softmax(s) for s in out.scores]
 
     def predict(self, inputs: Inputs, *, progress: Callable[[int], None] | None = None) -> list[str]:
         """Each input's most probable label name, chosen answer, or generated text."""
@@ -166,12 +175,7 @@ class PromptPredictor:
         if not examples:
             return []
         out = predict(self.scorer, self._prompt, self._task(), examples, progress=progress)
-        preds = out.predictions
-        if preds.kind == "label":
-            return [self.labels[int(i)] for i in preds.predicted]
-        if preds.kind == "choice":
-            return [ex.choices[int(i)] for ex, i in zip(examples, preds.predicted)]
-        return [str(t) for t in preds.predicted]
+        return self.output.answers(out, examples, self.labels)
 
     def __repr__(self) -> str:
         return (

@@ -176,7 +176,6 @@ def run_protocol(
     from promptsearch.backends import load_backend
     from promptsearch.demonstrations import order_demonstrations, select_random
     from promptsearch.engine import DevObjective, PromptSearch
-    from promptsearch.engine._search import _task_type_kwargs
     from promptsearch.evaluation import evaluate_prompt
     from promptsearch.metrics import get_metric
     from promptsearch.tasks import few_shot_split, load_task
@@ -184,7 +183,7 @@ def run_protocol(
     out = Path(out_dir)
     space = space.with_task(task) if task is not None else space
     spec = space.require_task()
-    task_obj = load_task(spec.name_or_path, **spec.loader_kwargs(), **_task_type_kwargs(spec))
+    task_obj = load_task(spec.name_or_path, **spec.loader_kwargs())
     space.check_task_type(task_obj.task_type)
     metric = get_metric(space.metric or task_obj.metric)
     scorer = load_backend(

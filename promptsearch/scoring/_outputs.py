@@ -51,9 +51,30 @@ def softmax(scores: np.ndarray) -> np.ndarray:
 
 
 class OutputStrategy(ABC):
-    """Turns a prompt and examples into predictions of one kind (``label``, ``choice``, ``text``)."""
+    """Turns a prompt and examples into predictions of one kind (``label``, ``choice``, ``text``).
+
+    Attributes:
+        kind: The prediction kind (the ``output`` of the task types it serves).
+        answer_key: Name of the prediction in output rows of ``promptsearch predict``.
+        has_scores: Its predictions come with scores over the options (probabilities).
+    """
 
     kind: ClassVar[str] = ""
+    answer_key: ClassVar[str] = "output"
+    has_scores: ClassVar[bool] = True
+
+    def options(self, example: Example, labels: Sequence[str]) -> list[str]:
+        """What an example's scores are over: the labels or its own choices."""
+        return list(labels)
+
+    def answers(
+        self, outputs: PromptOutputs, examples: Sequence[Example], labels: Sequence[str]
+    ) -> list[str]:
+        """Each prediction as text: a label name, a chosen answer or the generated text."""
+        return [
+            self.options(ex, labels)[int(p)] if self.has_scores else str(p)
+            for ex, p in zip(examples, outputs.predictions.predicted)
+        ]
 
     @abstractmethod
     def predict(
@@ -91,6 +112,7 @@ class LabelScores(OutputStrategy):
     """Classification: label words scored at the ``{label}`` slot, calibrated if asked."""
 
     kind = "label"
+    answer_key = "label"
 
     def predict(
         self,
@@ -121,6 +143,10 @@ class ChoiceScores(OutputStrategy):
     """Multiple choice: each example's own choices scored at the ``{label}`` slot."""
 
     kind = "choice"
+    answer_key = "answer"
+
+    def options(self, example: Example, labels: Sequence[str]) -> list[str]:
+        return list(example.choices)
 
     def predict(
         self,
@@ -150,6 +176,7 @@ class GeneratedText(OutputStrategy):
     """Generation: the text generated after the prompt, cut at the stop strings."""
 
     kind = "text"
+    has_scores = False
 
     def predict(
         self,

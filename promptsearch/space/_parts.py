@@ -62,6 +62,14 @@ class TaskSpec(Section):
             "None keeps whole texts. Applied to train, dev and test alike."
         },
     )
+    target_field: str | None = field(
+        default=None,
+        metadata={"help": "Generation: the column of reference texts (a text or a list per row)."},
+    )
+    choices_field: str | None = field(
+        default=None,
+        metadata={"help": "Multiple choice: the column of each row's answer choices (default: choices)."},
+    )
     task_type: str | None = field(
         default=None,
         metadata={
@@ -87,9 +95,12 @@ class TaskSpec(Section):
         if self._catalog_labels() is not None and self.loader_kwargs():
             raise ConfigError(
                 f"task: catalog task {self.name_or_path!r} takes no loading options (text_fields, "
-                "label_field, label_names); write just `task: " + self.name_or_path + "` "
-                "(max_words is allowed)."
+                "label_field, label_names, target_field, choices_field); write just `task: "
+                + self.name_or_path
+                + "` (max_words is allowed)."
             )
+        if self._catalog_labels() is not None and self.task_type not in (None, self.kind()):
+            raise self._fail("task_type", f"catalog task {self.name_or_path!r} is a {self.kind()} task.")
 
     def _check_catalog_typo(self) -> None:
         """Reject a bare name that is no path but nearly a catalog name, as ``load_task`` does."""
@@ -107,10 +118,20 @@ class TaskSpec(Section):
 
     def loader_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`promptsearch.tasks.load_task` (none for catalog tasks)."""
-        if self.text_fields is None and self.label_field == "label" and self.label_names is None:
-            return {}
-        text_fields = dict(self.text_fields) if isinstance(self.text_fields, Mapping) else self.text_fields
-        return {"text_fields": text_fields, "label_field": self.label_field, "label_names": self.label_names}
+        out: dict[str, Any] = {}
+        if self.text_fields is not None or self.label_field != "label" or self.label_names is not None:
+            text_fields = (
+                dict(self.text_fields) if isinstance(self.text_fields, Mapping) else self.text_fields
+            )
+            out = {
+                "text_fields": text_fields,
+                "label_field": self.label_field,
+                "label_names": self.label_names,
+            }
+        extra = {"target_field": self.target_field, "choices_field": self.choices_field}
+        if self._catalog_labels() is None:
+            extra["task_type"] = self.task_type
+        return {**out, **{k: v for k, v in extra.items() if v is not None}}
 
     def _catalog_labels(self) -> tuple[str, ...] | None:
         from promptsearch.tasks._catalog import CATALOG  # Lazy: keeps this module light to import.
@@ -118,12 +139,14 @@ class TaskSpec(Section):
         return CATALOG.get(self.name_or_path).labels if self.name_or_path in CATALOG else None
 
     def kind(self) -> str | None:
-        """The task type when known without loading the data (given, or the catalog's)."""
+        """The task type when known without loading the data (the catalog's, or given)."""
         from promptsearch.tasks._catalog import CATALOG
 
+        if self.name_or_path in CATALOG:
+            return CATALOG.get(self.name_or_path).task_type
         if self.task_type is not None:
             return self.task_type
-        return CATALOG.get(self.name_or_path).task_type if self.name_or_path in CATALOG else None
+        return "generation" if self.target_field is not None else None
 
     def field_names(self) -> tuple[str, ...] | None:
         """The task's input field names when known without loading the data, else ``None``."""

@@ -174,7 +174,7 @@ class SearchSpace(Section):
             for i, seed in enumerate(self.templates.seeds):
                 missing = [
                     f
-                    for f in Template(seed.template, generation=kind == "generation").fields
+                    for f in Template(seed.template, generation=not _answer_slot(kind)).fields
                     if f not in fields
                 ]
                 if missing:
@@ -364,3 +364,10 @@ def _check_duplicate_keys(node: yaml.Node | None, path: str) -> None:
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _check_duplicate_keys(item, f"{path}[{i}]")
+
+
+def _answer_slot(task_type: str | None) -> bool:
+    """Whether templates of this task type (``None``: not known yet) have a ``{label}`` slot."""
+    from promptsearch.tasks import task_types
+
+    return task_type is None or task_types.get(task_type).answer_slot

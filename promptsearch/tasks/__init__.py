@@ -7,25 +7,31 @@ Example:
 """
 
 from promptsearch.tasks._catalog import CatalogEntry, fetch_task, list_catalog
+from promptsearch.tasks._kinds import TaskType, register_task_type, task_types
 from promptsearch.tasks._load import load_task
-from promptsearch.tasks._loaders import load_file, load_hf_dataset
+from promptsearch.tasks._loaders import file_readers, load_file, load_hf_dataset, register_file_reader
 from promptsearch.tasks._records import Example, FewShotSplit, Task
 from promptsearch.tasks._splits import LMBFF_SEEDS, few_shot_split
-from promptsearch.tasks._types import TaskType, register_task_type, task_types
+from promptsearch.tasks._types import Classification, Generation, MultipleChoice
 
 __all__ = [
     "LMBFF_SEEDS",
     "CatalogEntry",
+    "Classification",
     "Example",
     "FewShotSplit",
+    "Generation",
+    "MultipleChoice",
     "Task",
     "TaskType",
     "fetch_task",
     "few_shot_split",
+    "file_readers",
     "list_catalog",
     "load_file",
     "load_hf_dataset",
     "load_task",
+    "register_file_reader",
     "register_task_type",
     "task_types",
 ]

@@ -10,7 +10,7 @@ from typing import Any
 from promptsearch._registry import suggest
 from promptsearch.exceptions import ConfigError, DataError, UnknownNameError
 from promptsearch.tasks._catalog import CATALOG, load_catalog_task
-from promptsearch.tasks._loaders import FILE_SUFFIXES, load_file, load_hf_dataset
+from promptsearch.tasks._loaders import file_readers, load_file, load_hf_dataset
 from promptsearch.tasks._records import Task
 
 __all__ = ["load_task"]
@@ -29,8 +29,8 @@ def load_task(name_or_path: str | Path, **kwargs: Any) -> Task:
     Args:
         name_or_path: What to load.
         **kwargs: Options for :func:`load_file` or :func:`load_hf_dataset` (``text_fields``,
-            ``label_field``, ``label_names``, ``name``, ``split``, ``subset``). Catalog tasks
-            take none.
+            ``label_field``, ``label_names``, ``task_type``, ``target_field``,
+            ``choices_field``, ``name``, ``split``, ``subset``). Catalog tasks take none.
 
     Raises:
         UnknownNameError: If the name is neither a catalog name, a path nor a plausible hub id.
@@ -55,7 +55,7 @@ def load_task(name_or_path: str | Path, **kwargs: Any) -> Task:
     if path.is_dir():
         return load_hf_dataset(path, **kwargs)
     catalog = CATALOG.names()
-    if path.suffix.lower() in FILE_SUFFIXES or source.startswith((".", "/", "~")) or "\\" in source:
+    if path.suffix.lower() in file_readers or source.startswith((".", "/", "~")) or "\\" in source:
         raise DataError(
             f"No file or folder at {source!r}; check the path. Catalog tasks: {', '.join(catalog)}."
         )

@@ -1,7 +1,8 @@
-"""Load a classification task from a local file or a Hugging Face ``datasets`` source.
+"""Load a task from a local file or a Hugging Face ``datasets`` source.
 
 Both loaders reduce their source to columns (name -> list of values) and share one builder,
-so field mapping, label handling and error messages are the same everywhere.
+so field mapping, answers and error messages are the same everywhere. File formats are read
+by the readers registered in :data:`file_readers` (one per suffix).
 """
 
 from __future__ import annotations
@@ -9,20 +10,37 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from promptsearch._registry import Registry
 from promptsearch.exceptions import DataError
 from promptsearch.tasks._build import TextFields, build_task
 from promptsearch.tasks._records import Task
 
-__all__ = ["FILE_SUFFIXES", "TextFields", "load_file", "load_hf_dataset"]
+__all__ = [
+    "FILE_SUFFIXES",
+    "TextFields",
+    "file_readers",
+    "load_file",
+    "load_hf_dataset",
+    "register_file_reader",
+]
 
 _logger = logging.getLogger(__name__)
 
-FILE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
 Columns = dict[str, list[Any]]
+FileReader = Callable[[Path], Columns]
+"""``reader(path) -> {column: values}``."""
+
+#: File suffix (``".csv"``) -> reader.
+file_readers: Registry[FileReader] = Registry("file format")
+
+
+def register_file_reader(suffix: str, reader: FileReader) -> None:
+    """Read files ending in ``suffix`` (e.g. ``".xlsx"``) with ``reader``."""
+    file_readers.register(suffix.lower(), reader)
 
 
 def load_file(
@@ -32,8 +50,11 @@ def load_file(
     label_field: str = "label",
     label_names: Sequence[str] | None = None,
     name: str | None = None,
+    task_type: str | None = None,
+    target_field: str | None = None,
+    choices_field: str = "choices",
 ) -> Task:
-    """Load a labelled data set from a CSV, TSV, JSON Lines, JSON or Parquet file.
+    """Load a data set from a CSV, TSV, JSON Lines, JSON or Parquet file.
 
     Args:
         path: The file; its suffix picks the format.
@@ -45,6 +66,12 @@ def load_file(
             sorted numerically). Integer labels ``0..n-1`` are mapped to these names by index
             when they are not names themselves.
         name: Task name; defaults to the file stem.
+        task_type: ``classification``, ``multiple_choice`` or ``generation``; ``None`` detects
+            it: generation with a ``target`` column (or ``target_field``), multiple choice with a
+            ``choices`` column, else classification.
+        target_field: Generation: the column with the reference text, or a list of them.
+        choices_field: Multiple choice: the column with each example's list of choices; the
+            label column then holds the correct choice (its text or index).
 
     Returns:
         The task, with identical examples removed.
@@ -60,13 +87,13 @@ def load_file(
     if not path.is_file():
         raise DataError(f"Data file {str(path)!r} does not exist; check the path.")
     suffix = path.suffix.lower()
-    if suffix not in FILE_SUFFIXES:
+    if suffix not in file_readers:
         raise DataError(
-            f"Cannot read {path.name!r}: unknown suffix {suffix!r}. Supported: {', '.join(FILE_SUFFIXES)}; "
-            "convert the file or rename it to match its format."
+            f"Cannot read {path.name!r}: unknown suffix {suffix!r}. Supported: "
+            f"{', '.join(file_readers.registered())}; convert the file or rename it to match its format."
         )
     try:
-        columns = _read_columns(path, suffix)
+        columns = file_readers.get(suffix)(path)
     except DataError:
         raise
     except (OSError, ValueError, UnicodeDecodeError, csv.Error) as exc:
@@ -80,6 +107,9 @@ def load_file(
         label_field=label_field,
         label_names=label_names,
         name=name or path.name.split(".")[0],
+        task_type=task_type,
+        target_field=target_field,
+        choices_field=choices_field,
     )
 
 
@@ -92,6 +122,9 @@ def load_hf_dataset(
     label_field: str = "label",
     label_names: Sequence[str] | None = None,
     name: str | None = None,
+    task_type: str | None = None,
+    target_field: str | None = None,
+    choices_field: str = "choices",
 ) -> Task:
     """Load a task with Hugging Face ``datasets``: a hub name or a ``save_to_disk`` folder.
 
@@ -104,6 +137,7 @@ def load_hf_dataset(
         label_field: As in :func:`load_file`. A ``ClassLabel`` feature gives the label names.
         label_names: As in :func:`load_file`; overrides the ``ClassLabel`` names.
         name: Task name; defaults to the last part of ``name_or_path``.
+        task_type, target_field, choices_field: As in :func:`load_file`.
 
     Raises:
         DataError: If the data set cannot be loaded (e.g. no hub access) or lacks a column.
@@ -143,34 +177,46 @@ def load_hf_dataset(
         label_field=label_field,
         label_names=label_names,
         name=name or path.name or source,
+        task_type=task_type,
+        target_field=target_field,
+        choices_field=choices_field,
     )
 
 
-def _read_columns(path: Path, suffix: str) -> Columns:
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
+def _read_parquet(path: Path) -> Columns:
+    import pyarrow.parquet as pq
 
-        table = pq.read_table(path)
-        return {col: table.column(col).to_pylist() for col in table.column_names}
-    text = path.read_text(encoding="utf-8-sig")
-    if suffix in (".csv", ".tsv"):
-        reader = csv.DictReader(text.splitlines(), delimiter="\t" if suffix == ".tsv" else ",")
+    table = pq.read_table(path)
+    return {col: table.column(col).to_pylist() for col in table.column_names}
+
+
+def _read_delimited(delimiter: str) -> FileReader:
+    def read(path: Path) -> Columns:
+        reader = csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines(), delimiter=delimiter)
         return _rows_to_columns(list(reader), list(reader.fieldnames or []))
-    if suffix == ".json":
-        try:
-            data = json.loads(text) if text.strip() else []
-        except json.JSONDecodeError:
-            return _rows_to_columns(_parse_jsonl(text, path))  # JSON Lines named .json
-        if isinstance(data, dict):  # {"data": [...]} or columns {"text": [...], "label": [...]}
-            lists = [v for v in data.values() if isinstance(v, list)]
-            if len(lists) == 1 and all(isinstance(r, dict) for r in lists[0]):
-                data = lists[0]
-            elif lists and len(lists) == len(data):
-                return {str(k): list(v) for k, v in data.items()}
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise DataError(f"{str(path)!r} must hold a list of objects (one per example).")
-        return _rows_to_columns(data)
-    return _rows_to_columns(_parse_jsonl(text, path))
+
+    return read
+
+
+def _read_json(path: Path) -> Columns:
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        data = json.loads(text) if text.strip() else []
+    except json.JSONDecodeError:
+        return _rows_to_columns(_parse_jsonl(text, path))  # JSON Lines named .json
+    if isinstance(data, dict):  # {"data": [...]} or columns {"text": [...], "label": [...]}
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(lists) == 1 and all(isinstance(r, dict) for r in lists[0]):
+            data = lists[0]
+        elif lists and len(lists) == len(data):
+            return {str(k): list(v) for k, v in data.items()}
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise DataError(f"{str(path)!r} must hold a list of objects (one per example).")
+    return _rows_to_columns(data)
+
+
+def _read_jsonl(path: Path) -> Columns:
+    return _rows_to_columns(_parse_jsonl(path.read_text(encoding="utf-8-sig"), path))
 
 
 def _parse_jsonl(text: str, path: Path) -> list[dict[str, Any]]:
@@ -195,3 +241,12 @@ def _rows_to_columns(rows: Sequence[Mapping[str, Any]], header: Sequence[str] | 
     for row in rows:  # Keys in order of first appearance: deterministic.
         names.extend(k for k in row if k not in names)
     return {col: [row.get(col) for row in rows] for col in names if col is not None}
+
+
+register_file_reader(".csv", _read_delimited(","))
+register_file_reader(".tsv", _read_delimited("\t"))
+register_file_reader(".jsonl", _read_jsonl)
+register_file_reader(".json", _read_json)
+register_file_reader(".parquet", _read_parquet)
+#: The suffixes read out of the box (plugins may add more with :func:`register_file_reader`).
+FILE_SUFFIXES = tuple(file_readers.registered())

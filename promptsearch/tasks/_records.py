@@ -13,12 +13,9 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 from promptsearch.exceptions import DataError
-
-if TYPE_CHECKING:
-    from promptsearch.tasks._types import TaskType
+from promptsearch.tasks._kinds import TaskType, task_types
 
 __all__ = ["Example", "FewShotSplit", "Task", "example_id", "shorten_text"]
 
@@ -153,8 +150,6 @@ class Task:
     task_type: str = "classification"
 
     def __post_init__(self) -> None:
-        from promptsearch.tasks._types import task_types
-
         kind = task_types.get(self.task_type)
         kind.check_task(self)
         if not self.metric:
@@ -163,8 +158,6 @@ class Task:
     @property
     def kind(self) -> TaskType:
         """The :class:`~promptsearch.tasks.TaskType` object of :attr:`task_type`."""
-        from promptsearch.tasks._types import task_types
-
         return task_types.get(self.task_type)
 
     def template_or_default(self) -> str:

@@ -1,69 +1,27 @@
-"""Task types: what an example expects, how splits are drawn, and what a prompt produces.
-
-A task type is data-side knowledge only. It declares the kind of prediction its prompts make
-(``output``: a class, a choice or a text, see :data:`promptsearch.metrics.KINDS`), and the
-scoring layer runs the strategy registered for that kind, as lm-evaluation-harness tasks
-declare an ``output_type``. Adding a task type is one subclass plus :func:`register_task_type`.
-"""
+"""The built-in task types: classification, multiple choice and generation."""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
-from promptsearch._registry import Registry
 from promptsearch.exceptions import DataError
+from promptsearch.tasks._columns import (
+    ColumnOptions,
+    as_int,
+    as_list,
+    is_missing,
+    normalize_labels,
+    require_column,
+    to_text,
+)
+from promptsearch.tasks._kinds import Columns, Inputs, TaskType, register_task_type
+from promptsearch.tasks._records import Example
 
 if TYPE_CHECKING:
-    from promptsearch.tasks._records import Example, Task
+    from promptsearch.tasks._records import Task
 
-__all__ = ["TaskType", "register_task_type", "task_types"]
-
-
-class TaskType(ABC):
-    """What a kind of task expects of its examples and its prompts.
-
-    Attributes:
-        name: Registry name (``Task.task_type``).
-        output: Prediction kind of its prompts: ``"label"``, ``"choice"`` or ``"text"``.
-        default_metric: Metric optimized when neither the task nor the space names one.
-        answer_slot: Templates carry a ``{label}`` slot where the answer goes; otherwise the
-            answer follows the end of the template (generation).
-        label_words: Prompts map labels to words (verbalizers, label-word search, calibration).
-    """
-
-    name: ClassVar[str] = ""
-    output: ClassVar[str] = ""
-    default_metric: ClassVar[str] = ""
-    answer_slot: ClassVar[bool] = True
-    label_words: ClassVar[bool] = False
-
-    @abstractmethod
-    def check_task(self, task: Task) -> None:
-        """Raise :class:`~promptsearch.exceptions.DataError` when the examples do not fit the type."""
-
-    def strata(self, task: Task, pool: Sequence[Example]) -> list[tuple[str, list[Example]]]:
-        """Groups a few-shot split draws ``k`` examples from, in a fixed order (one group here)."""
-        return [("all", list(pool))]
-
-    def generic_template(self, fields: Sequence[str]) -> str:
-        """A plain starting template over ``fields``."""
-        body = "\n".join(f"{f.replace('_', ' ').capitalize()}: {{{f}}}" for f in fields)
-        return body + ("\nAnswer:{label}" if self.answer_slot else "\nAnswer:")
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-
-#: Task type name -> task type object.
-task_types: Registry[TaskType] = Registry("task type")
-
-
-def register_task_type(cls: type[TaskType]) -> type[TaskType]:
-    """Class decorator: register an instance of ``cls`` under ``cls.name``."""
-    task_types.register(cls.name, cls())
-    return cls
+__all__ = ["Classification", "Generation", "MultipleChoice"]
 
 
 @register_task_type
@@ -92,6 +50,23 @@ class Classification(TaskType):
         # Fixed class order, so that the split's random stream is consumed identically.
         return [(label, [ex for ex in pool if ex.label == label]) for label in task.label_names]
 
+    def answer_columns(self, options: ColumnOptions) -> set[str]:
+        return {options.label_field}
+
+    def examples_from_columns(
+        self, columns: Columns, inputs: Inputs, options: ColumnOptions, source: str
+    ) -> tuple[list[Example], tuple[str, ...]]:
+        require_column(columns, options.label_field, "label", source, "label_field= (--label-field)")
+        raw = list(columns[options.label_field])
+        for row, value in enumerate(raw):
+            if is_missing(value):
+                raise DataError(
+                    f"Row {row + 1} of {source!r} has an empty label in column {options.label_field!r}; "
+                    "remove or label that row."
+                )
+        labels, names = normalize_labels(raw, options.label_names, source)
+        return [Example.create(fields, label) for fields, label in zip(inputs, labels)], names
+
 
 @register_task_type
 class MultipleChoice(TaskType):
@@ -113,6 +88,34 @@ class MultipleChoice(TaskType):
                     f"Example {ex.id} of task {task.name!r}: the answer {ex.label!r} is not one of its "
                     f"choices {list(ex.choices)}."
                 )
+
+    def answer_columns(self, options: ColumnOptions) -> set[str]:
+        return {options.label_field, options.choices_field}
+
+    def examples_from_columns(
+        self, columns: Columns, inputs: Inputs, options: ColumnOptions, source: str
+    ) -> tuple[list[Example], tuple[str, ...]]:
+        require_column(columns, options.choices_field, "choices", source, "choices_field=")
+        require_column(columns, options.label_field, "answer", source, "label_field= (--label-field)")
+        out = []
+        for row, (fields, raw, answer) in enumerate(
+            zip(inputs, columns[options.choices_field], columns[options.label_field])
+        ):
+            choices = [to_text(c) for c in as_list(raw) or []]
+            if len(choices) < 2:
+                raise DataError(
+                    f"Row {row + 1} of {source!r}: column {options.choices_field!r} must hold a list of at "
+                    f"least two answer choices, got {raw!r}."
+                )
+            index = as_int(answer)
+            label = choices[index] if index is not None and 0 <= index < len(choices) else to_text(answer)
+            if label not in choices:
+                raise DataError(
+                    f"Row {row + 1} of {source!r}: the answer {answer!r} is neither one of the choices "
+                    f"{choices} nor an index into them."
+                )
+            out.append(Example.create(fields, label, choices=choices))
+        return out, ()
 
 
 @register_task_type
@@ -136,3 +139,22 @@ class Generation(TaskType):
                     f"Example {ex.id} of generation task {task.name!r} has an empty reference; remove it "
                     "or fill it in."
                 )
+
+    def answer_columns(self, options: ColumnOptions) -> set[str]:
+        return {options.target_field}
+
+    def examples_from_columns(
+        self, columns: Columns, inputs: Inputs, options: ColumnOptions, source: str
+    ) -> tuple[list[Example], tuple[str, ...]]:
+        require_column(columns, options.target_field, "target", source, "target_field= (--target-field)")
+        out = []
+        for row, (fields, raw) in enumerate(zip(inputs, columns[options.target_field])):
+            listed = as_list(raw)
+            refs = [to_text(r) for r in (listed if listed is not None else [raw]) if not is_missing(r)]
+            if not refs:
+                raise DataError(
+                    f"Row {row + 1} of {source!r} has an empty reference in column {options.target_field!r}; "
+                    "give at least one reference text (a list for several) or remove the row."
+                )
+            out.append(Example.create(fields, references=refs))
+        return out, ()

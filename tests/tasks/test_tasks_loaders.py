@@ -148,3 +148,55 @@ def test_missing_file_and_bad_jsonl_are_data_errors(tmp_path: Path) -> None:
     path.write_text('{"text": "a", "label": 1}\n{oops\n')
     with pytest.raises(PromptSearchError, match="Line 2"):
         load_file(path)
+
+
+def test_generation_and_multiple_choice_files(tmp_path: Path) -> None:
+    from promptsearch.tasks import load_task
+
+    qa = tmp_path / "qa.jsonl"
+    rows = [{"question": f"Capital of country {i}?", "target": [f"City {i}", f"city{i}"]} for i in range(6)]
+    rows.append({"question": "Two plus two?", "target": "4"})
+    qa.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    task = load_task(qa)
+    assert task.task_type == "generation" and task.input_fields == ("text",) and task.label_names == ()
+    assert task.examples[0].references == ("City 0", "city0") and task.examples[-1].references == ("4",)
+    assert task.metric == "exact_match"
+    named = tmp_path / "named.csv"
+    named.write_text('prompt,answer\n"Say hi",hello\n"Say bye","[""bye"", ""goodbye""]"\n')
+    task = load_task(named, text_fields=["prompt"], target_field="answer")
+    assert task.task_type == "generation" and task.examples[1].references == ("bye", "goodbye")
+    mc = tmp_path / "mc.jsonl"
+    mc.write_text(
+        json.dumps({"text": "grass", "choices": ["red", "green"], "label": 1})
+        + "\n"
+        + json.dumps({"text": "sky", "choices": ["blue", "red"], "label": "blue"})
+        + "\n"
+    )
+    task = load_task(mc)
+    assert task.task_type == "multiple_choice"
+    assert [(e.label, e.choices) for e in task.examples] == [
+        ("green", ("red", "green")),
+        ("blue", ("blue", "red")),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rows", "kwargs", "message"),
+    [
+        ([{"text": "q", "target": ""}], {}, "empty reference in column 'target'"),
+        ([{"text": "q", "target": []}], {}, "empty reference"),
+        ([{"text": "q", "answer": "a"}], {"task_type": "generation"}, "no target column 'target'"),
+        ([{"text": "q", "answer": "a"}], {"target_field": "gold"}, "no target column 'gold'"),
+        ([{"text": "q", "choices": ["a"], "label": "a"}], {}, "at least two answer choices"),
+        ([{"text": "q", "choices": ["a", "b"], "label": "c"}], {}, "neither one of the choices"),
+    ],
+)
+def test_bad_generation_and_choice_files(
+    tmp_path: Path, rows: list[dict[str, object]], kwargs: dict[str, object], message: str
+) -> None:
+    from promptsearch.tasks import load_task
+
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    with pytest.raises(DataError, match=message):
+        load_task(path, **kwargs)  # type: ignore[arg-type]
