@@ -160,6 +160,7 @@ class PromptSearch:
         """Run (or resume) the search, re-score the best on full dev, evaluate them on test."""
         from promptsearch.metrics import get_metric
         from promptsearch.reports import store_leaderboard, write_report
+        from promptsearch.scoring import generation_settings
         from promptsearch.study import pruners
 
         started = time.perf_counter()
@@ -196,6 +197,9 @@ class PromptSearch:
             chunk_size=space.pruner.chunk_size,
             per_example_reports=pruners.get(space.pruner.name).per_example,
             seed=split.seed,
+            generation=generation_settings(
+                task, max_new_tokens=space.generation.max_new_tokens, stop=space.generation.stop
+            ),
         )
         timeout = space.budget.timeout_s
         ctx = SearchContext(

@@ -10,6 +10,7 @@ from promptsearch.scoring._base import BaseScorer, ProgressCallback, ScorerStats
 from promptsearch.scoring._outputs import (
     OutputStrategy,
     PromptOutputs,
+    generation_settings,
     outputs,
     predict,
     register_output,
@@ -35,6 +36,7 @@ __all__ = [
     "aggregate_labels",
     "calibrate_scores",
     "fit_instances",
+    "generation_settings",
     "length_batches",
     "make_scorer",
     "outputs",

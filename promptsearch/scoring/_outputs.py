@@ -22,7 +22,31 @@ from promptsearch.scoring._prompt_scoring import ScoreCache, fit_instances, raw_
 from promptsearch.tasks._records import Example, Task
 from promptsearch.templates._prompt import Prompt
 
-__all__ = ["OutputStrategy", "PromptOutputs", "outputs", "predict", "register_output", "softmax"]
+__all__ = [
+    "OutputStrategy",
+    "PromptOutputs",
+    "generation_settings",
+    "outputs",
+    "predict",
+    "register_output",
+    "softmax",
+]
+
+
+def generation_settings(
+    task: Task,
+    separator: str = "\n\n",
+    *,
+    max_new_tokens: int | None = None,
+    stop: Sequence[str] | None = None,
+) -> GenerationSettings:
+    """How a task's answers are generated: ``max_new_tokens`` and ``stop`` where given, else the
+    task's, else 32 tokens ending at a newline or the demonstration ``separator``."""
+    default_stop = task.stop if task.stop is not None else tuple(dict.fromkeys(("\n", separator)))
+    return GenerationSettings(
+        max_new_tokens=max_new_tokens or task.max_new_tokens or 32,
+        stop=tuple(stop) if stop is not None else default_stop,
+    )
 
 
 @dataclass(frozen=True)
@@ -189,7 +213,7 @@ class GeneratedText(OutputStrategy):
         progress: ProgressCallback | None = None,
         generation: GenerationSettings | None = None,
     ) -> PromptOutputs:
-        settings = generation or GenerationSettings(stop=tuple(dict.fromkeys(("\n", prompt.separator))))
+        settings = generation or generation_settings(task, prompt.separator)
         key = f"{prompt.id}:{settings.id}"
         ids = [e.id for e in examples]
         cached = cache.get_texts(backend.model_id, key, ids) if cache is not None else [None] * len(ids)

@@ -21,6 +21,7 @@ __all__ = [
     "BudgetSpec",
     "EvolutionSpec",
     "FinalSpec",
+    "GenerationSpec",
     "OperatorsSpec",
     "PrunerSpec",
     "SamplerSpec",
@@ -241,3 +242,24 @@ class BackendSpec(Section):
 
     def _to_value(self) -> Any:
         return self.name if not self.options else self.to_dict()
+
+
+@dataclass(frozen=True)
+class GenerationSpec(Section):
+    """How answers are generated in generation tasks (null: the task's settings)."""
+
+    _section: ClassVar[str | None] = "generation"
+
+    max_new_tokens: int | None = field(
+        default=None, metadata={"help": "Longest answer in tokens (null: the task's, else 32)."}
+    )
+    stop: tuple[str, ...] | None = field(
+        default=None,
+        metadata={"help": "The answer ends before the first of these (null: the task's, else a newline)."},
+    )
+
+    def __post_init__(self) -> None:
+        self._normalize()
+        at_least(self, "max_new_tokens", 1, optional=True)
+        if self.stop is not None and any(not s for s in self.stop):
+            raise self._fail("stop", "stop strings must not be empty.")

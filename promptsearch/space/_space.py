@@ -31,6 +31,7 @@ from promptsearch.space._run import (
     BudgetSpec,
     EvolutionSpec,
     FinalSpec,
+    GenerationSpec,
     OperatorsSpec,
     PrunerSpec,
     SamplerSpec,
@@ -117,6 +118,10 @@ class SearchSpace(Section):
     sampler: SamplerSpec = field(default_factory=SamplerSpec, metadata={"help": "Optuna sampler."})
     pruner: PrunerSpec = field(default_factory=PrunerSpec, metadata={"help": "Optuna pruner."})
     final: FinalSpec = field(default_factory=FinalSpec, metadata={"help": "Final evaluation on test."})
+    generation: GenerationSpec = field(
+        default_factory=GenerationSpec,
+        metadata={"help": "Generation tasks: max_new_tokens and stop strings (null: the task's)."},
+    )
     tuning: Mapping[str, Any] | None = field(
         default=None,
         metadata={

@@ -136,6 +136,10 @@ class Task:
         test_size: Size of the fixed test set carved out before any few-shot split.
         task_type: ``classification``, ``multiple_choice`` or ``generation`` (see
             :data:`promptsearch.tasks.task_types`).
+        max_new_tokens: Generation: the longest answer worth generating, in tokens (``None``:
+            the backend's default of 32).
+        stop: Generation: the answer ends before the first of these strings (``None``: a
+            newline or the demonstration separator).
     """
 
     name: str
@@ -148,6 +152,8 @@ class Task:
     description: str = ""
     test_size: int | None = None
     task_type: str = "classification"
+    max_new_tokens: int | None = None
+    stop: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         kind = task_types.get(self.task_type)
