@@ -12,6 +12,7 @@ __all__ = [
     "FetchError",
     "ModelError",
     "PromptSearchError",
+    "SearchInterrupted",
     "TemplateError",
     "UnknownNameError",
     "VerbalizerError",
@@ -51,3 +52,7 @@ class UnknownNameError(PromptSearchError, KeyError):
 
 class FetchError(PromptSearchError, RuntimeError):
     """A packaged artifact could not be downloaded or failed its checksum."""
+
+
+class SearchInterrupted(PromptSearchError):
+    """A search stopped on request (SIGINT, SIGTERM) after its current trial; run it again to resume."""

@@ -9,8 +9,10 @@ demonstrations get different, reproducible scores.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -59,6 +61,9 @@ class FakeBackend(LMBackend):
         wrong_rate: Share of generations answered ``"unknown"``.
         seed: Changes every hashed term (0 is a valid seed).
         name: Model name (its ``model_id`` also hashes the settings).
+        latency: Seconds each call waits, as a remote model would (for tests of many workers).
+        ledger: A file that gets one line per answered request (tests check nothing is
+            computed twice); ``None`` keeps no record.
 
     Example:
         >>> fake = FakeBackend(affinities={"great": {"positive": 3.0}})
@@ -82,8 +87,12 @@ class FakeBackend(LMBackend):
         name: str = "fake",
         batch_size: int | None = None,
         max_length: int = 2048,
+        latency: float = 0.0,
+        ledger: str | None = None,
     ) -> None:
         super().__init__(batch_size=batch_size)
+        self.latency = float(latency)
+        self.ledger = ledger
         self.affinities = {
             k.lower(): {w.lower(): float(v) for w, v in d.items()} for k, d in (affinities or {}).items()
         }
@@ -144,10 +153,22 @@ class FakeBackend(LMBackend):
         logit = affinity + self.noise * (_unit(self.seed, context, word.lower()) - 0.5) - 1.0
         return -math.log1p(math.exp(-logit)) if logit > -30 else logit  # log_sigmoid
 
+    def _record(self, kind: str, texts: Sequence[str]) -> None:
+        """Wait ``latency`` and append the requests to the ledger."""
+        if self.latency and texts:
+            time.sleep(self.latency)
+        if self.ledger and texts:
+            with open(self.ledger, "a", encoding="utf-8") as fh:
+                fh.writelines(json.dumps([kind, self.model_id, t]) + "\n" for t in texts)
+
     def loglikelihood(
         self, requests: Sequence[LoglikelihoodRequest], progress: ProgressCallback | None = None
     ) -> list[np.ndarray]:
         self.check_text(requests)
+        self._record(
+            "loglikelihood",
+            [r.full_context + "\x1f" + "\x1e".join(r.continuations) + "\x1f" + r.suffix for r in requests],
+        )
         out = []
         for r in requests:
             context = r.full_context
@@ -188,6 +209,7 @@ class FakeBackend(LMBackend):
         progress: ProgressCallback | None = None,
     ) -> list[str]:
         self.check_text(requests)
+        self._record("generate", [r.full_context + "\x1f" + settings.id for r in requests])
         out = []
         for i, r in enumerate(requests):
             keys = [k for k in self.answers if k and k in r.context]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,9 @@ class SearchContext:
         started: ``time.perf_counter()`` at the start of the search.
         deadline: ``started + budget.timeout_s`` (``None``: no time limit).
         batch_size: Batch size for tuned backends.
+        stop: Set to stop after the current trial and raise (a signal).
+        halt: Set when a callback called ``study.stop()``: the remaining steps are skipped and
+            the leaderboard is made from the trials so far.
     """
 
     space: SearchSpace
@@ -59,6 +63,12 @@ class SearchContext:
     started: float = 0.0
     deadline: float | None = None
     batch_size: int | None = None
+    stop: threading.Event = field(default_factory=threading.Event, compare=False)
+    halt: threading.Event = field(default_factory=threading.Event, compare=False)
+
+    def stopping(self) -> bool:
+        """Whether the steps should end: a stop was requested, or a callback stopped the study."""
+        return self.stop.is_set() or self.halt.is_set()
 
     def time_left(self) -> float | None:
         """Seconds left before the deadline (``None``: no limit; may be 0)."""
@@ -69,10 +79,13 @@ class SearchContext:
         self.study.optimize(
             objective,
             n_trials=n_trials,
-            timeout=self.time_left(),
-            callbacks=list(self.callbacks),
+            callbacks=[*self.callbacks, self._watch_stop],
             catch=(PromptSearchError,),
         )
+
+    def _watch_stop(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if getattr(study, "_stop_flag", False):  # a callback called study.stop()
+            self.halt.set()
 
     def rebuild(self, trial: optuna.trial.FrozenTrial) -> Prompt:
         """The prompt a finished trial scored, from its parameters and attributes."""

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from promptsearch.engine._workers import POLL_SECONDS, dead, worker_id
 from promptsearch.evaluation import EvaluationResult, evaluate_prompt
 from promptsearch.exceptions import PromptSearchError
 from promptsearch.reports import Leaderboard, LeaderboardRow
-from promptsearch.study import Attr, TrialRecord
+from promptsearch.study import Attr, StudyAttr, TrialRecord, publish_once
 
 if TYPE_CHECKING:
     import optuna
@@ -18,12 +22,57 @@ if TYPE_CHECKING:
     from promptsearch.engine._context import SearchContext
     from promptsearch.templates import Prompt
 
-__all__ = ["finalize"]
+__all__ = ["finalize", "finalize_key", "finalize_once"]
 
 _logger = logging.getLogger(__name__)
 
 #: Dev examples shown with the winner's outputs in reports (generation tasks).
 EXAMPLES_SHOWN = 8
+
+
+def finalize_key(ctx: SearchContext) -> str:
+    """The study's state a leaderboard is made from: finished trials and the final settings."""
+    finished = sum(1 for t in ctx.study.get_trials(deepcopy=False) if t.state.name in ("COMPLETE", "PRUNED"))
+    settings = json.dumps(ctx.space.final.to_dict(), sort_keys=True)
+    return f"{finished}:{hashlib.sha256(settings.encode()).hexdigest()[:10]}"
+
+
+def finalize_once(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Leaderboard, Prompt]:
+    """The leaderboard of the study's current state, made by one worker only.
+
+    The first worker to claim this state (through the study) evaluates the best prompts and
+    stores the leaderboard; the others, and later runs of a finished study, read it. A claim
+    of a worker that died before storing is taken over.
+    """
+    from promptsearch.reports import store_leaderboard, stored_leaderboard
+
+    key = finalize_key(ctx)
+    attempt = 0
+    while True:
+        board = stored_leaderboard(ctx.study)
+        if board is not None and board.metadata.get("finalize_key") == key and board.rows:
+            return board, ctx.rebuild(
+                ctx.study.trials[board.best.trial]
+            ) if board.best.trial >= 0 else _prompt(board)
+        me = worker_id()
+        claim = f"{key}#{attempt}"
+        owner = publish_once(ctx.study, StudyAttr.finalizer(claim), me)
+        if owner == me:
+            board, best = finalize(ctx, name=name, progress=progress)
+            board = replace(board, metadata={**board.metadata, "finalize_key": key})
+            store_leaderboard(ctx.study, board)
+            return board, best
+        if dead(str(owner)):
+            attempt += 1  # its worker died before storing: claim again
+            continue
+        _logger.info("Worker %s makes the leaderboard; waiting for it.", owner)
+        time.sleep(POLL_SECONDS)
+
+
+def _prompt(board: Leaderboard) -> Prompt:
+    from promptsearch.templates import Prompt
+
+    return Prompt.from_dict(board.best.prompt)
 
 
 def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Leaderboard, Prompt]:
@@ -96,7 +145,7 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
         rows=tuple(rows),
         metric=metric.name,
         direction=metric.direction,
-        n_trials=sum(1 for t in all_trials if t.state.is_finished()),
+        n_trials=sum(1 for t in all_trials if t.state.is_finished() and not t.user_attrs.get(Attr.SURPLUS)),
         n_pruned=sum(
             1
             for t in all_trials

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptsearch.exceptions import PromptSearchError
 from promptsearch.generators import Candidate
-from promptsearch.study import StudyAttr, TrialRecord, best_distinct_trials
+from promptsearch.study import StudyAttr, TrialRecord, best_distinct_trials, publish_once
 from promptsearch.templates import Prompt, Template, Verbalizer, parse_template
 from promptsearch.templates._template import FieldPart
 
@@ -30,12 +30,12 @@ _logger = logging.getLogger(__name__)
 
 
 def _store(study: optuna.Study, key: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Store ``items`` unless another worker already did; return what the study holds."""
+    """Store ``items`` unless another worker already did (first writer wins); return what the
+    study holds."""
     existing = study.user_attrs.get(key)
     if existing is not None:
         return list(json.loads(existing))
-    study.set_user_attr(key, json.dumps(items))
-    return items
+    return list(json.loads(publish_once(study, key, json.dumps(items))))
 
 
 def load_pool(study: optuna.Study, generation: int) -> list[Candidate] | None:

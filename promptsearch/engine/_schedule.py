@@ -5,12 +5,13 @@
 * :class:`TuningStageSchedule` (``tuning: {trials: N}``) then tunes the best discrete prompts.
 
 Both count what the study already holds, so a resumed run (or another worker) only adds what
-is missing.
+is missing, and no step finishes more trials than its budget (see :mod:`._workers`).
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -18,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from promptsearch.engine._pools import initial_pool, next_pool
 from promptsearch.engine._prompts import build_prompt, choices_attrs, suggest_prompt
 from promptsearch.engine._tuning import TuningChoice, suggest_tuning, tuned_trial
+from promptsearch.engine._workers import await_twin, claim_slot, run_budget
 from promptsearch.space import TuningStage, check_tuning_space, tuning_stage
-from promptsearch.study import Attr, Param, StudyAttr, choose_tuning_bases, count_done, discrete_pending
+from promptsearch.study import Attr, Param, StudyAttr, choose_tuning_bases, discrete_pending, publish_once
 
 if TYPE_CHECKING:
     import optuna
@@ -68,20 +70,16 @@ class DiscreteGenerations(Schedule):
                 pool = next_pool(ctx.study, ctx.space, g, backend=ctx.backend, seed=ctx.split.seed)
             if not pool:
                 break
-            remaining = per_gen[g] - count_done(ctx.study, Attr.GENERATION, g)
-            if remaining <= 0:
-                continue
-            left = ctx.time_left()
-            if left is not None and left <= 0:
+            if not run_budget(ctx, Attr.GENERATION, g, per_gen[g], self._objective(ctx, g, pool, per_gen[g])):
                 break
-            ctx.optimize(self._objective(ctx, g, pool), remaining)
 
     @staticmethod
-    def _objective(ctx: SearchContext, generation: int, pool: Sequence[Candidate]) -> Any:
+    def _objective(ctx: SearchContext, generation: int, pool: Sequence[Candidate], budget: int) -> Any:
         staged = tuning_stage(ctx.space.tuning) is not None  # Discrete trials first, tuning after.
         calibration = ctx.space.calibration_choices(ctx.task.kind.label_words)
 
         def objective(trial: optuna.Trial) -> float:
+            claim_slot(trial, Attr.GENERATION, generation, budget)
             choices = suggest_prompt(
                 trial,
                 generation=generation,
@@ -97,6 +95,7 @@ class DiscreteGenerations(Schedule):
                 trial.set_user_attr(key, value)
             tuning = TuningChoice("none") if staged else suggest_tuning(trial, ctx.space.tuning)
             if tuning.mode == "none":
+                await_twin(trial, prompt.id)
                 return ctx.objective.run(trial, prompt)
             return tuned_trial(ctx, trial, tuning, prompt)
 
@@ -111,8 +110,9 @@ def _enqueue_baseline(ctx: SearchContext, pool: Sequence[Candidate]) -> None:
     """
     space = ctx.space
     seeds = [c for c in pool if c.origin == "seed"]
-    if not seeds:
-        return
+    token = uuid.uuid4().hex
+    if not seeds or publish_once(ctx.study, StudyAttr.BASELINE, token) != token:
+        return  # no seed template, or another worker enqueued it
     params: dict[str, Any] = {Param.template(0): seeds[0].id}
     if ctx.verbalizers:
         params[Param.VERBALIZER] = str(ctx.verbalizers[0])
@@ -123,7 +123,7 @@ def _enqueue_baseline(ctx: SearchContext, pool: Sequence[Candidate]) -> None:
     modes = check_tuning_space(space.tuning)
     if modes != ("none",) and "none" in modes and tuning_stage(space.tuning) is None:
         params[Param.TUNING_MODE] = "none"
-    ctx.study.enqueue_trial(params)
+    ctx.study.enqueue_trial(params, user_attrs={Attr.GENERATION: 0})
 
 
 class TuningStageSchedule(Schedule):
@@ -152,20 +152,16 @@ class TuningStageSchedule(Schedule):
                     running,
                 )
                 return
-        left = ctx.time_left()
-        if left is not None and left <= 0:
-            return
         bases = choose_tuning_bases(ctx.study, self.stage.top)
         if not bases:
             _logger.warning("No completed discrete trial to tune; the tuning stage is skipped.")
             return
-        remaining = self.stage.trials - count_done(ctx.study, Attr.STAGE, Attr.STAGE_TUNING)
-        if remaining <= 0:
-            return
         trials = ctx.study.get_trials(deepcopy=False)
         generation = len(per_gen)
+        budget = self.stage.trials
 
         def objective(trial: optuna.Trial) -> float:
+            claim_slot(trial, Attr.STAGE, Attr.STAGE_TUNING, budget)
             base = trials[int(trial.suggest_categorical(Param.TUNING_BASE, bases))]
             prompt = ctx.rebuild(base)
             for key in Attr.PROMPT:
@@ -175,7 +171,7 @@ class TuningStageSchedule(Schedule):
             trial.set_user_attr(Attr.STAGE, Attr.STAGE_TUNING)
             return tuned_trial(ctx, trial, suggest_tuning(trial, ctx.space.tuning, stage=True), prompt)
 
-        ctx.optimize(objective, remaining)
+        run_budget(ctx, Attr.STAGE, Attr.STAGE_TUNING, budget, objective)
 
 
 def schedules(space: SearchSpace, budget: int) -> list[Schedule]:

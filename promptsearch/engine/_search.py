@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptsearch.engine._context import Callback, SearchContext
-from promptsearch.engine._finalize import finalize
+from promptsearch.engine._finalize import finalize_once
 from promptsearch.engine._objective import TIE_BREAK, DevObjective
 from promptsearch.engine._pools import verbalizer_pool
 from promptsearch.engine._schedule import schedules
 from promptsearch.engine._study import open_study
-from promptsearch.exceptions import ConfigError, PromptSearchError
-from promptsearch.study import MemoryScoreCache, SQLiteScoreCache, StudyAttr
+from promptsearch.engine._workers import stop_on_signals, wait_idle
+from promptsearch.exceptions import ConfigError, PromptSearchError, SearchInterrupted
+from promptsearch.study import MemoryScoreCache, SQLiteScoreCache, StudyAttr, cache_for_storage
 
 if TYPE_CHECKING:
     from promptsearch.backends import LMBackend
@@ -47,7 +48,9 @@ class PromptSearch:
             without ``out_dir``). Running again with the same storage resumes the study.
         study_name: Default ``<space name>-<task>-seed<seed>``.
         out_dir: Folder for the study, the score cache and the leaderboard files.
-        cache: ``"auto"`` (a SQLite file in ``out_dir``, else in memory), a path, or a cache.
+        cache: ``"auto"`` (beside or in the ``storage`` when one is given, so that workers sharing
+            the study share it; else a SQLite file in ``out_dir``; else in memory), a path, or a
+            cache object.
         callbacks: Optuna callbacks called after each trial (e.g. a progress bar).
         backend: Overrides the space's backend name (``hf``, ``fake``, a plugin's).
         metric: Overrides the metric the study optimizes (default: the space's, else the task's).
@@ -137,7 +140,11 @@ class PromptSearch:
         return space, task, split.shorten(space.task.max_words if space.task is not None else None)
 
     def _make_cache(self, out: Path | None) -> Any:
+        """``auto``: beside (or in) a storage given by URL, which other workers may share;
+        else a SQLite file in the output folder; else memory."""
         if self.cache == "auto":
+            if self.storage is not None:
+                return cache_for_storage(self.storage)
             return SQLiteScoreCache(out / "scores.sqlite") if out else MemoryScoreCache()
         if isinstance(self.cache, (str, Path)):
             return SQLiteScoreCache(self.cache)
@@ -159,7 +166,7 @@ class PromptSearch:
     def fit(self) -> PromptSearch:
         """Run (or resume) the search, re-score the best on full dev, evaluate them on test."""
         from promptsearch.metrics import get_metric
-        from promptsearch.reports import store_leaderboard, write_report
+        from promptsearch.reports import write_report
         from promptsearch.scoring import generation_settings
         from promptsearch.study import pruners
 
@@ -219,10 +226,16 @@ class PromptSearch:
             batch_size=self.batch_size,
         )
         budget = self.n_trials if self.n_trials is not None else space.budget.trials
-        for schedule in schedules(space, budget):
-            schedule.run(ctx)
-        board, best = finalize(ctx, name=name, progress=self.final_progress)
-        store_leaderboard(study, board)
+        with stop_on_signals(ctx.stop):
+            for schedule in schedules(space, budget):
+                schedule.run(ctx)
+            wait_idle(ctx)
+        if ctx.stop.is_set():
+            raise SearchInterrupted(
+                f"Search stopped after trial {len(study.trials) - 1} (study {name!r} keeps every finished "
+                "trial); run the same command again to resume."
+            )
+        board, best = finalize_once(ctx, name=name, progress=self.final_progress)
         if out is not None:
             write_report(study, board, out)
         self._set_results(ctx, board, best)

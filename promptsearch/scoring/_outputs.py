@@ -18,7 +18,13 @@ import numpy as np
 from promptsearch._registry import Registry
 from promptsearch.backends import GenerationRequest, GenerationSettings, LMBackend, ProgressCallback
 from promptsearch.metrics import Predictions
-from promptsearch.scoring._prompt_scoring import ScoreCache, fit_instances, raw_choice_scores, score_prompt
+from promptsearch.scoring._prompt_scoring import (
+    ScoreCache,
+    fit_instances,
+    raw_choice_scores,
+    request_key,
+    score_prompt,
+)
 from promptsearch.tasks._records import Example, Task
 from promptsearch.templates._prompt import Prompt
 
@@ -214,21 +220,20 @@ class GeneratedText(OutputStrategy):
         generation: GenerationSettings | None = None,
     ) -> PromptOutputs:
         settings = generation or generation_settings(task, prompt.separator)
-        key = f"{prompt.id}:{settings.id}"
-        ids = [e.id for e in examples]
-        cached = cache.get_texts(backend.model_id, key, ids) if cache is not None else [None] * len(ids)
-        texts: list[str] = [c or "" for c in cached]
+        instances = fit_instances(backend, prompt, examples, reserve=settings.max_new_tokens)
+        ids = [request_key(inst.prefix, inst.context) for inst in instances]  # by content, as for scores
+        cached = (
+            cache.get_texts(backend.model_id, settings.id, ids) if cache is not None else [None] * len(ids)
+        )
+        texts: list[str] = [c if c is not None else "" for c in cached]
         todo = [i for i, c in enumerate(cached) if c is None]
         if todo:
-            instances = fit_instances(
-                backend, prompt, [examples[i] for i in todo], reserve=settings.max_new_tokens
-            )
-            requests = [GenerationRequest(inst.context, inst.prefix) for inst in instances]
+            requests = [GenerationRequest(instances[i].context, instances[i].prefix) for i in todo]
             fresh = backend.generate(requests, settings, progress)
             for i, text in zip(todo, fresh):
                 texts[i] = text
             if cache is not None:
-                cache.put_texts(backend.model_id, key, {ids[i]: texts[i] for i in todo})
+                cache.put_texts(backend.model_id, settings.id, {ids[i]: texts[i] for i in todo})
         if progress is not None and len(todo) < len(examples):
             progress(len(examples) - len(todo))
         predictions = Predictions(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -18,11 +19,15 @@ __all__ = [
     "calibrate_scores",
     "fit_instances",
     "raw_choice_scores",
+    "request_key",
     "requests_of",
     "score_prompt",
 ]
 
 _MARGIN = 4  # tokens kept free for special tokens and tokenization effects at the cut
+# A first cut by characters keeps this many per token of the budget (far more than any tokenizer
+# packs into a token on real text), so that a huge input is never tokenized whole.
+_CHARS_PER_TOKEN = 8
 
 
 class ScoreCache(Protocol):
@@ -78,6 +83,8 @@ def fit_instances(
             out.append(inst)
             continue
         fields = dict(ex.inputs)
+        if fields != dict(ex.inputs):
+            inst = prompt.instance(_with_inputs(ex, fields), prefix=prefix)
         for _ in range(4):
             overflow = scorer.count_tokens(inst.full_context + inst.suffix) - budget
             if overflow <= 0:
@@ -100,6 +107,22 @@ def fit_instances(
             scorer.warn_truncation_once(f"example {ex.id}, field {name!r}")
         out.append(inst)
     return out
+
+
+def _head(scorer: LMBackend, text: str, n_tokens: int) -> str:
+    """A prefix of ``text`` with more than ``n_tokens`` tokens, or ``text`` when it has fewer.
+
+    Prefixes grow geometrically from ``_CHARS_PER_TOKEN`` characters per token, so the work is
+    proportional to the budget, not to the text; cutting the prefix to ``n_tokens`` tokens later
+    gives what cutting the whole text would.
+    """
+    chars = max(n_tokens, 1) * _CHARS_PER_TOKEN
+    while chars < len(text):
+        head = text[:chars]
+        if scorer.count_tokens(head) > n_tokens + _MARGIN:
+            return head
+        chars *= 4
+    return text
 
 
 def _with_inputs(example: Example, fields: dict[str, str]) -> Example:
@@ -167,6 +190,16 @@ def score_prompt(
     return scores
 
 
+def request_key(*parts: str) -> str:
+    """Content hash of a request: identical renderings share cached results, whatever prompt
+    (or worker) produced them."""
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+#: The "prompt" column of cache rows keyed by request content.
+REQUESTS = "requests"
+
+
 def raw_choice_scores(
     scorer: LMBackend,
     prompt: Prompt,
@@ -174,30 +207,22 @@ def raw_choice_scores(
     cache: ScoreCache | None,
     progress: ProgressCallback | None,
 ) -> list[np.ndarray]:
-    """Log-probability of every continuation (label word or choice) of every example, cached."""
+    """Log-probability of every continuation (label word or choice) of every example, cached by
+    the content of each request (so two prompts that render an example alike score it once)."""
     model_id = str(scorer.model_id)
-    raw_id = _raw_prompt_id(prompt)
+    instances = fit_instances(scorer, prompt, examples)
+    keys = [request_key(i.prefix, i.context, "\x1e".join(i.choices), i.suffix) for i in instances]
     cached: list[np.ndarray | None] = (
-        cache.get_many(model_id, raw_id, [e.id for e in examples])
-        if cache is not None
-        else [None] * len(examples)
+        cache.get_many(model_id, REQUESTS, keys) if cache is not None else [None] * len(examples)
     )
     todo = [i for i, c in enumerate(cached) if c is None]
     raw: list[np.ndarray] = [c if c is not None else np.zeros(0) for c in cached]
     if todo:
-        todo_examples = [examples[i] for i in todo]
-        fresh = scorer.loglikelihood(requests_of(fit_instances(scorer, prompt, todo_examples)), progress)
+        fresh = scorer.loglikelihood(requests_of([instances[i] for i in todo]), progress)
         for i, s in zip(todo, fresh):
             raw[i] = s
         if cache is not None:
-            cache.put_many(model_id, raw_id, {examples[i].id: s for i, s in zip(todo, fresh)})
+            cache.put_many(model_id, REQUESTS, {keys[i]: s for i, s in zip(todo, fresh)})
     if progress is not None and len(todo) < len(examples):
         progress(len(examples) - len(todo))
     return raw
-
-
-def _raw_prompt_id(prompt: Prompt) -> str:
-    """Id of what determines raw scores (calibration is applied afterwards)."""
-    from dataclasses import replace
-
-    return replace(prompt, calibrate=False).id

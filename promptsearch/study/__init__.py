@@ -9,7 +9,7 @@ from promptsearch.study._bookkeeping import (
     discrete_pending,
     ranking_key,
 )
-from promptsearch.study._cache import MemoryScoreCache, SQLiteScoreCache
+from promptsearch.study._cache import MemoryScoreCache, SQLiteScoreCache, cache_for_storage
 from promptsearch.study._codec import (
     Attr,
     Param,
@@ -29,7 +29,9 @@ from promptsearch.study._pruners import (
     register_pruner,
     sign_test_p_value,
 )
+from promptsearch.study._publish import publish_once
 from promptsearch.study._samplers import make_sampler, register_sampler, samplers
+from promptsearch.study._sql_cache import SQLScoreCache
 from promptsearch.study._storage import is_storage_url, make_storage, open_storage
 
 __all__ = [
@@ -39,10 +41,12 @@ __all__ = [
     "Param",
     "PrunerEntry",
     "RoutedPruner",
+    "SQLScoreCache",
     "SQLiteScoreCache",
     "StudyAttr",
     "TrialRecord",
     "best_distinct_trials",
+    "cache_for_storage",
     "candidate_attrs",
     "candidate_from_attrs",
     "choose_tuning_bases",
@@ -56,6 +60,7 @@ __all__ = [
     "make_storage",
     "open_storage",
     "pruners",
+    "publish_once",
     "ranking_key",
     "register_pruner",
     "register_sampler",

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from promptsearch.study._codec import Attr, StudyAttr, TrialRecord
+from promptsearch.study._publish import publish_once
 
 if TYPE_CHECKING:
     import optuna
@@ -104,5 +105,5 @@ def choose_tuning_bases(study: optuna.Study, top: int) -> list[int]:
         )
         if not ranked:
             return []
-        study.set_user_attr(StudyAttr.TUNING_BASES, [t.number for t in ranked[:top]])
+        publish_once(study, StudyAttr.TUNING_BASES, [t.number for t in ranked[:top]])
     return [int(b) for b in study.user_attrs[StudyAttr.TUNING_BASES]]

@@ -63,6 +63,8 @@ class Attr:
     N_EVALUATED = "n_evaluated"
     DEV_METRIC = "dev_metric"
     EVALUATIONS = "evaluations"
+    WORKER = "worker"
+    SURPLUS = "surplus"
 
     #: What describes a trial's prompt: a tuning-stage trial copies them from its base trial.
     PROMPT = (
@@ -91,11 +93,17 @@ class StudyAttr:
     SEED = "seed"
     K = "k"
     METRIC = "metric"
+    BASELINE = "baseline_enqueued"
 
     @staticmethod
     def pool(generation: int) -> str:
         """The stored candidate pool of a generation."""
         return f"pool_g{generation}"
+
+    @staticmethod
+    def finalizer(key: str) -> str:
+        """Who finalizes the study in the state ``key`` (trials and final settings)."""
+        return f"finalizer:{key}"
 
 
 def candidate_attrs(candidate: Candidate) -> dict[str, Any]:

@@ -157,7 +157,7 @@ def _space_file(tmp_path: Path, **changes: Any) -> Path:
         metric="test_positive_recall",
         split={"k": 4, "seed": 13},
         evolution={"generations": 2, "population": 4, "parents": 2},
-        operators={"test_exclaim": {"suffix": "!!"}, "delete": {}},
+        operators={"test_exclaim": {"suffix": "!!"}},
         tuning={"modes": ["none", "test_reseed"], "test_reseed": {"seed": [1, 4]}},
         final={"top": 2, "test_limit": 8},
     )

@@ -126,8 +126,11 @@ def test_staged_schedule_tunes_the_best_discrete_prompts(
     monkeypatch.setattr(tuning_module, "load_tuned_scorer", recording)
     again = PromptSearch(space, task=_task(), model=tiny_causal, n_trials=3, out_dir=tmp_path).fit()
     assert len(again.study_.trials) == 5 and again.study_.user_attrs["tuning_bases"] == bases
-    assert scorers and all(s.stats.instances == 0 for s in scorers)
+    assert not scorers  # the leaderboard of this state is stored in the study: nothing is recomputed
     assert [r.test_accuracy for r in again.leaderboard_.rows] == [r.test_accuracy for r in board.rows]
+    other = PromptSearch(space, task=_task(), model=tiny_causal, n_trials=3, out_dir=tmp_path, top=2).fit()
+    assert scorers and all(s.stats.instances == 0 for s in scorers)  # new final settings: from the cache
+    assert len(other.leaderboard_.rows) <= 2 and len(other.study_.trials) == 5
 
 
 def test_staged_schedule_is_checked() -> None:
