@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-__all__ = ["emit_json", "format_table", "progress_bar", "unescape"]
+from promptsearch.exceptions import ConfigError
+
+__all__ = ["check_at_least", "check_folder", "emit_json", "format_table", "progress_bar", "unescape"]
 
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}
 
@@ -29,12 +34,21 @@ def unescape(text: str) -> str:
 
 @contextmanager
 def progress_bar(total: int | None, desc: str, *, enabled: bool = True, unit: str = "ex") -> Iterator[Any]:
-    """A tqdm bar on stderr (silent when disabled or stderr is not a terminal and CI is quiet)."""
+    """A tqdm bar on stderr (silent when disabled or stderr is not a terminal and CI is quiet).
+
+    The bar appears after half a second only, and is erased when an error ends the work, so
+    that bad input gives its one error message and nothing else.
+    """
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc=desc, unit=unit, disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(
+        total=total, desc=desc, unit=unit, disable=not enabled, file=sys.stderr, dynamic_ncols=True, delay=0.5
+    )
     try:
         yield bar
+    except BaseException:
+        bar.leave = False
+        raise
     finally:
         bar.close()
 
@@ -60,3 +74,45 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(list(headers)), sep, *(line(r) for r in body)])
+
+
+def check_at_least(args: argparse.Namespace, **minimums: int) -> None:
+    """Raise ConfigError for a numeric option below its minimum (options left out are None).
+
+    Example:
+        >>> check_at_least(argparse.Namespace(batch_size=None, trials=3), batch_size=1, trials=1)
+    """
+    for dest, low in minimums.items():
+        value = getattr(args, dest, None)
+        if value is not None and value < low:
+            flag = "--" + dest.replace("_", "-")
+            raise ConfigError(
+                f"{flag} must be at least {low}, got {value}; give a whole number from {low} up, or leave "
+                "the option out for the default."
+            )
+
+
+def check_folder(path: str | Path, flag: str, *, file: bool = False) -> None:
+    """Raise ConfigError unless ``path`` (a folder, or with ``file`` a file's) can be written.
+
+    Checks before any work is done, so that a search or a prediction never runs only to fail
+    when it saves its results. Nothing is created.
+    """
+    target = Path(path).expanduser()
+    if file and target.is_dir():
+        raise ConfigError(f"{flag} {str(path)!r} is a folder; give a file name, e.g. {target / 'out.jsonl'}.")
+    folder = target.parent if file else target
+    for existing in (folder, *folder.parents):
+        if not existing.exists():
+            continue
+        if not existing.is_dir():
+            raise ConfigError(
+                f"{flag} {str(path)!r} cannot be created: {str(existing)!r} is a file, not a folder. "
+                f"Choose another {flag}."
+            )
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ConfigError(
+                f"{flag} {str(path)!r} cannot be created: {str(existing)!r} is not writable. Choose another "
+                f"{flag} or fix the folder's permissions."
+            )
+        return

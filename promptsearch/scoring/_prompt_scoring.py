@@ -82,7 +82,7 @@ def fit_instances(
         if len((inst.full_context + inst.suffix).encode("utf-8")) <= budget:
             out.append(inst)
             continue
-        fields = dict(ex.inputs)
+        fields = {name: _head(scorer, text, budget) for name, text in ex.inputs.items()}
         if fields != dict(ex.inputs):
             inst = prompt.instance(_with_inputs(ex, fields), prefix=prefix)
         for _ in range(4):

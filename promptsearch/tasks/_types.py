@@ -65,6 +65,12 @@ class Classification(TaskType):
                     "remove or label that row."
                 )
         labels, names = normalize_labels(raw, options.label_names, source)
+        if len(names) == 1:
+            raise DataError(
+                f"Every row of {source!r} has the label {names[0]!r} (column {options.label_field!r}): "
+                "classification needs at least two labels. Add examples of the other classes, or name the "
+                "right label column with label_field= (--label-field)."
+            )
         return [Example.create(fields, label) for fields, label in zip(inputs, labels)], names
 
 

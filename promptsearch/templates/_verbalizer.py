@@ -36,6 +36,16 @@ class Verbalizer:
                     f"Label {label!r} has no label word (got {list(words)}); give at least one "
                     "non-empty word per label, e.g. --verbalizer 'negative,positive'."
                 )
+        owners: dict[str, str] = {}
+        for label, words in zip(self.labels, self.label_words):
+            for word in words:
+                other = owners.setdefault(word.strip(), label)
+                if other != label:
+                    raise VerbalizerError(
+                        f"Labels {other!r} and {label!r} both have the label word {word.strip()!r}, so the "
+                        "model could never tell them apart; give each label its own words, e.g. "
+                        "--verbalizer 'bad,good'."
+                    )
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, str | Sequence[str]], labels: Sequence[str]) -> Verbalizer:

@@ -1,0 +1,456 @@
+"""Bad input, as a new user would type it: one list of cases for the CLI test and the README.
+
+Each :class:`Case` is a command line, run in an empty folder that holds the files it names
+(written by :data:`FILES`, see ``_bad_input_files.py``) and the tiny model folder ``tiny-model``,
+and a fragment of the one error message it must print. ``tests/cli/test_bad_input.py`` runs every
+case;
+
+    python -m tests.cli.bad_input_cases --markdown
+
+prints the README's "Troubleshooting" section from the same list (a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from dataclasses import dataclass
+
+from tests.cli._bad_input_files import FILES, MODEL
+
+__all__ = ["CASES", "FILES", "MODEL", "Case", "markdown"]
+
+PASSWORD = "s3cret-pw"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One mistake: what the user did, the command, and what the message must say.
+
+    Attributes:
+        id: Short test id.
+        situation: The mistake in words (the README's first column).
+        arguments: The arguments after ``promptsearch``, as typed in a shell.
+        expect: A fragment of the error message: what is wrong and how to fix it.
+        files: Names in :data:`FILES` to write into the folder before the command runs.
+        secret: Text that must not appear on stderr (a password).
+    """
+
+    id: str
+    situation: str
+    arguments: str
+    expect: str
+    files: tuple[str, ...] = ()
+    secret: str | None = None
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        """The arguments as the shell passes them."""
+        return tuple(shlex.split(self.arguments))
+
+    @property
+    def command(self) -> str:
+        return f"promptsearch {self.arguments}"
+
+
+_SPACE = ("space.yaml", "reviews.jsonl", "earlier-run")  # a search space, its data, an earlier run
+_PREDICT = ("exported", "texts.jsonl", "predictions.jsonl")  # a prompt, inputs, an earlier output
+_PG = f"postgresql+psycopg2://user:{PASSWORD}@127.0.0.1:1/studies"
+
+CASES: tuple[Case, ...] = (
+    Case("unknown-task", "a misspelt catalog task", "evaluate --task movie", "Did you mean 'movies'"),
+    Case(
+        "missing-data-file",
+        "a data file that does not exist",
+        "evaluate --task reviews.csv --model tiny-model",
+        "No file or folder at 'reviews.csv'; check the path",
+    ),
+    Case(
+        "empty-data-file",
+        "an empty data file",
+        "evaluate --task empty.jsonl --model tiny-model",
+        "'empty.jsonl' has no rows",
+        ("empty.jsonl",),
+    ),
+    Case(
+        "no-label-column",
+        "a data file without the label column",
+        "evaluate --task no-label.jsonl --model tiny-model",
+        "has no label column 'label'; columns found: ['text', 'sentiment']. Pass label_field=",
+        ("no-label.jsonl",),
+    ),
+    Case(
+        "one-class",
+        'a data file where every row is labelled "positive"',
+        "evaluate --task one-class.jsonl --model tiny-model",
+        "classification needs at least two labels",
+        ("one-class.jsonl",),
+    ),
+    Case(
+        "no-target-column",
+        "a generation data file without the target column",
+        "search qa-space.yaml --task qa.jsonl --target-field answer",
+        "has no target column 'answer'; columns found: ['text', 'reference']",
+        ("qa-space.yaml", "qa.jsonl"),
+    ),
+    Case(
+        "k-too-large",
+        "more examples per class than the data has",
+        "evaluate --task reviews.jsonl --model tiny-model --k 50",
+        "lower k to at most",
+        ("reviews.jsonl",),
+    ),
+    Case(
+        "same-label-word",
+        "a verbalizer that gives two labels the same word",
+        "evaluate --task reviews.jsonl --model tiny-model --verbalizer good,good",
+        "both have the label word 'good'",
+        ("reviews.jsonl",),
+    ),
+    Case(
+        "too-few-label-words",
+        "fewer label words than labels",
+        "evaluate --task reviews.jsonl --model tiny-model --verbalizer good",
+        "gives 1 word(s) but the task has 2 labels",
+        ("reviews.jsonl",),
+    ),
+    Case(
+        "empty-label-word",
+        "an empty label word",
+        "evaluate --task reviews.jsonl --model tiny-model --verbalizer bad,",
+        "has no label word",
+        ("reviews.jsonl",),
+    ),
+    Case(
+        "unknown-template-field",
+        "a template field the data does not have",
+        "evaluate --task reviews.jsonl --model tiny-model --template 'Title: {title}\\nSentiment:{label}'",
+        "uses field(s) ['title']",
+        ("reviews.jsonl",),
+    ),
+    Case(
+        "no-label-slot",
+        "a classification template without {label}",
+        "evaluate --task reviews.jsonl --model tiny-model --template 'Review: {text}'",
+        "needs exactly one",
+        ("reviews.jsonl",),
+    ),
+    Case(
+        "k-zero",
+        "--k 0",
+        "evaluate --task reviews.jsonl --model tiny-model --k 0",
+        "k must be a positive integer",
+        ("reviews.jsonl",),
+    ),
+    Case(
+        "limit-zero",
+        "--limit 0",
+        "evaluate --task reviews.jsonl --model tiny-model --limit 0",
+        "positive number",
+        ("reviews.jsonl",),
+    ),
+    Case(
+        "demos-negative",
+        "a negative number of demonstrations",
+        "evaluate --task reviews.jsonl --model tiny-model --demos -1",
+        "--demos must be at least 0, got -1",
+        ("reviews.jsonl",),
+    ),
+    Case(
+        "batch-size-zero",
+        "--batch-size 0",
+        "evaluate --task reviews.jsonl --model tiny-model --batch-size 0",
+        "--batch-size must be at least 1",
+        ("reviews.jsonl",),
+    ),
+    Case(
+        "not-a-number",
+        "a word where a number goes",
+        "evaluate --task reviews.jsonl --model tiny-model --k many",
+        "argument --k: invalid int value: 'many'. Run `promptsearch evaluate --help`",
+    ),
+    Case(
+        "unknown-split",
+        "a split that does not exist",
+        "evaluate --task reviews.jsonl --model tiny-model --split validation",
+        "invalid choice: 'validation'",
+    ),
+    Case(
+        "unknown-metric",
+        "an unknown metric",
+        "evaluate --task reviews.jsonl --model tiny-model --metric f1",
+        "Unknown metric 'f1'. Available: accuracy,",
+        ("reviews.jsonl",),
+    ),
+    Case(
+        "unknown-backend",
+        "an unknown backend",
+        "evaluate --task reviews.jsonl --model tiny-model --backend vllm",
+        "Unknown backend 'vllm'. Available:",
+        ("reviews.jsonl",),
+    ),
+    Case(
+        "unknown-device",
+        "an unknown device",
+        "evaluate --task reviews.jsonl --model tiny-model --device gpu",
+        "Unknown device 'gpu'. Use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'",
+        ("reviews.jsonl",),
+    ),
+    Case(
+        "unknown-model-offline",
+        "a model name that is neither in the catalog nor a folder, and no hub to ask",
+        "evaluate --task reviews.jsonl --model smollm2-135m",
+        "Did you mean 'smollm2-135m-instruct'?",
+        ("reviews.jsonl",),
+    ),
+    Case(
+        "missing-model-folder",
+        "a model folder that does not exist",
+        "evaluate --task reviews.jsonl --model ./my-model",
+        "No folder at './my-model'. Check the path.",
+        ("reviews.jsonl",),
+    ),
+    Case(
+        "missing-space",
+        "a search space file that does not exist",
+        "search spaces.yaml",
+        "spaces.yaml: no such search-space file; check the path",
+    ),
+    Case(
+        "broken-yaml",
+        "a search space that is not valid YAML",
+        "search broken.yaml",
+        "invalid YAML",
+        ("broken.yaml",),
+    ),
+    Case(
+        "misspelt-key",
+        "a misspelt key in a search space",
+        "search typo.yaml",
+        "tempaltes: unknown key. Did you mean 'templates'",
+        ("typo.yaml", "reviews.jsonl"),
+    ),
+    Case(
+        "seeds-not-numbers",
+        "split seeds that are not numbers",
+        "search space.yaml --seeds 13,abc",
+        "'abc' is not a whole number; give comma-separated split seeds",
+        _SPACE,
+    ),
+    Case(
+        "seeds-twice",
+        "the same split seed twice",
+        "search space.yaml --seeds 13,13",
+        "seed 13 appears twice",
+        _SPACE,
+    ),
+    Case("trials-zero", "--trials 0", "search space.yaml --trials 0", "--trials must be at least 1", _SPACE),
+    Case("top-zero", "--top 0", "search space.yaml --top 0", "--top must be at least 1", _SPACE),
+    Case(
+        "test-limit-negative",
+        "a negative --test-limit",
+        "search space.yaml --test-limit -5",
+        "--test-limit must be at least 1",
+        _SPACE,
+    ),
+    Case(
+        "search-unknown-metric",
+        "an unknown metric to optimize",
+        "search space.yaml --metric f1",
+        "unknown metric 'f1'",
+        _SPACE,
+    ),
+    Case(
+        "search-unknown-backend",
+        "an unknown backend for a search",
+        "search space.yaml --backend vllm",
+        "unknown value 'vllm' (no such backend)",
+        _SPACE,
+    ),
+    Case(
+        "columns-without-task",
+        "--text-field without --task",
+        "search space.yaml --text-field review",
+        "need --task FILE",
+        _SPACE,
+    ),
+    Case(
+        "export-with-seeds",
+        "--export with several seeds",
+        "search space.yaml --seeds 13,21 --export best",
+        "--export needs a single --seed",
+        _SPACE,
+    ),
+    Case(
+        "out-under-a-file",
+        "an output folder under a regular file",
+        "search space.yaml --out reviews.jsonl/run",
+        "'reviews.jsonl' is a file, not a folder. Choose another --out",
+        _SPACE,
+    ),
+    Case(
+        "export-under-a-file",
+        "an export folder under a regular file",
+        "search space.yaml --export reviews.jsonl/best",
+        "'reviews.jsonl' is a file, not a folder. Choose another --export",
+        _SPACE,
+    ),
+    Case(
+        "storage-unknown-scheme",
+        "a storage URL with an unknown scheme",
+        "search space.yaml --storage foo://",
+        "unknown scheme 'foo'; use e.g. sqlite:///runs/study.db",
+        _SPACE,
+    ),
+    Case(
+        "storage-not-a-url",
+        "a file name where a storage URL goes",
+        "search space.yaml --storage study.db",
+        "'study.db' is not an Optuna storage URL",
+        _SPACE,
+    ),
+    Case(
+        "storage-postgresql",
+        "a PostgreSQL storage without its driver, or without a server",
+        f"search space.yaml --storage {_PG}",
+        "postgresql+psycopg2://user:***@127.0.0.1:1/studies",
+        _SPACE,
+        secret=PASSWORD,
+    ),
+    Case(
+        "storage-under-a-file",
+        "a SQLite storage under a regular file",
+        "search space.yaml --storage sqlite:///reviews.jsonl/study.db",
+        "'reviews.jsonl' is a file",
+        _SPACE,
+    ),
+    Case(
+        "predict-no-template",
+        "a prompt.json without its template",
+        "predict no-template --input texts.jsonl --output out.jsonl",
+        'has no template string under "prompt"; export the prompt again',
+        ("no-template", "texts.jsonl"),
+    ),
+    Case(
+        "predict-template-not-text",
+        "a prompt.json whose template is not a string",
+        "predict number-template --input texts.jsonl --output out.jsonl",
+        'has no template string under "prompt"',
+        ("number-template", "texts.jsonl"),
+    ),
+    Case(
+        "predict-not-a-prompt-folder",
+        "a folder that holds no exported prompt",
+        "predict runs/tiny --input texts.jsonl --output out.jsonl",
+        "'runs/tiny' has no prompt.json; it is not an exported prompt folder",
+        ("earlier-run", "texts.jsonl"),
+    ),
+    Case(
+        "predict-missing-input",
+        "an input file that does not exist",
+        "predict exported --input text.jsonl --output predictions.jsonl",
+        "No input file at 'text.jsonl'",
+        _PREDICT,
+    ),
+    Case(
+        "predict-input-not-json",
+        "an input line that is not JSON",
+        "predict exported --input broken.jsonl --output predictions.jsonl",
+        "broken.jsonl, line 2: not valid JSON",
+        (*_PREDICT, "broken.jsonl"),
+    ),
+    Case(
+        "predict-input-without-field",
+        "input rows without the prompt's field",
+        "predict exported --input reviews-no-text.jsonl --output predictions.jsonl",
+        "use --field NAME to read the text from another key",
+        (*_PREDICT, "reviews.jsonl (no text)"),
+    ),
+    Case(
+        "predict-output-under-a-file",
+        "an output file under a regular file",
+        "predict exported --input texts.jsonl --output texts.jsonl/predictions.jsonl",
+        "'texts.jsonl' is a file, not a folder. Choose another --output",
+        _PREDICT,
+    ),
+    Case(
+        "predict-missing-option",
+        "predict without --output",
+        "predict exported --input texts.jsonl",
+        "the following arguments are required: --output",
+    ),
+    Case("report-nothing", "report without a storage or runs to compare", "report", "Pass --storage URL"),
+    Case(
+        "report-missing-database",
+        "a report on a SQLite file that does not exist",
+        "report --storage sqlite:///runs/tiny/study.db",
+        "No SQLite database at 'runs/tiny/study.db'",
+        ("earlier-run",),
+    ),
+    Case(
+        "report-unknown-scheme",
+        "a report on a storage URL with an unknown scheme",
+        "report --storage foo:// --out report",
+        "unknown scheme 'foo'",
+    ),
+    Case(
+        "fetch-unknown-task",
+        "fetching a task that is not in the catalog",
+        "data fetch sst3",
+        "Unknown catalog task 'sst3'",
+    ),
+    Case(
+        "fetch-unknown-model",
+        "fetching a model that is not in the catalog",
+        "models fetch smollm",
+        "No model named 'smollm' in the catalog",
+    ),
+)
+
+_INTRO = """\
+## Troubleshooting
+
+Each mistake below stops the command at once with exit status 2 and one message on stderr that
+says what is wrong and how to fix it (the traceback only with `-vv`); nothing already computed is
+lost: a study, its score cache and earlier output files are kept. In the commands, `reviews.jsonl`
+is a two-class data file, `space.yaml` a search space that names it and the model folder
+`tiny-model`, and `exported` a prompt folder written by `--export`. A password in a storage URL is
+shown as `***`.
+"""
+_OUTRO = """\
+This table is generated from `tests/cli/bad_input_cases.py` (`python -m tests.cli.bad_input_cases
+--markdown`), whose cases `tests/cli/test_bad_input.py` runs.
+"""
+
+
+def _cell(text: str, code: bool = False) -> str:
+    text = text.replace("|", "\\|")
+    if not code:
+        return text
+    return f"`` {text} ``" if "`" in text else f"`{text}`"  # a code span may hold single backticks
+
+
+def markdown() -> str:
+    """The README's Troubleshooting section: situation, command and message of every case."""
+    rows = [
+        f"| {_cell(c.situation)} | {_cell(c.command, code=True)} | {_cell(c.expect, code=True)} |"
+        for c in CASES
+    ]
+    table = "\n".join(["| Mistake | Command | The message says (excerpt) |", "|---|---|---|", *rows])
+    return f"{_INTRO}\n{table}\n\n{_OUTRO}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--markdown", action="store_true", help="print the README's Troubleshooting section")
+    args = parser.parse_args(argv)
+    if not args.markdown:
+        parser.print_help()
+        return 2
+    sys.stdout.write(markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
