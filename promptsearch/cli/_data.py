@@ -27,21 +27,34 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def data_list(args: argparse.Namespace) -> int:
-    from promptsearch.tasks import list_catalog
+    """Print the catalog: name, task type, classes (classification only), metric, description."""
+    from promptsearch.tasks import list_catalog, task_types
 
-    rows = [[e.name, len(e.labels), e.description] for e in list_catalog()]
-    sys.stdout.write(format_table(["name", "classes", "description"], rows) + "\n")
+    rows = [
+        [
+            e.name,
+            e.task_type,
+            len(e.labels) if e.labels else "",
+            e.metric or task_types.get(e.task_type).default_metric,
+            e.description,
+        ]
+        for e in list_catalog()
+    ]
+    sys.stdout.write(format_table(["name", "type", "classes", "metric", "description"], rows) + "\n")
     return 0
 
 
 def data_fetch(args: argparse.Namespace) -> int:
+    """Fetch and prepare a catalog task, then print what it holds and where."""
     from promptsearch.tasks import fetch_task, load_task
 
     path = fetch_task(args.name)
     task = load_task(args.name)
-    sys.stdout.write(
-        f"{args.name}: {len(task.examples)} examples, labels {list(task.label_names)} -> {path}\n"
-    )
+    if task.label_names:
+        holds = f"labels {list(task.label_names)}"
+    else:
+        holds = f"{task.task_type}, metric {task.metric}"
+    sys.stdout.write(f"{args.name}: {len(task.examples)} examples, {holds} -> {path}\n")
     return 0
 
 

@@ -22,16 +22,21 @@ from promptsearch.metrics._base import (
 )
 from promptsearch.metrics._bootstrap import bootstrap_interval
 from promptsearch.metrics._classification import Accuracy, BalancedAccuracy, MacroF1
-from promptsearch.metrics._text import ExactMatch, TokenF1, normalize_answer
+from promptsearch.metrics._rouge import RougeL
+from promptsearch.metrics._sacrebleu import Bleu, Chrf
+from promptsearch.metrics._text import ExactMatch, TokenF1, normalize_answer, squad_scores
 
 __all__ = [
     "KINDS",
     "Accuracy",
     "BalancedAccuracy",
     "BaseMetric",
+    "Bleu",
+    "Chrf",
     "ExactMatch",
     "MacroF1",
     "Predictions",
+    "RougeL",
     "TokenF1",
     "bootstrap_interval",
     "get_metric",
@@ -39,4 +44,5 @@ __all__ = [
     "metrics_for",
     "normalize_answer",
     "register_metric",
+    "squad_scores",
 ]

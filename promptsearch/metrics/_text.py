@@ -1,27 +1,36 @@
-"""Metrics over generated texts, each example judged against its best-matching reference.
+"""Exact match and token F1 over generated texts, from torchmetrics' SQuAD metric.
 
-Texts are compared after SQuAD-style normalisation (lower case, no punctuation, no English
-articles, single spaces), as the SQuAD v1.1 evaluation script and lm-evaluation-harness do.
+Both are the SQuAD v1.1 evaluation (lower case, no punctuation, no English articles, single
+spaces; the best reference counts), computed by ``torchmetrics.functional.text.squad``, a
+maintained port of the official script that runs offline. torchmetrics (and so torch) is
+imported on first use, so importing :mod:`promptsearch.metrics` stays light.
+
+One difference from the v1.1 script, inherited from torchmetrics (and SQuAD v2): an output and
+a reference that both normalize to nothing (say ``"The."`` and ``"a"``) get F1 1, not 0.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import string
-from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 
 from promptsearch.metrics._base import BaseMetric, Predictions, register_metric
 
-__all__ = ["ExactMatch", "TokenF1", "normalize_answer"]
+__all__ = ["ExactMatch", "TokenF1", "normalize_answer", "squad_scores"]
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = str.maketrans("", "", string.punctuation)
+_CACHE = 1 << 16  # Scored (output, references) pairs kept: exact match and F1 share them.
 
 
 def normalize_answer(text: str) -> str:
     """Lower case, remove punctuation and articles, collapse whitespace (SQuAD v1.1).
+
+    The normalisation both metrics apply, for showing outputs as they are compared.
 
     >>> normalize_answer("The  Eiffel Tower!")
     'eiffel tower'
@@ -29,32 +38,38 @@ def normalize_answer(text: str) -> str:
     return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCT)).split())
 
 
-def _token_f1(prediction: str, reference: str) -> float:
-    pred, ref = normalize_answer(prediction).split(), normalize_answer(reference).split()
-    if not pred or not ref:
-        return float(pred == ref)
-    common = sum((Counter(pred) & Counter(ref)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(pred), common / len(ref)
-    return 2 * precision * recall / (precision + recall)
+@functools.lru_cache(maxsize=_CACHE)
+def _squad(prediction: str, references: tuple[str, ...]) -> tuple[float, float]:
+    from torchmetrics.functional.text import squad
+
+    if not references:
+        return (0.0, 0.0)
+    scores = squad(
+        [{"prediction_text": prediction, "id": "0"}],
+        [{"answers": {"text": list(references), "answer_start": [0] * len(references)}, "id": "0"}],
+    )
+    return float(scores["exact_match"]) / 100.0, float(scores["f1"]) / 100.0
+
+
+def squad_scores(prediction: str, references: Sequence[str]) -> tuple[float, float]:
+    """SQuAD exact match and token F1 (0-1) of ``prediction`` against its best reference.
+
+    >>> squad_scores("big red car", ["red car", "a boat"])
+    (0.0, 0.8)
+    """
+    return _squad(str(prediction), tuple(str(r) for r in references))
 
 
 @register_metric
 class ExactMatch(BaseMetric):
-    """1 when the normalised output equals a normalised reference, else 0."""
+    """1 when the normalised output equals a normalised reference, else 0 (SQuAD)."""
 
     name = "exact_match"
     kinds = frozenset({"text"})
 
     def per_example(self, predictions: Predictions) -> np.ndarray:
-        return np.array(
-            [
-                float(any(normalize_answer(str(out)) == normalize_answer(r) for r in refs))
-                for out, refs in zip(predictions.predicted, predictions.targets)
-            ],
-            dtype=np.float64,
-        )
+        pairs = zip(predictions.predicted, predictions.targets)
+        return np.array([squad_scores(out, refs)[0] for out, refs in pairs], dtype=np.float64)
 
 
 @register_metric
@@ -65,10 +80,5 @@ class TokenF1(BaseMetric):
     kinds = frozenset({"text"})
 
     def per_example(self, predictions: Predictions) -> np.ndarray:
-        return np.array(
-            [
-                max((_token_f1(str(out), r) for r in refs), default=0.0)
-                for out, refs in zip(predictions.predicted, predictions.targets)
-            ],
-            dtype=np.float64,
-        )
+        pairs = zip(predictions.predicted, predictions.targets)
+        return np.array([squad_scores(out, refs)[1] for out, refs in pairs], dtype=np.float64)

@@ -1,7 +1,9 @@
 """Parsers that read the packaged corpora straight out of their registry archives.
 
 Each parser takes the archive's path and the member to read and returns ``(text, label)``
-pairs in source order. Nothing is extracted to disk; archives are only read.
+pairs in source order. A :data:`Reader` reads several members of one archive in a single pass
+and returns examples of any task type (BIG-bench, see :mod:`promptsearch.tasks._bigbench`).
+Nothing is extracted to disk; archives are only read.
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ import csv
 import io
 import tarfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path, PurePosixPath
 
 from promptsearch.exceptions import DataError
+from promptsearch.tasks._records import Example
 
 __all__ = [
     "MOVIES5_CUTS",
     "Parser",
+    "Reader",
     "parse_bbc_news",
     "parse_movies",
     "parse_movies5",
@@ -29,13 +33,23 @@ __all__ = [
 Parser = Callable[[Path, str], list[tuple[str, str]]]
 """``parser(archive, member) -> [(text, label), ...]``."""
 
+Reader = Callable[[Path, Collection[tuple[str, str]]], dict[tuple[str, str], list[Example]]]
+"""``reader(archive, {(member, task_type), ...}) -> {(member, task_type): [Example, ...]}``, all
+members read in one pass over the archive."""
+
 _VADER_MOVIES = "movieReviewSnippets_GroundTruth.txt"
 _MOVIES_AMBIGUOUS = 0.5
 MOVIES5_CUTS = (-2.0, -1.0, 1.0, 2.0)
 """Score cut points of ``movies-5``: very negative < -2 <= negative < -1 <= neutral <= 1 <
 positive <= 2 < very positive (scores are mean ratings in [-4, 4])."""
-_BBC_CLASSES = {"business": "business", "entertainment": "entertainment", "politics": "politics",
-                "sport": "sport", "sports": "sport", "tech": "tech"}
+_BBC_CLASSES = {
+    "business": "business",
+    "entertainment": "entertainment",
+    "politics": "politics",
+    "sport": "sport",
+    "sports": "sport",
+    "tech": "tech",
+}
 
 
 def decode(raw: bytes) -> str:
