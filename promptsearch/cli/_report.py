@@ -54,7 +54,7 @@ def _out_dir(args: argparse.Namespace) -> Path:
 def _pick_study(storage: object, requested: str | None, url: str) -> str:
     import optuna
 
-    from promptsearch.study._storage import mask_url  # not re-exported by promptsearch.study yet
+    from promptsearch.study import mask_url
 
     url = mask_url(url)
     names = optuna.study.get_all_study_names(storage=storage)  # type: ignore[arg-type]

@@ -169,7 +169,7 @@ def _check_args(args: argparse.Namespace) -> list[int] | None:
     if args.export:
         check_folder(args.export, "--export")
     if args.storage is not None:
-        from promptsearch.study._storage import check_storage  # not re-exported by promptsearch.study yet
+        from promptsearch.study import check_storage
 
         check_storage(args.storage)  # before the task and the model are loaded
     return seeds
@@ -204,7 +204,10 @@ def run(args: argparse.Namespace) -> int:
         )
         sys.stdout.write(result.markdown() + "\n")
         return 0
-    cache = SQLiteScoreCache(out / "scores.sqlite")
+    from promptsearch.study import cache_for_storage
+
+    # Workers sharing a study given by --storage share its score cache too.
+    cache = cache_for_storage(args.storage) if args.storage else SQLiteScoreCache(out / "scores.sqlite")
     budget = space.total_trials(args.trials)
     with (
         progress_bar(budget, "trials", enabled=not args.quiet, unit="trial") as bar,

@@ -39,7 +39,8 @@ class SearchContext:
         verbalizers: The study's label-word candidates (empty without label words).
         embedder: Sentence encoder of similar demonstrations.
         cache: Score and text cache.
-        tuned_dir: Where tuned trials save their weights.
+        tuned_dir: Where tuned weights are unpacked on this machine.
+        artifacts: The Optuna artifact store holding tuned trials' weights.
         callbacks: Optuna callbacks (e.g. a progress bar).
         started: ``time.perf_counter()`` at the start of the search.
         deadline: ``started + budget.timeout_s`` (``None``: no time limit).
@@ -59,6 +60,7 @@ class SearchContext:
     embedder: str
     cache: Any
     tuned_dir: Path
+    artifacts: Any
     callbacks: tuple[Callback, ...] = ()
     started: float = 0.0
     deadline: float | None = None
@@ -103,7 +105,8 @@ class SearchContext:
         from promptsearch.tuning import load_tuned_scorer
 
         record = TrialRecord.of(trial)
-        if record.tuning_mode == "none" or record.tuning_path is None:
+        folder = self.tuned_folder(trial)
+        if folder is None:
             return None
         loaded = getattr(self.backend, "loaded", None)
         if loaded is None:
@@ -111,4 +114,15 @@ class SearchContext:
                 f"Trial {trial.number} was tuned ({record.tuning_mode}); its weights load only on a "
                 f"trainable backend, and {self.backend.name!r} is not one."
             )
-        return load_tuned_scorer(loaded, record.tuning_mode, record.tuning_path, batch_size=self.batch_size)
+        return load_tuned_scorer(loaded, record.tuning_mode, folder, batch_size=self.batch_size)
+
+    def tuned_folder(self, trial: optuna.trial.FrozenTrial) -> Path | None:
+        """The local folder of a tuned trial's weights (downloaded from the store once)."""
+        from promptsearch.engine._artifacts import fetch_tuned
+
+        record = TrialRecord.of(trial)
+        if record.tuning_mode == "none":
+            return None
+        if record.tuning_artifact is not None:
+            return fetch_tuned(self.artifacts, record.tuning_artifact, self.tuned_dir)
+        return Path(record.tuning_path) if record.tuning_path else None  # studies made before artifacts

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from promptsearch.engine._artifacts import artifact_store
 from promptsearch.engine._context import Callback, SearchContext
 from promptsearch.engine._finalize import finalize_once
 from promptsearch.engine._objective import TIE_BREAK, DevObjective
@@ -54,6 +55,9 @@ class PromptSearch:
         callbacks: Optuna callbacks called after each trial (e.g. a progress bar).
         backend: Overrides the space's backend name (``hf``, ``fake``, a plugin's).
         metric: Overrides the metric the study optimizes (default: the space's, else the task's).
+        artifacts: Where tuned trials' weights are stored: an Optuna artifact store (e.g.
+            ``optuna.artifacts.Boto3ArtifactStore``), a folder path (shared by every worker), or
+            ``None`` for ``<out_dir>/artifacts``.
         final_progress: A tqdm-like object (``reset(total=...)``, ``update(n)``) advanced while
             the best prompts are re-scored on dev and evaluated on test.
         test_limit: Overrides the space's ``final.test_limit``; ``top``: its ``final.top``.
@@ -92,6 +96,7 @@ class PromptSearch:
         top: int | None = None,
         backend: str | None = None,
         metric: str | None = None,
+        artifacts: Any = None,
     ) -> None:
         self.space = space
         self.task = task
@@ -111,6 +116,7 @@ class PromptSearch:
         self.top = top
         self.backend = backend
         self.metric = metric
+        self.artifacts = artifacts
 
     # -- setup ---------------------------------------------------------------------------------
     def _resolve(self) -> tuple[SearchSpace, Task, FewShotSplit]:
@@ -168,22 +174,23 @@ class PromptSearch:
         from promptsearch.metrics import get_metric
         from promptsearch.reports import write_report
         from promptsearch.scoring import generation_settings
-        from promptsearch.study import pruners
+        from promptsearch.study import make_storage, pruners
 
         started = time.perf_counter()
         space, task, split = self._resolve()
         metric = get_metric(space.metric or task.metric)
         metric.check_kind(task.kind.output, "metric")
         out = Path(self.out_dir) if self.out_dir is not None else None
-        backend = self._load_backend(space)
-        cache = self._make_cache(out)
         embedder = check_embedder(space)
+        # a bad or unreachable database fails before the model loads
+        storage = make_storage(self.storage, out)
+        cache = self._make_cache(out)
+        backend = self._load_backend(space)
         name = self.study_name or f"{space.name}-{task.name}-seed{split.seed}"
         study = open_study(
             space,
             name=name,
-            storage=self.storage,
-            out_dir=out,
+            storage=storage,
             metric=metric,
             seed=split.seed,
             resolution=TIE_BREAK,
@@ -220,6 +227,7 @@ class PromptSearch:
             embedder=embedder,
             cache=cache,
             tuned_dir=(out / "tuned") if out is not None else Path(tempfile.mkdtemp(prefix="promptsearch-")),
+            artifacts=artifact_store(self.artifacts, out),
             callbacks=tuple(self.callbacks),
             started=started,
             deadline=None if timeout is None else started + timeout,
@@ -255,11 +263,10 @@ class PromptSearch:
         self.leaderboard_: Leaderboard = board
         self.best_prompt_: Prompt = best
         self.best_row_: LeaderboardRow = board.best
-        record = TrialRecord.of(ctx.study.trials[board.best.trial]) if board.best.trial >= 0 else None
+        winner = ctx.study.trials[board.best.trial] if board.best.trial >= 0 else None
+        folder = ctx.tuned_folder(winner) if winner is not None else None
         self.best_tuning_: SavedTuning | None = (
-            SavedTuning(record.tuning_mode, str(record.tuning_path))
-            if record is not None and record.tuning_mode != "none"
-            else None
+            SavedTuning(TrialRecord.of(winner).tuning_mode, folder) if winner is not None and folder else None
         )
 
 

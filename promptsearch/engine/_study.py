@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptsearch.space import check_tuning_space
-from promptsearch.study import StudyAttr, make_pruner, make_routed_pruner, make_sampler, make_storage
+from promptsearch.study import StudyAttr, make_pruner, make_routed_pruner, make_sampler
 
 if TYPE_CHECKING:
     import optuna
@@ -25,14 +24,14 @@ def open_study(
     space: SearchSpace,
     *,
     name: str,
-    storage: str | None,
-    out_dir: Path | None,
+    storage: Any,
     metric: BaseMetric,
     seed: int,
     resolution: float,
     attrs: dict[str, Any],
 ) -> optuna.Study:
-    """Create the study, or load it when it exists (a resumed run or another worker).
+    """Create the study in ``storage`` (an Optuna storage or ``None`` for memory), or load it when
+    it exists (a resumed run or another worker).
 
     ``attrs`` are stored once, by the first run; a changed search space is reported.
     """
@@ -44,7 +43,7 @@ def open_study(
         pruner = make_routed_pruner(pruner)
     sampler_seed = space.sampler.seed if space.sampler.seed is not None else seed
     study = optuna.create_study(
-        storage=make_storage(storage, out_dir),
+        storage=storage,
         study_name=name,
         direction=metric.direction,
         sampler=make_sampler(space.sampler.name, sampler_seed, dict(space.sampler.options)),

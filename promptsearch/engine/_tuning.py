@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from promptsearch.engine._artifacts import upload_tuned
 from promptsearch.exceptions import ConfigError
 from promptsearch.space import all_modes, check_tuning_space
 from promptsearch.study import TRAIN_STEP_OFFSET, Attr, Param
@@ -92,10 +95,10 @@ def tuned_trial(ctx: SearchContext, trial: optuna.Trial, tuning: TuningChoice, p
     result = tuning_modes.get(tuning.mode).train(
         loaded, prompt, split.train, split.dev, tuning.config, report=report
     )
-    folder = ctx.tuned_dir / f"trial-{trial.number}"
-    result.save(folder)
+    with tempfile.TemporaryDirectory(prefix=f"trial-{trial.number}-") as tmp:
+        result.save(Path(tmp))
+        upload_tuned(ctx.artifacts, trial, Path(tmp))  # other workers find it in the store
     trial.set_user_attr(Attr.TUNING_MODE, tuning.mode)
-    trial.set_user_attr(Attr.TUNING_PATH, str(folder.resolve()))
     trial.set_user_attr(Attr.TRAIN_SECONDS, float(result.seconds))
     trial.set_user_attr(Attr.SECONDS_PER_STEP, float(result.seconds_per_step))
     trial.set_user_attr(Attr.PEAK_MEMORY_MB, float(result.peak_memory_mb))

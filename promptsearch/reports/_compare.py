@@ -15,7 +15,7 @@ from promptsearch.reports._html import page, prompt_html, table
 from promptsearch.reports._io import stored_leaderboard
 from promptsearch.reports._records import Leaderboard, _atomic_write
 from promptsearch.reports._svg import esc
-from promptsearch.study import is_storage_url, open_storage
+from promptsearch.study import is_storage_url, mask_url, open_storage
 
 __all__ = [
     "ComparisonData",
@@ -88,7 +88,7 @@ def _from_storage(url: str) -> list[tuple[str, Leaderboard]]:
     for name in optuna.study.get_all_study_names(storage=storage):
         board = stored_leaderboard(optuna.load_study(study_name=name, storage=storage))
         if board is not None:
-            out.append((f"{url}#{name}", board))
+            out.append((f"{mask_url(url)}#{name}", board))
     return out
 
 

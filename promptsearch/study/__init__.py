@@ -9,7 +9,7 @@ from promptsearch.study._bookkeeping import (
     discrete_pending,
     ranking_key,
 )
-from promptsearch.study._cache import MemoryScoreCache, SQLiteScoreCache, cache_for_storage
+from promptsearch.study._cache import MemoryScoreCache, SQLiteScoreCache
 from promptsearch.study._codec import (
     Attr,
     Param,
@@ -31,8 +31,8 @@ from promptsearch.study._pruners import (
 )
 from promptsearch.study._publish import publish_once
 from promptsearch.study._samplers import make_sampler, register_sampler, samplers
-from promptsearch.study._sql_cache import SQLScoreCache
-from promptsearch.study._storage import is_storage_url, make_storage, open_storage
+from promptsearch.study._sql_cache import SQLScoreCache, cache_for_storage
+from promptsearch.study._storage import check_storage, is_storage_url, make_storage, mask_url, open_storage
 
 __all__ = [
     "TRAIN_STEP_OFFSET",
@@ -49,6 +49,7 @@ __all__ = [
     "cache_for_storage",
     "candidate_attrs",
     "candidate_from_attrs",
+    "check_storage",
     "choose_tuning_bases",
     "count_done",
     "discrete_pending",
@@ -58,6 +59,7 @@ __all__ = [
     "make_sampler",
     "make_sign_test_pruner",
     "make_storage",
+    "mask_url",
     "open_storage",
     "pruners",
     "publish_once",

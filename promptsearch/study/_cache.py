@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MemoryScoreCache", "SQLiteScoreCache", "cache_for_storage"]
+__all__ = ["MemoryScoreCache", "SQLiteScoreCache"]
 
 
 class MemoryScoreCache:
@@ -115,18 +115,3 @@ class SQLiteScoreCache(MemoryScoreCache):
 
     def close(self) -> None:
         self._conn.close()
-
-
-def cache_for_storage(url: str) -> MemoryScoreCache:
-    """The cache that workers sharing the study at ``url`` share too.
-
-    A database server (PostgreSQL, MySQL, ...) holds it in its own tables; a SQLite database
-    or a journal file gets a SQLite file beside it (``<file>.scores.sqlite``).
-    """
-    from promptsearch.study._sql_cache import SQLScoreCache
-
-    if url.startswith("sqlite:///"):
-        return SQLiteScoreCache(url.removeprefix("sqlite:///") + ".scores.sqlite")
-    if url.startswith("journal:") or url.endswith((".log", ".journal")):
-        return SQLiteScoreCache(url.removeprefix("journal:") + ".scores.sqlite")
-    return SQLScoreCache(url)

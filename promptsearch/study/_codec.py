@@ -55,6 +55,7 @@ class Attr:
     SELECTION = "selection"
     TUNING_MODE = "tuning_mode"
     TUNING_PATH = "tuning_path"
+    TUNING_ARTIFACT = "tuning_artifact"
     TRAIN_SECONDS = "train_seconds"
     SECONDS_PER_STEP = "seconds_per_step"
     PEAK_MEMORY_MB = "peak_memory_mb"
@@ -170,6 +171,12 @@ class TrialRecord:
     @property
     def tuning_path(self) -> str | None:
         value = self.attrs.get(Attr.TUNING_PATH)
+        return None if value is None else str(value)
+
+    @property
+    def tuning_artifact(self) -> str | None:
+        """Id of the trained weights in the study's artifact store."""
+        value = self.attrs.get(Attr.TUNING_ARTIFACT)
         return None if value is None else str(value)
 
     @property

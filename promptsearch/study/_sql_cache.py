@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 
 from promptsearch.exceptions import ConfigError
-from promptsearch.study._cache import MemoryScoreCache
+from promptsearch.study._cache import MemoryScoreCache, SQLiteScoreCache
+from promptsearch.study._storage import check_storage, mask_url, with_retries
 
-__all__ = ["SQLScoreCache"]
+__all__ = ["SQLScoreCache", "cache_for_storage"]
 
 _logger = logging.getLogger(__name__)
 _CHUNK = 500
@@ -36,11 +37,15 @@ class SQLScoreCache(MemoryScoreCache):
         super().__init__()
         import sqlalchemy as sa
 
+        check_storage(url)  # a bad URL, a missing driver or a server down: a ConfigError
         self.url = url
         try:
             self._engine = sa.create_engine(url, pool_pre_ping=True)
-        except Exception as exc:  # bad URL or missing driver: SQLAlchemy raises many types
-            raise ConfigError(f"Cannot open the score cache database: {exc}.") from None
+        except Exception as exc:  # SQLAlchemy raises many types
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(
+                f"Cannot open the score cache in {mask_url(url)!r}: {mask_url(reason)}."
+            ) from None
         meta = sa.MetaData()
         key = [sa.Column(c, sa.String(255), primary_key=True) for c in ("model", "prompt", "example")]
         self._score_table = sa.Table(
@@ -50,7 +55,7 @@ class SQLScoreCache(MemoryScoreCache):
             "promptsearch_texts", meta, *[c.copy() for c in key], sa.Column("text", sa.Text, nullable=False)
         )
         self._lock = threading.Lock()
-        meta.create_all(self._engine, checkfirst=True)
+        with_retries(lambda: meta.create_all(self._engine, checkfirst=True))  # workers race
 
     def _select(self, table: Any, column: str, model_id: str, key: str, ids: list[str]) -> dict[str, Any]:
         import sqlalchemy as sa
@@ -120,3 +125,16 @@ class SQLScoreCache(MemoryScoreCache):
 
     def close(self) -> None:
         self._engine.dispose()
+
+
+def cache_for_storage(url: str) -> MemoryScoreCache:
+    """The cache that workers sharing the study at ``url`` share too.
+
+    A database server (PostgreSQL, MySQL, ...) holds it in its own tables; a SQLite database
+    or a journal file gets a SQLite file beside it (``<file>.scores.sqlite``).
+    """
+    if url.startswith("sqlite:///"):
+        return SQLiteScoreCache(url.removeprefix("sqlite:///") + ".scores.sqlite")
+    if url.startswith("journal:") or url.endswith((".log", ".journal")):
+        return SQLiteScoreCache(url.removeprefix("journal:") + ".scores.sqlite")
+    return SQLScoreCache(url)

@@ -14,7 +14,7 @@ from typing import Any
 
 from promptsearch.exceptions import ConfigError
 
-__all__ = ["check_storage", "is_storage_url", "make_storage", "mask_url", "open_storage"]
+__all__ = ["check_storage", "is_storage_url", "make_storage", "mask_url", "open_storage", "with_retries"]
 
 _logger = logging.getLogger(__name__)
 
@@ -258,7 +258,7 @@ def _rdb_storage(url: str, driver: str) -> Any:
         else:  # Optuna < 4.9
             kwargs["failed_trial_callback"] = optuna.storages.RetryFailedTrialCallback(max_retry=2)
         try:
-            return RDBStorage(url, engine_kwargs=_engine_kwargs(url, driver), **kwargs)
+            return with_retries(lambda: RDBStorage(url, engine_kwargs=_engine_kwargs(url, driver), **kwargs))
         except ArgumentError as exc:
             raise ConfigError(
                 f"Storage {mask_url(url)!r} is not a valid database URL ({_reason(exc, url)}); use e.g. "
@@ -266,6 +266,28 @@ def _rdb_storage(url: str, driver: str) -> Any:
             ) from None
         except SQLAlchemyError as exc:
             raise ConfigError(_unreachable(url, exc)) from None
+
+
+def with_retries(make: Any, attempts: int = 5) -> Any:
+    """Call ``make()``, retrying when another process is creating the same tables.
+
+    Several workers starting on one new database race to create Optuna's tables; the losers
+    see a unique-constraint or "already exists" error, and succeed once the winner is done.
+    """
+    import time
+
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    for attempt in range(attempts):
+        try:
+            return make()
+        except (IntegrityError, OperationalError, ProgrammingError) as exc:
+            racing = isinstance(exc, IntegrityError) or "already exists" in str(exc) or "locked" in str(exc)
+            if not racing or attempt == attempts - 1:
+                raise
+            _logger.debug("Storage tables being created by another process (%s); retrying.", exc)
+            time.sleep(0.2 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def _reason(exc: BaseException, url: str) -> str:

@@ -4,6 +4,7 @@ backend), a metric, an edit operator and a tuning mode. Nothing else lists their
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,7 +182,17 @@ def test_plugins_are_usable_from_yaml(plugins: None, toy_task: Task, tmp_path: P
     assert "test_reseed" in modes
     tuned = [t for t in search.study_.trials if t.params.get("tuning_mode") == "test_reseed"]
     assert all(1 <= t.params["rs_seed"] <= 4 for t in tuned)
-    assert all((Path(t.user_attrs["tuning_path"]) / "reseed.json").is_file() for t in tuned)
+    # the weights are in the study's artifact store, not at a local path
+    import optuna
+
+    store = optuna.artifacts.FileSystemArtifactStore(str(tmp_path / "run" / "artifacts"))
+    for t in tuned:
+        optuna.artifacts.download_artifact(
+            artifact_store=store,
+            file_path=str(tmp_path / f"{t.number}.zip"),
+            artifact_id=t.user_attrs["tuning_artifact"],
+        )
+        assert "reseed.json" in zipfile.ZipFile(tmp_path / f"{t.number}.zip").namelist()
 
 
 def test_unregistered_names_are_errors_with_suggestions(plugins: None, tmp_path: Path) -> None:
