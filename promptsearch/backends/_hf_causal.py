@@ -2,38 +2,57 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-from promptsearch.backends._base import LoglikelihoodRequest, ProgressCallback, TokenLogprobs, length_batches
+from promptsearch.backends._base import LoglikelihoodRequest, ProgressCallback, TokenLogprobs
 from promptsearch.backends._hf import HFBackend
-from promptsearch.backends._hf_tensors import cache_argument, left_pad, output_cache
-from promptsearch.backends._tokens import EncodedInstance, encode_continuations, start_tokens
+from promptsearch.backends._hf_tensors import (
+    PrefixStore,
+    SharedPrefix,
+    attend_to_prefix,
+    broadcast_supported,
+    cache_argument,
+    compute_prefix,
+    left_pad,
+    output_cache,
+    repeated_cache,
+    token_batches,
+)
+from promptsearch.backends._tokens import EncodedInstance, encode_continuations, prefix_groups, start_tokens
 from promptsearch.exceptions import ModelError
 
 __all__ = ["HFCausalBackend", "token_logprobs"]
+
+_MAX_ROWS = 256  # rows per forward call when only the token budget limits a batch
 
 
 class HFCausalBackend(HFBackend):
     """Log-likelihoods of continuations with a causal LM.
 
     * Contexts are left-padded in length-sorted batches, with attention masks and position
-      ids taken from the mask, so scores do not depend on batch-mates.
+      ids taken from the mask, so scores do not depend on batch-mates. A batch holds at most
+      ``batch_tokens`` padded tokens (and at most ``batch_size`` rows when one was given).
     * Only the logits of the last context position are computed (``logits_to_keep=1``):
       when every label word is one token, that single next-token distribution scores all
       labels, one forward pass per example.
-    * Words of several tokens reuse the context's key/value cache: the cache is repeated
-      for each such word and only the word's tokens are run again.
-    * Shared-prefix caching: instances that share a prefix (instruction and demonstrations)
-      have the tokens they share computed once per call; each batch starts from that key/value
-      cache, laid out as ``[prefix][pads][body]`` with position ids from the mask, so the
+    * Words of several tokens reuse the context's key/value cache: only the word's tokens
+      run again.
+    * Shared-prefix caching: the instruction and demonstrations of a prompt (the requests'
+      ``prefix``) run once; their key/values stay in a small LRU (``prefix_cache_mb``), so a
+      prompt scored chunk by chunk computes them once for all chunks. Batches attend to the
+      stored prefix without copying it per row where the model's attention allows (see
+      :mod:`promptsearch.backends._hf_tensors`); position ids continue after the prefix, so the
       scores equal those computed without it.
 
     Args:
+        batch_size: Most rows per forward call (``None``: as many as ``batch_tokens`` allows).
         prefix_caching: Compute shared prefixes once (default on).
         min_shared_tokens: Shortest shared prefix worth caching.
+        batch_tokens: Padded tokens per forward call (``None``: 1024 on CPU, 8192 on GPU).
+        prefix_cache_mb: Memory for stored prefix key/values, in MiB.
     """
 
     kind: ClassVar[str] = "causal"
@@ -45,10 +64,31 @@ class HFCausalBackend(HFBackend):
         batch_size: int | None = None,
         prefix_caching: bool = True,
         min_shared_tokens: int = 16,
+        batch_tokens: int | None = None,
+        prefix_cache_mb: float = 256,
     ) -> None:
         super().__init__(model, batch_size=batch_size)
+        self._max_rows = batch_size
+        on_gpu = str(model.device).startswith("cuda")
+        self.batch_tokens = batch_tokens or (8192 if on_gpu else 1024)
         self.prefix_caching = prefix_caching
         self.min_shared_tokens = min_shared_tokens
+        self.prefixes = PrefixStore(int(prefix_cache_mb * 2**20))
+
+    @property
+    def batch_size(self) -> int:
+        """Most rows per forward call (setting it caps the rows of every later batch)."""
+        return self._batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        self._batch_size = value
+        self._max_rows = value
+
+    @property
+    def max_rows(self) -> int:
+        """Rows per batch: ``batch_size`` when one was given, else only the token budget limits."""
+        return self._max_rows or _MAX_ROWS
 
     def loglikelihood(
         self, requests: Sequence[LoglikelihoodRequest], progress: ProgressCallback | None = None
@@ -76,10 +116,19 @@ class HFCausalBackend(HFBackend):
             if any(not c for c in e.continuations):
                 raise ModelError("A label word tokenized to no tokens; use non-empty label words.")
         results: list[np.ndarray] = [np.zeros(0)] * len(encoded)
-        for indices, shared in self._prefix_groups(instances, encoded):
-            prefix = self._prefix_cache(encoded[indices[0]].context[:shared]) if shared else None
+        tok_prefix = self.prefix_encoder(start)
+        groups = prefix_groups(
+            [i.prefix if self.prefix_caching else "" for i in instances],
+            [e.context for e in encoded],
+            tok_prefix,
+            min_tokens=self.min_shared_tokens,
+            is_stored=self.prefixes.__contains__,
+        )
+        for indices, prefix_ids in groups:
+            prefix = self.shared_prefix(prefix_ids) if prefix_ids else None
+            shared = len(prefix_ids)
             bodies = [EncodedInstance(encoded[i].context[shared:], encoded[i].continuations) for i in indices]
-            for batch in length_batches([len(b.context) for b in bodies], self.batch_size):
+            for batch in token_batches([len(b.context) for b in bodies], self.max_rows, self.batch_tokens):
                 scores = self._score_batch([bodies[j] for j in batch], prefix=prefix)
                 for j, s in zip(batch, scores):
                     results[indices[j]] = s
@@ -88,50 +137,20 @@ class HFCausalBackend(HFBackend):
                     progress(len(batch))
         return results
 
-    def _prefix_groups(
-        self, instances: Sequence[LoglikelihoodRequest], encoded: Sequence[EncodedInstance]
-    ) -> list[tuple[list[int], int]]:
-        """Group instances by prefix text; return (indices, shared token count) per group.
+    def prefix_encoder(self, start: list[int]) -> Callable[[str], list[int]]:
+        """Tokenizes a prefix text as it begins a context (``start`` tokens first)."""
+        tok = self.model.tokenizer
+        return lambda text: list(start) + list(tok(text, add_special_tokens=False)["input_ids"])
 
-        The shared count is the longest common token prefix of the group's contexts (token
-        level, so tokenization at the prefix boundary never matters), keeping at least one
-        token of each context out of it. Groups not worth caching get 0.
-        """
-        groups: dict[str, list[int]] = {}
-        for i, inst in enumerate(instances):
-            groups.setdefault(inst.prefix if self.prefix_caching else "", []).append(i)
-        out: list[tuple[list[int], int]] = []
-        plain: list[int] = []
-        for prefix, indices in groups.items():
-            shared = 0
-            if prefix and len(indices) > 1:
-                first = encoded[indices[0]].context
-                shared = min(len(encoded[i].context) for i in indices) - 1
-                for i in indices[1:]:
-                    other = encoded[i].context
-                    n = 0
-                    while n < shared and other[n] == first[n]:
-                        n += 1
-                    shared = n
-            if shared >= self.min_shared_tokens:
-                out.append((indices, shared))
-            else:
-                plain.extend(indices)
-        if plain:
-            out.append((sorted(plain), 0))
-        return out
-
-    def _prefix_cache(self, ids: Sequence[int]) -> Any:
-        """Key/value cache of one shared prefix (batch of one)."""
-        import torch
-
-        model = self.model.model
-        device = next(model.parameters()).device
-        with torch.inference_mode():
-            out = model(input_ids=torch.tensor([list(ids)], device=device), use_cache=True, logits_to_keep=1)
-        self.stats.model_calls += 1
-        self.stats.tokens += len(ids)
-        return (output_cache(out), len(ids))
+    def shared_prefix(self, ids: Sequence[int]) -> SharedPrefix:
+        """Key/values of a prefix: from the store, or computed (batch of one) and stored."""
+        found = self.prefixes.get(ids)
+        if found is None:
+            found = compute_prefix(self.model.model, ids)
+            self.stats.model_calls += 1
+            self.stats.tokens += len(ids)
+            self.prefixes.put(found)
+        return found
 
     def next_token_logprobs(
         self,
@@ -151,7 +170,7 @@ class HFCausalBackend(HFBackend):
         out = np.zeros((len(contexts), 0), dtype=np.float32)
         model = self.model.model
         device = next(model.parameters()).device
-        for batch in length_batches([len(x) for x in ids_list], self.batch_size):
+        for batch in token_batches([len(x) for x in ids_list], self.max_rows, self.batch_tokens):
             ids, mask = left_pad([ids_list[i] for i in batch], tok.pad_token_id or 0)
             with torch.inference_mode():
                 logits = model(
@@ -168,8 +187,10 @@ class HFCausalBackend(HFBackend):
             out[batch] = logp
         return token_logprobs(self.vocabulary, out, top_k)
 
-    def _score_batch(self, batch: Sequence[EncodedInstance], prefix: Any = None) -> list[np.ndarray]:
-        import copy
+    def _score_batch(
+        self, batch: Sequence[EncodedInstance], prefix: SharedPrefix | None = None
+    ) -> list[np.ndarray]:
+        import contextlib
 
         import torch
 
@@ -180,21 +201,24 @@ class HFCausalBackend(HFBackend):
         multi = any(len(c) > 1 for e in batch for c in e.continuations)
         extra: dict[str, Any] = {}
         real_tokens = int(mask.sum())
-        with torch.inference_mode():
-            if prefix is not None:
-                # [prefix][pads][body]: the pads sit between prefix and body, masked out; the
-                # body's positions continue after the prefix's.
-                cache, shared = prefix
-                cache = copy.deepcopy(cache)
-                cache.batch_repeat_interleave(len(batch))
-                extra[cache_argument(model)] = cache
-                mask = torch.cat([torch.ones((len(batch), shared), dtype=mask.dtype), mask], dim=1)
-                position_ids = position_ids + shared
+        offset = 0
+        scope: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+        if prefix is not None:
+            # Positions continue after the prefix. Broadcast: the batch attends to the stored
+            # prefix (batch of one). Otherwise: [prefix][pads][body] in a per-row copy of the
+            # prefix's cache, the pads masked out.
+            position_ids = position_ids + prefix.length
+            if broadcast_supported(model):
+                scope, offset = attend_to_prefix(model, prefix), prefix.length
+            else:
+                extra[cache_argument(model)] = repeated_cache(prefix, len(batch))
+                mask = torch.cat([torch.ones((len(batch), prefix.length), dtype=mask.dtype), mask], dim=1)
+        with torch.inference_mode(), scope:
             out = model(
                 input_ids=ids.to(device),
                 attention_mask=mask.to(device),
                 position_ids=position_ids.to(device),
-                use_cache=multi or prefix is not None,
+                use_cache=multi or bool(extra),
                 logits_to_keep=1,
                 **extra,
             )
@@ -206,13 +230,22 @@ class HFCausalBackend(HFBackend):
                 for r, e in enumerate(batch)
             ]
             if multi:
-                self._add_rest(batch, scores, output_cache(out), mask, device)
+                self._add_rest(batch, scores, output_cache(out), mask, device, offset)
         return scores
 
     def _add_rest(
-        self, batch: Sequence[EncodedInstance], scores: list[np.ndarray], cache: Any, mask: Any, device: Any
+        self,
+        batch: Sequence[EncodedInstance],
+        scores: list[np.ndarray],
+        cache: Any,
+        mask: Any,
+        device: Any,
+        offset: int,
     ) -> None:
-        """Add log-probabilities of the 2nd..last tokens of multi-token continuations."""
+        """Add log-probabilities of the 2nd..last tokens of multi-token continuations.
+
+        ``cache`` holds the batch's contexts; ``offset`` counts prefix tokens outside it.
+        """
         import torch
 
         rows = [(r, j) for r, e in enumerate(batch) for j, c in enumerate(e.continuations) if len(c) > 1]
@@ -228,7 +261,7 @@ class HFCausalBackend(HFBackend):
             cont_mask[k, : len(cont)] = 1
         ctx_mask = mask.index_select(0, src)
         full_mask = torch.cat([ctx_mask, cont_mask], dim=1)
-        ctx_len = ctx_mask.sum(-1, keepdim=True)
+        ctx_len = ctx_mask.sum(-1, keepdim=True) + offset
         position_ids = ctx_len + torch.arange(width).unsqueeze(0)
         model = self.model.model
         out = model(

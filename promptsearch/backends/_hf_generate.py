@@ -1,10 +1,13 @@
 """Batched generation with ``transformers`` models.
 
-Causal LMs: requests are length-sorted into left-padded batches with position ids from the
-mask; the prompt runs once, then one token per step reuses the key/value cache; rows that hit
-an end-of-sequence token, a stop string or ``max_new_tokens`` leave the batch at once (their
-cache rows are dropped). Greedy by default; sampling draws each row from its own generator
-seeded with ``settings.seed + request index``, so no text depends on its batch-mates.
+Causal LMs: requests that share a ``prefix`` (instruction and demonstrations) have it computed
+once (and kept in the backend's prefix store, as for log-likelihoods); the rest of each prompt
+is length-sorted into left-padded batches (bounded in padded tokens) with position ids from the
+mask, continuing after the prefix. The prompt runs once, then one token per step reuses the
+key/value cache; rows that hit an end-of-sequence token, a stop string or ``max_new_tokens``
+leave the batch at once (their cache rows are dropped). Greedy by default; sampling draws each
+row from its own generator seeded with ``settings.seed + request index``, so no text depends on
+its batch-mates.
 Encoder-decoder models use ``model.generate`` (right padding needs no position ids).
 """
 
@@ -20,12 +23,13 @@ from promptsearch.backends._base import (
     ProgressCallback,
     length_batches,
 )
-from promptsearch.backends._tokens import start_tokens
+from promptsearch.backends._tokens import prefix_groups, start_tokens
 
 if TYPE_CHECKING:
     import torch
 
     from promptsearch.backends._hf import HFBackend
+    from promptsearch.backends._hf_tensors import SharedPrefix
 
 __all__ = ["cut_at_stop", "generate"]
 
@@ -118,66 +122,119 @@ def _generate_causal(
     settings: GenerationSettings,
     progress: ProgressCallback | None,
 ) -> list[str]:
+    from promptsearch.backends._hf_tensors import compute_prefix, token_batches
+
     rows = prompt_ids(backend, requests, settings)
     out = [""] * len(requests)
     eos = _eos_ids(backend.model)
-    for batch in length_batches([len(r) for r in rows], backend.batch_size):
-        texts = _causal_batch(
-            backend, [rows[i] for i in batch], [settings.seed + i for i in batch], settings, eos
-        )
-        for i, text in zip(batch, texts):
-            out[i] = text
-        backend.stats.instances += len(batch)
-        if progress is not None:
-            progress(len(batch))
+    tok = backend.model.tokenizer
+    start = start_tokens(tok)
+    bos_text = tok.bos_token or ""
+    store = getattr(backend, "prefixes", None)
+
+    def encode_prefix(text: str) -> list[int]:
+        own_start = bool(bos_text) and text.startswith(bos_text)
+        return ([] if own_start else list(start)) + list(tok(text, add_special_tokens=False)["input_ids"])
+
+    caching = bool(getattr(backend, "prefix_caching", False))
+    groups = prefix_groups(
+        [r.prefix if caching else "" for r in requests],
+        rows,
+        encode_prefix,
+        min_tokens=int(getattr(backend, "min_shared_tokens", 16)),
+        is_stored=lambda ids: store is not None and ids in store,
+    )
+    max_rows = int(getattr(backend, "max_rows", backend.batch_size))
+    max_tokens = int(getattr(backend, "batch_tokens", 1 << 30))
+    for indices, prefix_ids in groups:
+        prefix = None
+        if prefix_ids:
+            shared = getattr(backend, "shared_prefix", None)
+            prefix = (
+                shared(prefix_ids) if shared is not None else compute_prefix(backend.model.model, prefix_ids)
+            )
+        bodies = [rows[i][len(prefix_ids) :] for i in indices]
+        for batch in token_batches([len(b) for b in bodies], max_rows, max_tokens):
+            texts = _causal_batch(
+                backend,
+                [bodies[j] for j in batch],
+                [settings.seed + indices[j] for j in batch],
+                settings,
+                eos,
+                prefix,
+            )
+            for j, text in zip(batch, texts):
+                out[indices[j]] = text
+            backend.stats.instances += len(batch)
+            if progress is not None:
+                progress(len(batch))
     return out
 
 
 def _causal_batch(
-    backend: HFBackend, rows: list[list[int]], seeds: list[int], settings: GenerationSettings, eos: set[int]
+    backend: HFBackend,
+    rows: list[list[int]],
+    seeds: list[int],
+    settings: GenerationSettings,
+    eos: set[int],
+    prefix: SharedPrefix | None = None,
 ) -> list[str]:
+    """Generate after each row (and after ``prefix``, shared by all rows, when given).
+
+    With a prefix the rows attend to its stored key/values (broadcast where the model allows,
+    else a per-row copy of them) and positions continue after it.
+    """
+    import contextlib
+
     import torch
 
-    from promptsearch.backends._hf_tensors import cache_argument, left_pad, output_cache
+    from promptsearch.backends._hf_tensors import (
+        attend_to_prefix,
+        broadcast_supported,
+        cache_argument,
+        left_pad,
+        output_cache,
+        repeated_cache,
+    )
 
     tok = backend.model.tokenizer
     model = backend.model.model
     device = next(model.parameters()).device
     ids, mask = left_pad(rows, tok.pad_token_id or 0)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    extra: dict[str, Any] = {}
+    scope: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if prefix is not None:
+        positions = positions + prefix.length
+        if broadcast_supported(model):
+            scope = attend_to_prefix(model, prefix)
+        else:
+            extra[cache_argument(model)] = repeated_cache(prefix, len(rows))
+            mask = torch.cat([torch.ones((len(rows), prefix.length), dtype=mask.dtype), mask], dim=1)
     generators = (
         [torch.Generator().manual_seed(s) for s in seeds] if settings.do_sample else [None] * len(rows)
     )
     generated: list[list[int]] = [[] for _ in rows]
     active = list(range(len(rows)))
-    with torch.inference_mode():
+    with torch.inference_mode(), scope:
         result = model(
             input_ids=ids.to(device),
             attention_mask=mask.to(device),
             position_ids=positions.to(device),
             use_cache=True,
             logits_to_keep=1,
+            **extra,
         )
         backend.stats.model_calls += 1
-        backend.stats.tokens += int(mask.sum())
+        backend.stats.tokens += sum(len(r) for r in rows)
         next_pos = positions[:, -1] + 1
         while True:
             tokens = _pick(result.logits[:, -1, :], settings, [generators[a] for a in active])
-            keep: list[int] = []
-            for k, a in enumerate(active):
-                token = int(tokens[k])
-                if token in eos:
-                    continue
-                generated[a].append(token)
-                backend.stats.generated_tokens += 1
-                text = tok.decode(generated[a], skip_special_tokens=True)
-                if len(generated[a]) >= settings.max_new_tokens or any(s in text for s in settings.stop):
-                    continue
-                keep.append(k)
+            keep = _still_running(backend, tokens, active, generated, settings, eos)
             if not keep:
                 break
             cache = output_cache(result)
-            if len(keep) < len(active):
+            if len(keep) < len(active):  # finished rows leave the batch (and the cache)
                 index = torch.tensor(keep, dtype=torch.long)
                 cache.reorder_cache(index.to(device))
                 mask, next_pos, tokens = mask[index], next_pos[index], tokens[index]
@@ -194,6 +251,37 @@ def _causal_batch(
             backend.stats.tokens += len(active)
             next_pos = next_pos + 1
     return [cut_at_stop(tok.decode(g, skip_special_tokens=True), settings.stop) for g in generated]
+
+
+def _still_running(
+    backend: HFBackend,
+    tokens: torch.Tensor,
+    active: list[int],
+    generated: list[list[int]],
+    settings: GenerationSettings,
+    eos: set[int],
+) -> list[int]:
+    """Append each active row's new token; return the positions (in ``active``) that go on.
+
+    A row stops at an end-of-sequence token, at ``max_new_tokens`` or once its text holds a
+    stop string.
+    """
+    tok = backend.model.tokenizer
+    keep: list[int] = []
+    for k, a in enumerate(active):
+        token = int(tokens[k])
+        if token in eos:
+            continue
+        generated[a].append(token)
+        backend.stats.generated_tokens += 1
+        if len(generated[a]) >= settings.max_new_tokens:
+            continue
+        if settings.stop:
+            text = tok.decode(generated[a], skip_special_tokens=True)
+            if any(s in text for s in settings.stop):
+                continue
+        keep.append(k)
+    return keep
 
 
 def _generate_seq2seq(

@@ -212,3 +212,98 @@ def test_greedy_generation_matches_transformers_generate(
                 pad_token_id=tok.pad_token_id,
             )
         assert text == tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
+
+
+def _demo_prompt(verbalizer: str) -> Prompt:
+    from promptsearch.tasks import Example
+
+    demos = tuple(
+        Example.create({"text": t}, lab)
+        for t, lab in [
+            ("the story was lovely and the actors were great", "positive"),
+            ("boring plot , bad acting and a dull ending", "negative"),
+            ("I loved the music", "positive"),
+        ]
+    )
+    return Prompt.create(
+        "Review: {text}\nSentiment:{label}",
+        verbalizer,
+        LABELS,
+        instruction="Classify the sentiment of each movie review.",
+        demonstrations=demos,
+    )
+
+
+@pytest.mark.parametrize("fixture", ["tiny_causal", "tiny_causal_absolute"])
+@pytest.mark.parametrize("broadcast", [True, False])
+def test_prefix_is_computed_once_across_calls(
+    request: pytest.FixtureRequest, fixture: str, broadcast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptsearch.backends import _hf_causal
+
+    lm: LoadedModel = request.getfixturevalue(fixture)
+    if not broadcast:  # models whose attention cannot broadcast the prefix get a copy per row
+        monkeypatch.setattr(_hf_causal, "broadcast_supported", lambda model: False)
+    prompt = _demo_prompt(f"bad|{MULTI_TOKEN_WORDS[1]},good|{MULTI_TOKEN_WORDS[4]}")
+    instances = [prompt.instance({"text": t}) for t in TEXTS]
+    want = make_scorer(lm, batch_size=2, prefix_caching=False).loglikelihood(instances)
+    scorer = make_scorer(lm, batch_size=2)
+    got = [s for start in range(0, len(TEXTS), 3) for s in scorer.loglikelihood(instances[start : start + 3])]
+    got += scorer.loglikelihood(instances[:1])  # a single request uses the stored prefix too
+    for g, w in zip(got, [*want, want[0]]):
+        np.testing.assert_allclose(g, w, atol=1e-4)
+    assert len(scorer.prefixes) == 1
+    assert (scorer.prefixes.misses, scorer.prefixes.hits) == (1, 3)
+
+
+def test_batches_are_bounded_by_tokens(tiny_causal: LoadedModel) -> None:
+    instances = _instances("Review: {text}\nSentiment:{label}", "negative,positive")
+    want = make_scorer(tiny_causal, batch_size=16).loglikelihood(instances)
+    sizes: list[tuple[int, int]] = []
+    hook = tiny_causal.model.register_forward_pre_hook(
+        lambda module, args, kwargs: sizes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+    )
+    try:
+        scorer = make_scorer(tiny_causal, batch_tokens=40)  # no batch_size: rows only by tokens
+        got = scorer.loglikelihood(instances)
+    finally:
+        hook.remove()
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=1e-4)
+    assert all(rows * width <= 40 or rows == 1 for rows, width in sizes)
+    assert any(rows > 2 for rows, _ in sizes)  # short contexts share a call
+
+
+def test_token_batches_respect_rows_and_tokens() -> None:
+    from promptsearch.backends._hf_tensors import token_batches
+
+    lengths = [random.Random(3).randint(1, 30) for _ in range(50)]
+    batches = list(token_batches(lengths, max_rows=6, max_tokens=64))
+    assert sorted(i for b in batches for i in b) == list(range(50))
+    for b in batches:
+        width = max(lengths[i] for i in b)
+        assert len(b) <= 6 and (len(b) * width <= 64 or len(b) == 1)
+        assert lengths[b[0]] == width  # longest first: the first row sets the padded width
+
+
+def test_prefix_store_keeps_the_most_recent_prefixes_within_its_budget(tiny_causal: LoadedModel) -> None:
+    from promptsearch.backends._hf_tensors import PrefixStore, compute_prefix
+
+    prefixes = [compute_prefix(tiny_causal.model, [5 + i, 6, 7, 8, 9, 10]) for i in range(3)]
+    store = PrefixStore(max_bytes=int(prefixes[0].nbytes * 2.5))
+    store.put(prefixes[0])
+    store.put(prefixes[1])
+    assert store.get(prefixes[0].ids) is prefixes[0]  # now the most recent
+    store.put(prefixes[2])
+    assert prefixes[1].ids not in store and prefixes[0].ids in store and prefixes[2].ids in store
+    assert store.nbytes <= store.max_bytes
+    assert store.get([1, 2, 3]) is None and (store.hits, store.misses) == (1, 1)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_causal", "tiny_causal_absolute"])
+def test_broadcast_prefix_attention_is_checked_and_used(request: pytest.FixtureRequest, fixture: str) -> None:
+    from promptsearch.backends._hf_tensors import broadcast_supported
+
+    lm: LoadedModel = request.getfixturevalue(fixture)
+    assert broadcast_supported(lm.model)
+    assert lm.model.config._attn_implementation in ("sdpa", "eager")  # restored after every call
