@@ -19,6 +19,7 @@ __all__ = [
     "DemoSelection",
     "DemoSelector",
     "FixedSelector",
+    "FoldSelector",
     "SimilarSelector",
     "example_dict",
     "example_from_dict",
@@ -224,10 +225,97 @@ class SimilarSelector(DemoSelector):
         )
 
 
+class FoldSelector(DemoSelector):
+    """Demonstrations drawn out of fold, so that every labelled example can also be a query.
+
+    The labelled pool is split into folds (e.g. train and dev). A query from one fold gets its
+    demonstrations from the other folds only, never from its own fold (so never itself); any
+    other query (a test example, a new input) gets them from the whole pool. Within a pool the
+    demonstrations are chosen by a registered selection (``random``: the same ones for every
+    query of the fold, so their key/values are shared; ``similar``: per query).
+
+    Args:
+        folds: The labelled examples, split into folds.
+        selection: A name in :data:`selections`.
+        n: Demonstrations per query.
+        order: A name in :data:`orders`.
+        seed: Seed of random draws (0 is a valid seed).
+        fields: Input fields compared by similar selection.
+        embedder: Sentence encoder of similar selection.
+    """
+
+    kind = "folds"
+
+    def __init__(
+        self,
+        folds: Sequence[Sequence[Example]],
+        selection: str,
+        n: int,
+        *,
+        order: str = "random",
+        seed: int = 0,
+        fields: Sequence[str] = ("text",),
+        embedder: str = "tfidf",
+    ) -> None:
+        if len(folds) < 2:
+            raise ConfigError("FoldSelector needs at least two folds of labelled examples.")
+        self.folds = tuple(tuple(sorted(f, key=lambda e: e.id)) for f in folds)
+        self.selection, self.n, self.order, self.seed = selection, n, order, seed
+        self.fields, self.embedder = tuple(fields), embedder
+        self._fold_of = {e.id: i for i, fold in enumerate(self.folds) for e in fold}
+        self._built: dict[int, tuple[tuple[Example, ...], DemoSelector | None]] = {}
+
+    def _for(self, fold: int) -> tuple[tuple[Example, ...], DemoSelector | None]:
+        """Demonstrations (or a selector) of queries in ``fold`` (``-1``: outside every fold)."""
+        if fold not in self._built:
+            pool = [e for i, f in enumerate(self.folds) if i != fold for e in f]
+            self._built[fold] = selections.get(self.selection).build(
+                pool, self.n, order=self.order, seed=self.seed, fields=self.fields, embedder=self.embedder
+            )
+        return self._built[fold]
+
+    def select(self, query: Example | dict[str, str]) -> tuple[Example, ...]:
+        fold = self._fold_of.get(query.id, -1) if isinstance(query, Example) else -1
+        demos, selector = self._for(fold)
+        return selector.select(query) if selector is not None else demos
+
+    @property
+    def id(self) -> str:
+        folds = [[e.id for e in f] for f in self.folds]
+        return _hash(
+            ["folds", self.selection, self.n, self.order, self.seed, self.fields, self.embedder, folds]
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "folds",
+            "selection": self.selection,
+            "n": self.n,
+            "order": self.order,
+            "seed": self.seed,
+            "fields": list(self.fields),
+            "embedder": self.embedder,
+            "folds": [[example_dict(e) for e in f] for f in self.folds],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FoldSelector:
+        return cls(
+            [[example_from_dict(d) for d in fold] for fold in data["folds"]],
+            str(data["selection"]),
+            int(data["n"]),
+            order=str(data["order"]),
+            seed=int(data["seed"]),
+            fields=data["fields"],
+            embedder=str(data.get("embedder", "tfidf")),
+        )
+
+
 #: Selector kind -> selector class (the ``kind`` of a saved selector).
 selectors: Registry[type[DemoSelector]] = Registry("demonstration selector")
 selectors.register("fixed", FixedSelector)
 selectors.register("similar", SimilarSelector)
+selectors.register("folds", FoldSelector)
 
 
 def selector_from_dict(data: dict[str, Any]) -> DemoSelector:

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 
     from promptsearch.backends import LMBackend
     from promptsearch.engine._objective import DevObjective
+    from promptsearch.engine._prompts import PromptChoices
     from promptsearch.space import SearchSpace
-    from promptsearch.tasks import FewShotSplit, Task
+    from promptsearch.tasks import Example, FewShotSplit, Task
     from promptsearch.templates import Prompt, Verbalizer
 
 __all__ = ["Callback", "SearchContext"]
@@ -45,6 +46,8 @@ class SearchContext:
         started: ``time.perf_counter()`` at the start of the search.
         deadline: ``started + budget.timeout_s`` (``None``: no time limit).
         batch_size: Batch size for tuned backends.
+        folds: The labelled examples in folds (train, dev) when prompts are selected on all of
+            them, demonstrations drawn out of fold; ``None``: selected on dev.
         stop: Set to stop after the current trial and raise (a signal).
         halt: Set when a callback called ``study.stop()``: the remaining steps are skipped and
             the leaderboard is made from the trials so far.
@@ -65,6 +68,7 @@ class SearchContext:
     started: float = 0.0
     deadline: float | None = None
     batch_size: int | None = None
+    folds: tuple[tuple[Example, ...], ...] | None = None
     stop: threading.Event = field(default_factory=threading.Event, compare=False)
     halt: threading.Event = field(default_factory=threading.Event, compare=False)
 
@@ -89,16 +93,45 @@ class SearchContext:
         if getattr(study, "_stop_flag", False):  # a callback called study.stop()
             self.halt.set()
 
-    def rebuild(self, trial: optuna.trial.FrozenTrial) -> Prompt:
-        """The prompt a finished trial scored, from its parameters and attributes."""
-        from promptsearch.engine._prompts import build_prompt, choices_of
+    def rebuild(self, trial: optuna.trial.FrozenTrial, *, for_tuning: bool | None = None) -> Prompt:
+        """The prompt a finished trial scored, from its parameters and attributes.
 
+        ``for_tuning``: build it as a tuned trial would use it (demonstrations from train
+        only); default: as ``trial`` itself used it.
+        """
+        from promptsearch.engine._prompts import choices_of
+
+        tuned = TrialRecord.of(trial).tuning_mode != "none" if for_tuning is None else for_tuning
+        base = trial
         if Param.TUNING_BASE in trial.params:  # A trial of the tuning stage: its base's prompt.
-            trial = self.study.trials[int(trial.params[Param.TUNING_BASE])]
-        choices = choices_of(TrialRecord.of(trial), self.verbalizers)
+            base = self.study.trials[int(trial.params[Param.TUNING_BASE])]
+            tuned = True if for_tuning is None else for_tuning
+        return self.build(choices_of(TrialRecord.of(base), self.verbalizers), tuned=tuned)
+
+    def build(self, choices: PromptChoices, *, tuned: bool = False) -> Prompt:
+        """The prompt of ``choices``: demonstrations out of fold when prompts are selected on
+        every labelled example, from train only for tuned trials (trained on train, scored on
+        dev) and when they are selected on dev."""
+        from promptsearch.engine._prompts import build_prompt
+
         return build_prompt(
-            choices, self.task, self.split.train, split_seed=self.split.seed, embedder=self.embedder
+            choices,
+            self.task,
+            self.split.train,
+            split_seed=self.split.seed,
+            embedder=self.embedder,
+            folds=None if tuned else self.folds,
         )
+
+    @property
+    def selection_examples(self) -> tuple[Example, ...]:
+        """The examples prompts are compared on (train and dev, or dev)."""
+        return tuple(self.objective.dev)
+
+    @property
+    def dev_ids(self) -> frozenset[str]:
+        """Ids of the dev examples: the ones tuned trials are scored on."""
+        return frozenset(e.id for e in self.split.dev)
 
     def tuned_backend(self, trial: optuna.trial.FrozenTrial) -> LMBackend | None:
         """The backend a finished tuned trial used (``None``: the study's own)."""

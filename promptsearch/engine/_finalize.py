@@ -1,4 +1,4 @@
-"""After the trials: re-score the best prompts on the full dev set, then evaluate them on test."""
+"""After the trials: re-score the best prompts, choose the winner against the baseline, evaluate on test."""
 
 from __future__ import annotations
 
@@ -9,6 +9,15 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from promptsearch.engine._winner import (
+    BASELINE,
+    Contender,
+    baseline_prompt,
+    choose_winner,
+    ensemble_of,
+    score_contender,
+    with_gain,
+)
 from promptsearch.engine._workers import POLL_SECONDS, dead, worker_id
 from promptsearch.evaluation import EvaluationResult, evaluate_prompt
 from promptsearch.exceptions import PromptSearchError
@@ -18,7 +27,6 @@ from promptsearch.study import Attr, StudyAttr, TrialRecord, publish_once
 if TYPE_CHECKING:
     import optuna
 
-    from promptsearch.backends import LMBackend
     from promptsearch.engine._context import SearchContext
     from promptsearch.templates import Prompt
 
@@ -76,9 +84,9 @@ def _prompt(board: Leaderboard) -> Prompt:
 
 
 def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Leaderboard, Prompt]:
-    """Rank distinct prompts on the full dev set (pruned ones are completed from the cache).
-
-    The ``final.top`` best are evaluated on the test set; the leaderboard holds them.
+    """Re-score the best distinct prompts on every selection example (pruned ones are completed
+    from the cache), add the baseline and an ensemble of the best, choose the winner (see
+    :mod:`promptsearch.engine._winner`) and evaluate the leaderboard's prompts on test.
     """
     import optuna
 
@@ -105,25 +113,36 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
     ranked = sorted(best_trial.values(), key=lambda t: -sign * (t.value or 0.0))[: n_top * 2]
     limit = space.final.test_limit
     test = list(split.test)[:limit] if limit else list(split.test)
+    n_sel = len(ctx.objective.dev)
     if progress is not None:
-        progress.reset(total=len(ranked) * len(split.dev) + min(n_top, len(ranked)) * len(test))
-    rescored: list[tuple[float, float, optuna.trial.FrozenTrial, Prompt]] = []
-    own: dict[int, LMBackend | None] = {}
+        progress.reset(total=(len(ranked) + 2) * n_sel + (n_top + 2) * len(test))
+    rescored = []
     for t in ranked:
-        prompt = ctx.rebuild(t)
-        own[t.number] = ctx.tuned_backend(t)
-        value, score = ctx.objective.full(prompt, backend=own[t.number])
-        rescored.append((value, score, t, prompt))
+        tuned = ctx.tuned_backend(t)
+        only = ctx.dev_ids if tuned is not None else None  # tuned on train: compared on dev
+        rescored.append(score_contender(ctx, ctx.rebuild(t), trial=t, backend=tuned, only=only))
         if progress is not None:
-            progress.update(len(split.dev))
-    rescored.sort(key=lambda r: (-sign * r[0], r[2].number))
-    top = rescored[:n_top]
+            progress.update(n_sel)
+    rescored.sort(key=lambda c: (-sign * c.value, c.trial.number if c.trial else -1))
+    base_prompt = baseline_prompt(ctx)
+    same = [c.trial for c in rescored if c.prompt.id == base_prompt.id and c.backend is None]
+    base_trial = same[0] if same else None
+    base = score_contender(ctx, base_prompt, trial=base_trial, origin=BASELINE)
+    ensemble = ensemble_of(ctx, rescored, space.selection.ensemble)
+    if progress is not None:
+        progress.update(2 * n_sel)
+    contenders = [c for c in rescored[:n_top] if not (c.prompt.id == base.prompt.id and c.backend is None)]
+    contenders += [ensemble] if ensemble is not None else []
+    contenders = [with_gain(ctx, c, base) for c in contenders]
+    winner, reason = choose_winner(ctx, contenders, base)
+    shown = [winner, *sorted((c for c in contenders if c is not winner), key=lambda c: -sign * c.value)]
+    shown += [base] if winner is not base else []
     rows = []
-    for rank, (_value, score, t, prompt) in enumerate(top, start=1):
+    for rank, c in enumerate(shown, start=1):
         result = (
             evaluate_prompt(
-                own[t.number] or ctx.backend,
-                prompt,
+                c.backend or ctx.backend,
+                c.prompt,
                 ctx.task,
                 test,
                 split="test",
@@ -135,7 +154,8 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
             if test
             else None
         )
-        rows.append(_row(ctx, rank, t, prompt, score, result, cost.get(TrialRecord.of(t).entry_key, 0)))
+        spent = cost.get(TrialRecord.of(c.trial).entry_key, 0) if c.trial is not None else 0
+        rows.append(_row(ctx, rank, c, result, spent))
     all_trials = study.get_trials(deepcopy=False)
     board = Leaderboard(
         task=ctx.task.name,
@@ -159,53 +179,72 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
             "dev_n": len(split.dev),
             "test_n": len(test),
             "task_type": ctx.task.task_type,
+            "selection": {
+                "examples": "all" if ctx.folds is not None else "dev",
+                "n": n_sel,
+                "rule": space.selection.rule,
+                "level": space.selection.level,
+                "ensemble": space.selection.ensemble,
+                "winner": reason,
+            },
         },
     )
-    return board, top[0][3]
+    return board, winner.prompt
 
 
 def _row(
-    ctx: SearchContext,
-    rank: int,
-    trial: optuna.trial.FrozenTrial,
-    prompt: Prompt,
-    dev_score: float,
-    result: EvaluationResult | None,
-    evaluations: int,
+    ctx: SearchContext, rank: int, c: Contender, result: EvaluationResult | None, evaluations: int
 ) -> LeaderboardRow:
-    record = TrialRecord.of(trial)
-    a = record.attrs
-    task = ctx.task
+    task, prompt = ctx.task, c.prompt
     extra: dict[str, Any] = {}
     if result is not None and task.kind.output == "label":
         extra = _class_stats(result.labels, result.predictions, len(task.label_names), task.label_names)
     if rank == 1 and task.kind.output == "text":
         extra["examples"] = _examples(ctx, prompt)
+    if c.gain is not None:
+        extra.update(gain=c.gain.gain, gain_low=c.gain.low, gain_high=c.gain.high, gain_p=c.gain.p_value)
+    if c.trial is not None and c.origin != BASELINE:
+        record = TrialRecord.of(c.trial)
+        a = record.attrs
+        described: dict[str, Any] = dict(
+            candidate_id=str(a[Attr.CANDIDATE_ID]),
+            instruction=str(a[Attr.INSTRUCTION]),
+            template=str(a[Attr.TEMPLATE]),
+            n_demos=int(a.get(Attr.N_DEMOS_USED, 0)),
+            demo_selection=str(a.get(Attr.SELECTION, "none")),
+            trial=c.trial.number,
+            generation=record.generation,
+            origin=str(a.get(Attr.ORIGIN, "seed")),
+            parents=tuple(a.get(Attr.PARENTS, ())),
+            tuning=record.tuning_mode,
+        )
+    else:
+        members = getattr(prompt, "members", ())
+        described = dict(
+            candidate_id=prompt.id,
+            instruction=prompt.instruction if not members else "",
+            template=prompt.template.source if not members else f"ensemble of the top {len(members)}",
+            n_demos=len(prompt.demonstrations) if not members else 0,
+            demo_selection="none",
+            trial=c.trial.number if c.trial is not None else -1,
+            origin=c.origin,
+        )
     return LeaderboardRow(
         rank=rank,
-        prompt_id=str(record.prompt_id),
-        candidate_id=str(a[Attr.CANDIDATE_ID]),
-        instruction=str(a[Attr.INSTRUCTION]),
-        template=str(a[Attr.TEMPLATE]),
+        prompt_id=prompt.id,
         verbalizer=str(prompt.verbalizer) if prompt.verbalizer is not None else "",
-        n_demos=int(a.get(Attr.N_DEMOS_USED, 0)),
-        demo_selection=str(a.get(Attr.SELECTION, "none")),
         calibrate=prompt.calibrate,
-        dev_score=dev_score,
-        dev_n=len(ctx.split.dev),
+        dev_score=c.score,
+        dev_n=len(c.example_ids),
         metric=ctx.objective.metric.name,
         test_metrics=dict(result.metrics) if result else {},
         test_ci_low=result.ci_low if result else None,
         test_ci_high=result.ci_high if result else None,
         test_n=result.n if result else 0,
         evaluations=evaluations,
-        trial=trial.number,
-        generation=record.generation,
-        origin=str(a.get(Attr.ORIGIN, "seed")),
-        parents=tuple(a.get(Attr.PARENTS, ())),
-        tuning=record.tuning_mode,
         prompt=prompt.to_dict(),
         labels=tuple(task.label_names),
+        **described,
         **extra,
     )
 

@@ -11,7 +11,7 @@ aggregate.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,15 +35,17 @@ TIE_BREAK = 0.01
 
 
 class DevObjective:
-    """Scores prompts on the dev set, chunk by chunk, reporting per-example values to a pruner.
+    """Scores prompts on the selection examples, chunk by chunk, reporting per-example values.
 
-    Dev examples are visited in one order fixed for the study (drawn with ``seed``), and
-    example ``i`` is always reported at step ``i``, as Optuna's ``WilcoxonPruner`` requires.
+    The selection examples are the dev set, or train and dev together (demonstrations then
+    drawn out of fold). They are visited in one order fixed for the study (drawn with
+    ``seed``), and example ``i`` is always reported at step ``i``, as Optuna's
+    ``WilcoxonPruner`` requires.
 
     Args:
         backend: The study's backend (a tuned trial passes its own to :meth:`run`).
         task: The task (its type says what prompts produce).
-        dev: The dev examples.
+        dev: The selection examples (the dev set, or train and dev).
         metric: The metric to optimize.
         cache: Score and text cache shared by every trial.
         chunk_size: Examples scored between pruning checks.
@@ -113,39 +115,55 @@ class DevObjective:
             value += self.sign * TIE_BREAK * float(np.mean(predictions.confidence))
         return value
 
-    def full(self, prompt: Prompt, backend: LMBackend | None = None) -> tuple[float, float]:
-        """Objective and metric on the whole dev set (no pruning)."""
-        preds = self.predictions(prompt, self.dev, backend)
+    def steps(self, only: Collection[str] | None = None) -> list[tuple[int, Example]]:
+        """(step, example) pairs in the study's order; ``only``: those with these ids."""
+        return [(i, e) for i, e in enumerate(self.dev) if only is None or e.id in only]
+
+    def full(
+        self, prompt: Prompt, backend: LMBackend | None = None, *, only: Collection[str] | None = None
+    ) -> tuple[float, float]:
+        """Objective and metric on every example (``only``: those with these ids), no pruning."""
+        preds = self.predictions(prompt, [e for _, e in self.steps(only)], backend)
         return self.objective(preds), self.metric.aggregate(preds)
 
-    def run(self, trial: optuna.Trial, prompt: Prompt, backend: LMBackend | None = None) -> float:
+    def run(
+        self,
+        trial: optuna.Trial,
+        prompt: Prompt,
+        backend: LMBackend | None = None,
+        *,
+        only: Collection[str] | None = None,
+    ) -> float:
         """Score ``prompt`` chunk by chunk; stop early when the pruner says so.
 
-        ``backend`` replaces the study's (a tuned model or soft prompt).
+        ``backend`` replaces the study's (a tuned model or soft prompt). ``only`` restricts
+        scoring to the examples with these ids (tuned trials: the dev examples); each is still
+        reported at its own step, so pruners compare trials on the examples they share.
         """
         import optuna
 
+        steps = self.steps(only)
         parts: list[Predictions] = []
         seen = 0
         own = backend or self.backend
         before = own.stats.instances
-        for start in range(0, len(self.dev), self.chunk_size):
-            chunk = self.dev[start : start + self.chunk_size]
-            preds = self.predictions(prompt, chunk, backend)
+        for start in range(0, len(steps), self.chunk_size):
+            chunk = steps[start : start + self.chunk_size]
+            preds = self.predictions(prompt, [e for _, e in chunk], backend)
             parts.append(preds)
             seen += len(chunk)
             if self.per_example_reports:
-                for i, v in enumerate(self.values(preds)):
-                    trial.report(float(v), start + i)
+                for (step, _), v in zip(chunk, self.values(preds)):
+                    trial.report(float(v), step)
             else:
                 trial.report(self.objective(Predictions.concat(parts)), seen)
-            if seen < len(self.dev) and trial.should_prune():
+            if seen < len(steps) and trial.should_prune():
                 trial.set_user_attr(Attr.PRUNED_AT, seen)
                 break
         done = Predictions.concat(parts)
         trial.set_user_attr(Attr.N_EVALUATED, seen)
         trial.set_user_attr(Attr.DEV_METRIC, self.metric.aggregate(done))
         trial.set_user_attr(Attr.EVALUATIONS, own.stats.instances - before)
-        if seen < len(self.dev) and not self.per_example_reports:
+        if seen < len(steps) and not self.per_example_reports:
             raise optuna.TrialPruned()
         return self.objective(done)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from promptsearch.demonstrations import selections
+from promptsearch.demonstrations import DemoSelector, FoldSelector, selections
 from promptsearch.generators import Candidate
 from promptsearch.study import Attr, Param, TrialRecord, candidate_attrs
 from promptsearch.tasks import Example, Task
@@ -72,17 +72,36 @@ def suggest_prompt(
 
 
 def build_prompt(
-    choices: PromptChoices, task: Task, train: Sequence[Example], *, split_seed: int, embedder: str = "tfidf"
+    choices: PromptChoices,
+    task: Task,
+    train: Sequence[Example],
+    *,
+    split_seed: int,
+    embedder: str = "tfidf",
+    folds: Sequence[Sequence[Example]] | None = None,
 ) -> Prompt:
     """Turn choices into a :class:`Prompt`; demonstrations come from ``train`` only.
 
-    ``embedder`` is how similar demonstrations are found (see
+    With ``folds`` (the labelled examples split in folds, e.g. train and dev), demonstrations
+    are drawn out of fold instead (a :class:`~promptsearch.demonstrations.FoldSelector`): a
+    query of one fold sees demonstrations of the others only, so every labelled example can
+    be scored. ``embedder`` is how similar demonstrations are found (see
     :func:`promptsearch.demonstrations.load_embedder`).
     """
     template = Template(choices.candidate.template, generation=not task.kind.answer_slot)
     demos: tuple[Example, ...] = ()
-    selector = None
-    if choices.n_demos > 0:
+    selector: DemoSelector | None = None
+    if choices.n_demos > 0 and folds is not None:
+        selector = FoldSelector(
+            folds,
+            choices.selection,
+            choices.n_demos,
+            order=choices.order,
+            seed=split_seed * 1000 + choices.demo_seed,
+            fields=template.fields or task.input_fields,
+            embedder=embedder,
+        )
+    elif choices.n_demos > 0:
         demos, selector = selections.get(choices.selection).build(
             train,
             choices.n_demos,

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from promptsearch.engine._pools import initial_pool, next_pool
-from promptsearch.engine._prompts import build_prompt, choices_attrs, suggest_prompt
+from promptsearch.engine._prompts import choices_attrs, suggest_prompt
 from promptsearch.engine._tuning import TuningChoice, suggest_tuning, tuned_trial
 from promptsearch.engine._workers import await_twin, claim_slot, run_budget
 from promptsearch.space import TuningStage, check_tuning_space, tuning_stage
@@ -88,12 +88,10 @@ class DiscreteGenerations(Schedule):
                 demos=ctx.space.demonstrations,
                 calibration=calibration,
             )
-            prompt = build_prompt(
-                choices, ctx.task, ctx.split.train, split_seed=ctx.split.seed, embedder=ctx.embedder
-            )
+            tuning = TuningChoice("none") if staged else suggest_tuning(trial, ctx.space.tuning)
+            prompt = ctx.build(choices, tuned=tuning.mode != "none")
             for key, value in choices_attrs(choices, prompt, generation).items():
                 trial.set_user_attr(key, value)
-            tuning = TuningChoice("none") if staged else suggest_tuning(trial, ctx.space.tuning)
             if tuning.mode == "none":
                 await_twin(trial, prompt.id)
                 return ctx.objective.run(trial, prompt)
@@ -163,7 +161,7 @@ class TuningStageSchedule(Schedule):
         def objective(trial: optuna.Trial) -> float:
             claim_slot(trial, Attr.STAGE, Attr.STAGE_TUNING, budget)
             base = trials[int(trial.suggest_categorical(Param.TUNING_BASE, bases))]
-            prompt = ctx.rebuild(base)
+            prompt = ctx.rebuild(base, for_tuning=True)
             for key in Attr.PROMPT:
                 if key in base.user_attrs:
                     trial.set_user_attr(key, base.user_attrs[key])

@@ -63,12 +63,15 @@ class PromptSearch:
         test_limit: Overrides the space's ``final.test_limit``; ``top``: its ``final.top``.
 
     Attributes (after ``fit``):
-        best_prompt_: The winner (chosen on the full dev set).
+        best_prompt_: The winner: your template (the space's first seed template, zero-shot)
+            unless a searched prompt or an ensemble beat it on the selection examples (see
+            the space's ``selection`` section); never chosen on test.
         leaderboard_: The ranked :class:`~promptsearch.reports.Leaderboard` with test scores.
         study_: The Optuna study.
         split_: The few-shot split used.
         backend_: The backend the trials ran on (also ``scorer_``).
         verbalizers_: The label-word candidates the study chose among.
+        selection_examples_: The examples prompts were compared on, in step order.
 
     Example:
         >>> search = PromptSearch("search_spaces/movies.yaml", n_trials=20, seed=13)  # doctest: +SKIP
@@ -202,10 +205,13 @@ class PromptSearch:
                 StudyAttr.METRIC: metric.name,
             },
         )
+        folds = (tuple(split.train), tuple(split.dev)) if space.selection.examples == "all" else None
+        if folds is not None and not split.train:
+            folds = None  # nothing to add to dev
         objective = DevObjective(
             backend,
             task,
-            split.dev,
+            [*split.train, *split.dev] if folds is not None else split.dev,
             metric,
             cache=cache,
             chunk_size=space.pruner.chunk_size,
@@ -232,6 +238,7 @@ class PromptSearch:
             started=started,
             deadline=None if timeout is None else started + timeout,
             batch_size=self.batch_size,
+            folds=folds,
         )
         budget = self.n_trials if self.n_trials is not None else space.budget.trials
         with stop_on_signals(ctx.stop):
@@ -263,6 +270,7 @@ class PromptSearch:
         self.leaderboard_: Leaderboard = board
         self.best_prompt_: Prompt = best
         self.best_row_: LeaderboardRow = board.best
+        self.selection_examples_ = ctx.selection_examples
         winner = ctx.study.trials[board.best.trial] if board.best.trial >= 0 else None
         folder = ctx.tuned_folder(winner) if winner is not None else None
         self.best_tuning_: SavedTuning | None = (

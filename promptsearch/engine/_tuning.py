@@ -102,4 +102,5 @@ def tuned_trial(ctx: SearchContext, trial: optuna.Trial, tuning: TuningChoice, p
     trial.set_user_attr(Attr.TRAIN_SECONDS, float(result.seconds))
     trial.set_user_attr(Attr.SECONDS_PER_STEP, float(result.seconds_per_step))
     trial.set_user_attr(Attr.PEAK_MEMORY_MB, float(result.peak_memory_mb))
-    return ctx.objective.run(trial, prompt, backend=result.backend(loaded, batch_size=ctx.batch_size))
+    tuned = result.backend(loaded, batch_size=ctx.batch_size)
+    return ctx.objective.run(trial, prompt, backend=tuned, only=ctx.dev_ids)  # trained on train

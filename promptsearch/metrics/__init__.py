@@ -20,7 +20,7 @@ from promptsearch.metrics._base import (
     metrics_for,
     register_metric,
 )
-from promptsearch.metrics._bootstrap import bootstrap_interval
+from promptsearch.metrics._bootstrap import PairedGain, bootstrap_interval, paired_bootstrap
 from promptsearch.metrics._classification import Accuracy, BalancedAccuracy, MacroF1
 from promptsearch.metrics._rouge import RougeL
 from promptsearch.metrics._sacrebleu import Bleu, Chrf
@@ -35,6 +35,7 @@ __all__ = [
     "Chrf",
     "ExactMatch",
     "MacroF1",
+    "PairedGain",
     "Predictions",
     "RougeL",
     "TokenF1",
@@ -43,6 +44,7 @@ __all__ = [
     "metrics",
     "metrics_for",
     "normalize_answer",
+    "paired_bootstrap",
     "register_metric",
     "squad_scores",
 ]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from promptsearch.exceptions import ConfigError
 from promptsearch.metrics._base import BaseMetric, Predictions
 
-__all__ = ["bootstrap_interval"]
+__all__ = ["PairedGain", "bootstrap_interval", "paired_bootstrap"]
 
 
 def bootstrap_interval(
@@ -40,3 +43,74 @@ def bootstrap_interval(
         values = np.array([metric.aggregate(predictions.subset(row)) for row in idx])
     alpha = (1.0 - confidence) / 2
     return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+
+
+@dataclass(frozen=True)
+class PairedGain:
+    """How much better one prompt is than another on the same examples (paired bootstrap).
+
+    Attributes:
+        gain: ``metric(a) - metric(b)`` on all the examples.
+        low, high: Percentile bootstrap interval of the gain at the given confidence.
+        p_value: One-sided bootstrap p-value of "``a`` is not better than ``b``": the share of
+            resamples where ``a`` does not beat ``b`` (in the metric's direction).
+        n: Number of paired examples.
+    """
+
+    gain: float
+    low: float
+    high: float
+    p_value: float
+    n: int
+
+    def lower_bound(self, direction: str) -> float:
+        """The pessimistic end of the interval for ``a`` (its gain's worst plausible value)."""
+        return self.low if direction == "maximize" else -self.high
+
+
+def paired_bootstrap(
+    metric: BaseMetric,
+    a: Predictions,
+    b: Predictions,
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> PairedGain:
+    """Paired bootstrap of the gain of ``a`` over ``b`` (predictions on the same examples).
+
+    Every resample draws the same examples for both, so what they share (easy and hard
+    examples) cancels out. Paired metrics resample per-example differences (vectorized);
+    the others recompute both aggregates on every resample.
+
+    Example:
+        >>> from promptsearch.metrics import get_metric
+        >>> gold = (1,) * 100
+        >>> a = Predictions("label", (1,) * 90 + (0,) * 10, gold, n_labels=2)
+        >>> b = Predictions("label", (1,) * 70 + (0,) * 30, gold, n_labels=2)
+        >>> g = paired_bootstrap(get_metric("accuracy"), a, b)
+        >>> round(g.gain, 2), g.low > 0, g.p_value < 0.01
+        (0.2, True, True)
+    """
+    n = len(a)
+    if n != len(b) or a.targets != b.targets:
+        raise ConfigError("paired_bootstrap needs predictions of the same examples, in the same order.")
+    gain = metric.aggregate(a) - metric.aggregate(b) if n else 0.0
+    if n == 0:
+        return PairedGain(0.0, 0.0, 0.0, 1.0, 0)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_resamples, n))
+    if metric.paired:
+        diff = metric.per_example(a) - metric.per_example(b)
+        values = diff[idx].mean(axis=1)
+    else:
+        values = np.array([metric.aggregate(a.subset(row)) - metric.aggregate(b.subset(row)) for row in idx])
+    sign = 1.0 if metric.direction == "maximize" else -1.0
+    alpha = (1.0 - confidence) / 2
+    return PairedGain(
+        gain=float(gain),
+        low=float(np.quantile(values, alpha)),
+        high=float(np.quantile(values, 1 - alpha)),
+        p_value=float(np.mean(sign * values <= 0)),
+        n=n,
+    )

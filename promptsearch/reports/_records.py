@@ -18,14 +18,18 @@ class LeaderboardRow:
     """One prompt on the leaderboard.
 
     Attributes:
-        rank: 1 is the winner (chosen on the full dev set, never on test).
-        dev_score: The optimized metric (:attr:`metric`) on the full dev set.
+        rank: 1 is the winner (chosen on the selection examples, never on test).
+        dev_score: The optimized metric (:attr:`metric`) on the selection examples (train and
+            dev with demonstrations out of fold, or dev; tuned prompts: dev), ``dev_n`` of them.
         metric: Name of the optimized metric.
         test_metrics: Every metric of the task's prediction kind on the test set.
         test_ci_low, test_ci_high: 95% bootstrap interval of :attr:`metric` on test.
         evaluations: Example scorings (forward passes) spent on this prompt during the search.
         origin, parents, generation: How the prompt's candidate was produced.
         examples: A few dev examples with the winner's outputs (generation tasks).
+        gain, gain_low, gain_high, gain_p: Paired bootstrap gain over the baseline (your
+            template, zero-shot) on the selection examples, its interval at the selection
+            level, and the one-sided p-value (``None`` for the baseline itself).
     """
 
     rank: int
@@ -55,6 +59,10 @@ class LeaderboardRow:
     confusion: tuple[tuple[int, ...], ...] = field(default=(), repr=False)
     per_class: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
     examples: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+    gain: float | None = None
+    gain_low: float | None = None
+    gain_high: float | None = None
+    gain_p: float | None = None
 
     @property
     def test_score(self) -> float | None:
@@ -161,6 +169,10 @@ def _columns(board: Leaderboard, rows: tuple[LeaderboardRow, ...]) -> list[tuple
             "test_ci",
             lambda r: "–" if r.test_ci_low is None else f"[{r.test_ci_low:.3f}, {r.test_ci_high:.3f}]",
         ),
+    ]
+    if any(r.gain is not None for r in rows):
+        cols.append(("gain_vs_baseline", _gain_cell))
+    cols += [
         ("evaluations", lambda r: r.evaluations),
         ("origin", lambda r: r.origin),
     ]
@@ -169,17 +181,37 @@ def _columns(board: Leaderboard, rows: tuple[LeaderboardRow, ...]) -> list[tuple
     return cols
 
 
+def _gain_cell(r: LeaderboardRow) -> str:
+    if r.gain is None:
+        return "–"
+    return f"{r.gain:+.3f} [{r.gain_low:+.3f}, {r.gain_high:+.3f}] p={r.gain_p:.2f}"
+
+
+def selection_sentence(board: Leaderboard) -> str:
+    """How the winner was chosen, in a sentence (for reports)."""
+    better = "" if board.direction == "maximize" else " (lower is better)"
+    sel = board.metadata.get("selection")
+    if not sel:
+        return f"Ranked by {board.metric}{better} on the full dev set."
+    where = (
+        "train and dev, demonstrations drawn out of fold" if sel.get("examples") == "all" else "the dev set"
+    )
+    text = f"Ranked by {board.metric}{better} on {sel.get('n')} labelled examples ({where})."
+    if sel.get("winner"):
+        text += f" Winner: {sel['winner']}."
+    return text
+
+
 def leaderboard_markdown(board: Leaderboard, *, top: int | None = None) -> str:
     """Render the leaderboard as a Markdown table with a short header."""
     rows = board.rows[:top] if top else board.rows
     columns = _columns(board, rows)
-    better = "" if board.direction == "maximize" else " (lower is better)"
     lines = [
         f"# Leaderboard: {board.task} / {board.model} / seed {board.seed}",
         "",
         f"{board.n_trials} trials ({board.n_pruned} pruned), {board.forward_passes} example forward "
-        f"passes, {board.cache_hits} cache hits, {board.seconds:.0f} s. Ranked by {board.metric}{better} on "
-        "the full dev set; test shown with a 95% bootstrap interval.",
+        f"passes, {board.cache_hits} cache hits, {board.seconds:.0f} s. {selection_sentence(board)} Test "
+        "shown with a 95% bootstrap interval; gain_vs_baseline: paired bootstrap on the selection examples.",
         "",
         "| " + " | ".join(name for name, _ in columns) + " |",
         "|" + "|".join("---" for _ in columns) + "|",

@@ -26,6 +26,7 @@ from promptsearch.space._run import (
     OperatorsSpec,
     PrunerSpec,
     SamplerSpec,
+    SelectionSpec,
 )
 from promptsearch.space._space import SUPPORTED_VERSION, SearchSpace, load_search_space
 from promptsearch.space._tuning import TuningStage, all_modes, check_tuning_space, tuning_stage
@@ -49,6 +50,7 @@ __all__ = [
     "SearchSpace",
     "Section",
     "SeedTemplate",
+    "SelectionSpec",
     "SplitSpec",
     "TaskSpec",
     "TemplateSpace",

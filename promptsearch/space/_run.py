@@ -17,6 +17,8 @@ from promptsearch.exceptions import ConfigError
 from promptsearch.space._validate import FrozenMapping, Section, at_least, freeze, thaw, type_error
 
 __all__ = [
+    "SELECTION_EXAMPLES",
+    "WINNER_RULES",
     "BackendSpec",
     "BudgetSpec",
     "EvolutionSpec",
@@ -25,8 +27,14 @@ __all__ = [
     "OperatorsSpec",
     "PrunerSpec",
     "SamplerSpec",
+    "SelectionSpec",
     "check_name",
 ]
+
+#: Which labelled examples prompts are chosen on.
+SELECTION_EXAMPLES = ("all", "dev")
+#: How the winner is chosen among the best prompts and the baseline.
+WINNER_RULES = ("paired", "best")
 
 
 def check_name(section: Section, name: str, registry: Registry[Any]) -> None:
@@ -263,3 +271,38 @@ class GenerationSpec(Section):
         at_least(self, "max_new_tokens", 1, optional=True)
         if self.stop is not None and any(not s for s in self.stop):
             raise self._fail("stop", "stop strings must not be empty.")
+
+
+@dataclass(frozen=True)
+class SelectionSpec(Section):
+    """How prompts are compared and the winner chosen (against the winner's curse).
+
+    ``examples: all`` scores prompts on every labelled example, train and dev, each query's
+    demonstrations drawn from the other split (out of fold); ``dev`` uses the dev split only.
+    ``rule: paired`` keeps the baseline (the first seed template with the first label words,
+    zero-shot) unless a challenger beats it in a one-sided paired bootstrap test on the
+    selection examples at ``level``; among challengers that do, the one with the highest lower
+    bound of its gain wins. ``rule: best`` takes the best score. ``ensemble: N`` adds the
+    average of the N best prompts as a candidate (0 or 1: none).
+    """
+
+    _section: ClassVar[str | None] = "selection"
+
+    examples: str = field(default="all", metadata={"help": "all (train and dev, demos out of fold) or dev."})
+    rule: str = field(default="paired", metadata={"help": "paired (a test against the baseline) or best."})
+    level: float = field(
+        default=0.1, metadata={"help": "Level of the one-sided paired test (0 < level < 0.5)."}
+    )
+    ensemble: int = field(
+        default=3, metadata={"help": "Best prompts averaged into an ensemble candidate (0: none)."}
+    )
+
+    def __post_init__(self) -> None:
+        self._normalize()
+        for name, choices in (("examples", SELECTION_EXAMPLES), ("rule", WINNER_RULES)):
+            value = getattr(self, name)
+            if value not in choices:
+                raise self._fail(name, f"unknown value {value!r}. {suggest(str(value), choices)}")
+        if not 0 < self.level < 0.5:
+            raise self._fail("level", f"must be between 0 and 0.5, got {self.level}.")
+        at_least(self, "ensemble", 0)

@@ -35,6 +35,7 @@ from promptsearch.space._run import (
     OperatorsSpec,
     PrunerSpec,
     SamplerSpec,
+    SelectionSpec,
 )
 from promptsearch.space._validate import Section, build, coerce
 from promptsearch.templates import Template, Verbalizer
@@ -117,6 +118,10 @@ class SearchSpace(Section):
     budget: BudgetSpec = field(default_factory=BudgetSpec, metadata={"help": "Trial and time budget."})
     sampler: SamplerSpec = field(default_factory=SamplerSpec, metadata={"help": "Optuna sampler."})
     pruner: PrunerSpec = field(default_factory=PrunerSpec, metadata={"help": "Optuna pruner."})
+    selection: SelectionSpec = field(
+        default_factory=SelectionSpec,
+        metadata={"help": "Selection examples, the winner rule against the baseline, ensembles."},
+    )
     final: FinalSpec = field(default_factory=FinalSpec, metadata={"help": "Final evaluation on test."})
     generation: GenerationSpec = field(
         default_factory=GenerationSpec,

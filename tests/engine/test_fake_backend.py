@@ -76,9 +76,9 @@ def test_the_study_optimizes_the_metric_of_the_space(
     search = _fit(space, toy_task, fake_lm, 10, tmp_path)
     assert search.study_.user_attrs["metric"] == "macro_f1" and search.leaderboard_.metric == "macro_f1"
     split = few_shot_split(toy_task, k=4, seed=space.split.seed)
-    dev = list(split.dev)
+    dev = [*split.train, *split.dev]  # prompts are selected on every labelled example
     y = [toy_task.label_index(e.label) for e in dev]
-    for row in search.leaderboard_.rows:  # the dev score is macro-F1, not accuracy
+    for row in search.leaderboard_.rows:  # the selection score is macro-F1, not accuracy
         out = predict(fake_lm, Prompt.from_dict(row.prompt), toy_task, dev).predictions
         assert row.dev_score == pytest.approx(f1_score(y, out.predicted, average="macro"))
         assert set(row.test_metrics) >= {"accuracy", "macro_f1", "balanced_accuracy"}
@@ -94,6 +94,7 @@ def test_the_study_optimizes_the_metric_of_the_space(
             toy_task,
             split.train,
             split_seed=split.seed,
+            folds=(split.train, split.dev),  # demonstrations out of fold
         )
         out = predict(fake_lm, prompt, toy_task, dev).predictions
         expected = f1_score(y, out.predicted, average="macro") + 0.01 * float(np.mean(out.confidence))

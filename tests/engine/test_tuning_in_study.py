@@ -31,6 +31,7 @@ def _tiny_space(tuning: dict[str, Any], top: int) -> SearchSpace:
         verbalizers=replace(base.verbalizers, auto=replace(base.verbalizers.auto, enabled=False)),
         evolution=replace(base.evolution, generations=1),
         final=replace(base.final, top=top, test_limit=8),
+        selection=replace(base.selection, rule="best"),  # the best tuned prompt wins
         tuning=tuning,
     )
 
@@ -47,9 +48,12 @@ def test_study_chooses_tuning_mode_and_hyperparameters(tiny_causal: LoadedModel,
     trials = [t for t in search.study_.trials if t.state.is_finished()]
     assert all(t.params["tuning_mode"] == "prompt_tuning" for t in trials)
     assert all({"pt_n_tokens", "pt_lr", "pt_steps"} <= set(t.params) for t in trials)
-    # the training curve went to the study at offset steps, the dev examples at 0..n-1
+    # the training curve went to the study at offset steps, the dev examples at their own steps
     steps = set(trials[0].intermediate_values)
-    assert any(s >= TRAIN_STEP_OFFSET for s in steps) and 0 in steps
+    dev_ids = {d.id for d in search.split_.dev}
+    dev_steps = {i for i, e in enumerate(search.selection_examples_) if e.id in dev_ids}
+    assert any(s >= TRAIN_STEP_OFFSET for s in steps)
+    assert {s for s in steps if s < TRAIN_STEP_OFFSET} <= dev_steps
     best = search.leaderboard_.best
     assert best.tuning == "prompt_tuning"
     assert search.best_tuning_ is not None and (search.best_tuning_.path / "adapter_config.json").is_file()
