@@ -3,6 +3,9 @@
     python benchmarks/merge_protocols.py runs/a/protocol.json runs/b/protocol.json --out runs/ab
 
 Writes ``protocol.md`` and ``protocol.json`` for all seeds together and prints the table.
+Each seed keeps promptsearch's paired gains over every baseline; the strongest baseline (the
+best mean) is chosen again over all the seeds, so the gain row may name another baseline
+than the parts did. Parts saved before gains were recorded merge too (their seeds show "–").
 """
 
 from __future__ import annotations

@@ -4,136 +4,33 @@ from __future__ import annotations
 
 import json
 import logging
-import statistics
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptsearch.exceptions import ConfigError
+from promptsearch.exceptions import DataError, PromptSearchError
+from promptsearch.protocol._result import (
+    BEST_MANUAL,
+    DEFAULT_TEMPLATE,
+    IN_CONTEXT,
+    PROMPTSEARCH,
+    MethodResult,
+    ProtocolResult,
+)
 from promptsearch.study import SQLiteScoreCache
 from promptsearch.templates import Prompt, Template, Verbalizer
 
 if TYPE_CHECKING:
+    from promptsearch.backends import GenerationSettings, LMBackend
+    from promptsearch.engine import PromptSearch
+    from promptsearch.metrics import BaseMetric, PairedGain, Predictions
+    from promptsearch.scoring import ScoreCache
     from promptsearch.space import SearchSpace
-    from promptsearch.tasks import Task
+    from promptsearch.tasks import Example, Task
 
-__all__ = ["MethodResult", "ProtocolResult", "run_protocol"]
+__all__ = ["run_protocol"]
 
 _logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MethodResult:
-    """Test value of the protocol's metric for one method on each seed split."""
-
-    method: str
-    per_seed: dict[int, float]
-    prompts: dict[int, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def mean(self) -> float:
-        return statistics.fmean(self.per_seed.values())
-
-    @property
-    def std(self) -> float:
-        values = list(self.per_seed.values())
-        return statistics.stdev(values) if len(values) > 1 else 0.0
-
-
-@dataclass(frozen=True)
-class ProtocolResult:
-    """Mean (std) of a test metric over seeds, for baselines and promptsearch."""
-
-    task: str
-    model: str
-    k: int
-    seeds: tuple[int, ...]
-    test_n: int
-    methods: tuple[MethodResult, ...]
-    metric: str = "accuracy"
-
-    def markdown(self) -> str:
-        head = f"| method | mean (std) | {' | '.join(f'seed {s}' for s in self.seeds)} |"
-        sep = "|---|---|" + "---|" * len(self.seeds)
-        lines = [
-            f"Task {self.task}, model {self.model}, K={self.k} per class, test n={self.test_n}; "
-            f"test {self.metric} x100.",
-            "",
-            head,
-            sep,
-        ]
-        for m in self.methods:
-            cells = " | ".join(f"{100 * m.per_seed[s]:.1f}" for s in self.seeds)
-            lines.append(f"| {m.method} | {100 * m.mean:.1f} ({100 * m.std:.1f}) | {cells} |")
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        for m, d in zip(self.methods, out["methods"]):
-            d["mean"], d["std"] = m.mean, m.std
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ProtocolResult:
-        """Rebuild a result saved with :meth:`to_dict` (``protocol.json``)."""
-        methods = tuple(
-            MethodResult(
-                str(m["method"]),
-                {int(k): float(v) for k, v in m["per_seed"].items()},
-                {int(k): dict(v) for k, v in m.get("prompts", {}).items()},
-            )
-            for m in data["methods"]
-        )
-        return cls(
-            str(data["task"]),
-            str(data["model"]),
-            int(data["k"]),
-            tuple(int(s) for s in data["seeds"]),
-            int(data["test_n"]),
-            methods,
-            str(data.get("metric", "accuracy")),
-        )
-
-    @classmethod
-    def merge(cls, parts: Sequence[ProtocolResult]) -> ProtocolResult:
-        """Combine runs of the same protocol on different seeds (e.g. one process per seed).
-
-        Raises:
-            ConfigError: if the parts differ in task, model, k, test size or methods, or
-                share a seed.
-        """
-        if not parts:
-            raise ConfigError("Nothing to merge: give at least one protocol result.")
-        first = parts[0]
-        seeds: list[int] = []
-        for part in parts:
-            same = (part.task, part.model, part.k, part.test_n, [m.method for m in part.methods], part.metric)
-            if same != (
-                first.task,
-                first.model,
-                first.k,
-                first.test_n,
-                [m.method for m in first.methods],
-                first.metric,
-            ):
-                raise ConfigError(
-                    f"Cannot merge protocol results of different setups: {same[:4]} vs "
-                    f"{(first.task, first.model, first.k, first.test_n)} (or different methods)."
-                )
-            overlap = set(seeds) & set(part.seeds)
-            if overlap:
-                raise ConfigError(f"Seeds {sorted(overlap)} appear in several results; keep one of each.")
-            seeds.extend(part.seeds)
-        methods = tuple(
-            MethodResult(
-                m.method,
-                {s: v for part in parts for s, v in part.methods[i].per_seed.items()},
-                {s: v for part in parts for s, v in part.methods[i].prompts.items()},
-            )
-            for i, m in enumerate(first.methods)
-        )
-        return cls(first.task, first.model, first.k, tuple(seeds), first.test_n, methods, first.metric)
 
 
 def _manual_prompts(space: SearchSpace, task: Task) -> list[Prompt]:
@@ -168,59 +65,81 @@ def run_protocol(
 ) -> ProtocolResult:
     """Run baselines and one search per seed; the same model, splits and test examples for all.
 
-    Baselines (test value of the metric of the prompt chosen on dev, per seed):
-      * zero-shot manual: the first seed template with the first verbalizer candidate;
-      * best manual: the best on dev of every seed template x verbalizer candidate;
-      * in-context: best manual plus ``n_demos_icl`` random training demonstrations.
+    Methods (test value of the metric, per seed; prompts chosen on dev only):
+      * ``default template (zero-shot)``: the space's first seed template with its first
+        verbalizer candidate;
+      * ``best manual``: the best on dev of every seed template x verbalizer candidate (seed
+        templates only for tasks without label words);
+      * ``in-context (default template + demos)``: the default template with ``n_demos_icl``
+        random training demonstrations;
+      * ``promptsearch``: the search's winner (with its tuned weights when it was tuned).
+
+    Every method's prompt is run on the same test examples, so promptsearch's gain over each
+    baseline comes with a paired bootstrap interval (:attr:`ProtocolResult.gains`); the table
+    shows the gain over the strongest baseline (best mean over seeds) and over the default
+    template. ``task`` may be a catalog name, a file or a :class:`~promptsearch.tasks.Task`.
+
+    Writes ``protocol.md`` and ``protocol.json`` in ``out_dir`` and each seed's search in
+    ``out_dir/seed<N>``.
     """
     from promptsearch.backends import load_backend
     from promptsearch.demonstrations import order_demonstrations, select_random
     from promptsearch.engine import DevObjective, PromptSearch
-    from promptsearch.evaluation import evaluate_prompt
-    from promptsearch.metrics import get_metric
-    from promptsearch.tasks import few_shot_split, load_task
+    from promptsearch.metrics import get_metric, paired_bootstrap
+    from promptsearch.scoring import generation_settings
+    from promptsearch.tasks import Task, few_shot_split, load_task
 
     out = Path(out_dir)
-    space = space.with_task(task) if task is not None else space
-    spec = space.require_task()
-    task_obj = load_task(spec.name_or_path, **spec.loader_kwargs())
+    if isinstance(task, Task):
+        task_obj = task
+    else:
+        space = space.with_task(task) if task is not None else space
+        spec = space.require_task()
+        task_obj = load_task(spec.name_or_path, **spec.loader_kwargs())
     space.check_task_type(task_obj.task_type)
+    max_words = space.task.max_words if space.task is not None else None
     metric = get_metric(space.metric or task_obj.metric)
+    metric.check_kind(task_obj.kind.output, "metric")
+    batch = batch_size or space.batch_size
     scorer = load_backend(
         space.backend.name,
         model if model is not None else space.model,
         dtype=dtype or space.dtype,
         device=device,
-        batch_size=batch_size or space.batch_size,
+        batch_size=batch,
         **dict(space.backend.options),
+    )
+    generation = generation_settings(
+        task_obj, max_new_tokens=space.generation.max_new_tokens, stop=space.generation.stop
     )
     cache = SQLiteScoreCache(out / "scores.sqlite")
     manual = _manual_prompts(space, task_obj)
+    for prompt in manual:
+        prompt.check(task_obj)
     sign = 1.0 if metric.direction == "maximize" else -1.0
-    results: dict[str, dict[int, float]] = {
-        m: {} for m in ("zero-shot manual", "best manual", "in-context (best manual + demos)", "promptsearch")
-    }
-    prompts: dict[str, dict[int, dict[str, Any]]] = {m: {} for m in results}
+    methods = (DEFAULT_TEMPLATE, BEST_MANUAL, IN_CONTEXT, PROMPTSEARCH)
+    results: dict[str, dict[int, float]] = {m: {} for m in methods}
+    prompts: dict[str, dict[int, dict[str, Any]]] = {m: {} for m in methods}
+    gains: dict[str, dict[int, PairedGain]] = {m: {} for m in methods if m != PROMPTSEARCH}
     test_n = 0
     for seed in seeds:
-        split = few_shot_split(task_obj, k=space.split.k, seed=seed).shorten(spec.max_words)
+        split = few_shot_split(task_obj, k=space.split.k, seed=seed).shorten(max_words)
         limit = space.final.test_limit
         test = list(split.test)[:limit] if limit else list(split.test)
+        if not test:
+            raise DataError(
+                f"Task {task_obj.name!r} has no test examples for seed {seed}; the protocol compares "
+                "methods on test: give the task a test split (or a larger final.test_limit)."
+            )
         test_n = len(test)
-        dev = DevObjective(scorer, task_obj, split.dev, metric, cache=cache, seed=seed)
+        dev = DevObjective(scorer, task_obj, split.dev, metric, cache=cache, seed=seed, generation=generation)
         dev_scores = [dev.full(p)[0] for p in manual]
         best = manual[max(range(len(manual)), key=lambda i: (sign * dev_scores[i], -i))]
+        default = manual[0]
         demos = order_demonstrations(select_random(split.train, n_demos_icl, seed=seed), "random", seed)
-        icl = Prompt(best.template, best.verbalizer, instruction=best.instruction, demonstrations=demos)
-        for method, prompt in (
-            ("zero-shot manual", manual[0]),
-            ("best manual", best),
-            ("in-context (best manual + demos)", icl),
-        ):
-            res = evaluate_prompt(scorer, prompt, task_obj, test, cache=cache, metric=metric.name)
-            results[method][seed] = res.score
-            prompts[method][seed] = prompt.to_dict()
-            _logger.info("seed %d %s: test %s %.3f", seed, method, metric.name, res.score)
+        icl = Prompt(
+            default.template, default.verbalizer, instruction=default.instruction, demonstrations=demos
+        )
         search = PromptSearch(
             space,
             task=task_obj,
@@ -233,18 +152,32 @@ def run_protocol(
             callbacks=_progress_callbacks(progress, seed, space.total_trials(n_trials)),
         )
         search.fit()
-        row = search.leaderboard_.best
-        results["promptsearch"][seed] = float(row.test_score or 0.0)
-        prompts["promptsearch"][seed] = row.prompt
-        _logger.info("seed %d promptsearch: test %s %.3f", seed, metric.name, row.test_score or 0.0)
+        runs: list[tuple[str, Prompt, LMBackend]] = [
+            (DEFAULT_TEMPLATE, default, scorer),
+            (BEST_MANUAL, best, scorer),
+            (IN_CONTEXT, icl, scorer),
+            (PROMPTSEARCH, search.best_prompt_, _winner_backend(search, scorer, batch)),
+        ]
+        predictions: dict[str, Predictions] = {}
+        for method, prompt, backend in runs:
+            predictions[method] = _test_predictions(backend, prompt, task_obj, test, cache, generation)
+            results[method][seed] = metric.aggregate(predictions[method])
+            prompts[method][seed] = prompt.to_dict()
+            _logger.info("seed %d %s: test %s %.3f", seed, method, metric.name, results[method][seed])
+        _check_winner(search, results[PROMPTSEARCH][seed], metric, seed)
+        prompts[PROMPTSEARCH][seed] = search.leaderboard_.best.prompt
+        for baseline in gains:
+            gains[baseline][seed] = paired_bootstrap(metric, predictions[PROMPTSEARCH], predictions[baseline])
     protocol = ProtocolResult(
         task=task_obj.name,
         model=scorer.name,
         k=space.split.k,
         seeds=tuple(seeds),
         test_n=test_n,
-        methods=tuple(MethodResult(m, results[m], prompts[m]) for m in results),
+        methods=tuple(MethodResult(m, results[m], prompts[m]) for m in methods),
         metric=metric.name,
+        gains=gains,
+        direction=metric.direction,
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "protocol.md").write_text(protocol.markdown() + "\n", encoding="utf-8")
@@ -252,6 +185,51 @@ def run_protocol(
         json.dumps(protocol.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8"
     )
     return protocol
+
+
+def _test_predictions(
+    backend: LMBackend,
+    prompt: Prompt,
+    task: Task,
+    test: Sequence[Example],
+    cache: ScoreCache,
+    generation: GenerationSettings,
+) -> Predictions:
+    """``prompt``'s predictions on the test examples (the shared cache makes repeats free)."""
+    from promptsearch.scoring import predict
+
+    return predict(backend, prompt, task, test, cache=cache, generation=generation).predictions
+
+
+def _winner_backend(search: PromptSearch, scorer: LMBackend, batch_size: int | None) -> LMBackend:
+    """The backend the search's winner runs on: its tuned weights when it was tuned."""
+    tuning = search.best_tuning_
+    if tuning is None:
+        return scorer
+    from promptsearch.tuning import load_tuned_scorer
+
+    loaded = getattr(scorer, "loaded", None)
+    if loaded is None:
+        raise PromptSearchError(
+            f"The winner of seed {search.split_.seed} was tuned ({tuning.mode}); its weights load only on a "
+            f"trainable backend, and {scorer.name!r} is not one: use backend hf or leave tuning out."
+        )
+    return load_tuned_scorer(loaded, tuning.mode, tuning.path, batch_size=batch_size)
+
+
+def _check_winner(search: PromptSearch, value: float, metric: BaseMetric, seed: int) -> None:
+    """Warn when the winner's test value differs from the one its leaderboard reports."""
+    reported = search.leaderboard_.best.test_score
+    if reported is not None and abs(reported - value) > 1e-9:
+        _logger.warning(
+            "seed %d: the winner scores %s %.4f on test here but %.4f in its leaderboard; the table "
+            "uses %.4f (same prompt, model and examples: check the cache and the tuned weights).",
+            seed,
+            metric.name,
+            value,
+            reported,
+            value,
+        )
 
 
 def _progress_callbacks(enabled: bool, seed: int, total: int) -> list[Any]:
