@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from promptsearch.cli._common import check_at_least, emit_json, format_table, progress_bar, unescape
+from promptsearch.exceptions import ConfigError
 
 __all__ = ["register"]
 
@@ -37,6 +38,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--task", default="movies", help="catalog name (promptsearch data list) or a local file")
     p.add_argument(
+        "--text-field",
+        action="append",
+        default=None,
+        help="input column of a --task file (its name is the template field; COLUMN=FIELD renames it); "
+        "repeat for several",
+    )
+    p.add_argument(
+        "--label-field", default=None, help="label (or, multiple choice, answer) column of a --task file"
+    )
+    p.add_argument(
+        "--target-field",
+        default=None,
+        help="generation: the column of a --task file with the reference text (or a list of them)",
+    )
+    p.add_argument(
         "--template",
         default=None,
         help=r"template, e.g. 'Review: {text}\nSentiment:{label}' (generation tasks: no {label})",
@@ -50,7 +66,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--demos", type=int, default=0, help="number of random train demonstrations")
     p.add_argument("--calibrate", action="store_true", help="contextual calibration")
     p.add_argument("--metric", default=None, help="the metric the interval is for (default: the task's)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: every metric with its 95%% bootstrap interval (intervals), the prompt",
+    )
     add_model_options(p)
     p.set_defaults(handler=run)
 
@@ -59,11 +79,13 @@ def run(args: argparse.Namespace) -> int:
     from promptsearch.evaluation import evaluate
 
     check_at_least(args, batch_size=1, demos=0)
+    template = unescape(args.template) if args.template else None
+    task = _load_task(args, template)
     with progress_bar(None, "scoring", enabled=not args.quiet) as bar:
         result = evaluate(
-            args.task,
+            task,
             args.model,
-            unescape(args.template) if args.template else None,
+            template,
             args.verbalizer,
             instruction=unescape(args.instruction),
             split=args.split,
@@ -95,3 +117,48 @@ def run(args: argparse.Namespace) -> int:
     ]
     sys.stdout.write(format_table(head, [row]) + "\n")
     return 0
+
+
+def _load_task(args: argparse.Namespace, template: str | None) -> Any:
+    """The task of ``--task``, its columns named by ``--text-field``, ``--label-field`` and
+    ``--target-field``.
+
+    A file that fails to load as it was detected (no ``target`` column: classification) while
+    the template has no ``{label}`` slot is read again as a generation task, so that the message
+    is about its reference column.
+    """
+    from promptsearch.exceptions import DataError
+    from promptsearch.tasks import list_catalog, load_task
+
+    options: dict[str, Any] = {}
+    if args.text_field:
+        pairs = [tuple(f.split("=", 1)) if "=" in f else (f, f) for f in args.text_field]
+        options["text_fields"] = {column.strip(): name.strip() for column, name in pairs}
+    if args.label_field:
+        options["label_field"] = args.label_field
+    if args.target_field:
+        options["target_field"] = args.target_field
+    if options and args.task in {e.name for e in list_catalog()}:
+        raise ConfigError(
+            f"--text-field, --label-field and --target-field name the columns of a data file; "
+            f"{args.task!r} is a catalog task. Leave them out, or pass --task FILE."
+        )
+    try:
+        return load_task(args.task, **options)
+    except DataError:
+        if "label_field" in options or "target_field" in options or not _generation_template(template):
+            raise
+        return load_task(args.task, **options, task_type="generation")
+
+
+def _generation_template(template: str | None) -> bool:
+    """Whether ``template`` is given and has no ``{label}`` slot (so it is a generation template)."""
+    from promptsearch.exceptions import TemplateError
+    from promptsearch.templates import LabelPart, parse_template
+
+    if template is None:
+        return False
+    try:
+        return not any(isinstance(part, LabelPart) for part in parse_template(template))
+    except TemplateError:
+        return False  # The template's own check reports it.

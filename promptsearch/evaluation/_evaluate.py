@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from promptsearch.backends import GenerationSettings, LMBackend, ProgressCallback
+from promptsearch.evaluation._intervals import score_metrics
 from promptsearch.exceptions import DataError
-from promptsearch.metrics import bootstrap_interval, get_metric, metrics_for
+from promptsearch.metrics import get_metric, metrics_for
 from promptsearch.scoring import ScoreCache, predict
 from promptsearch.tasks._records import Example, Task
 from promptsearch.templates import Prompt
@@ -30,6 +31,8 @@ class EvaluationResult:
         n: Number of examples.
         metric: The task's metric; ``ci_low``/``ci_high`` bound it (95 % bootstrap).
         metrics: Metric name -> value.
+        intervals: Metric name -> its 95 % percentile bootstrap interval ``(low, high)``, for
+            every metric in :attr:`metrics` (the same resamples for all).
         predictions, labels: Predicted and expected class or choice indices, or generated
             texts and their references, in example order.
         probabilities: Per-example probabilities over labels or choices (empty for texts).
@@ -49,6 +52,7 @@ class EvaluationResult:
     predictions: tuple[Any, ...] = field(repr=False, default=())
     labels: tuple[Any, ...] = field(repr=False, default=())
     probabilities: tuple[tuple[float, ...], ...] = field(repr=False, default=())
+    intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -67,6 +71,7 @@ class EvaluationResult:
         """JSON-ready dict; metric values also at the top level; per-example fields with ``details``."""
         out = asdict(self)
         out["metrics"] = dict(self.metrics)
+        out["intervals"] = {name: [low, high] for name, (low, high) in self.intervals.items()}
         for name, value in self.metrics.items():
             out.setdefault(name, value)
         if not details:
@@ -89,7 +94,9 @@ def evaluate_prompt(
 ) -> EvaluationResult:
     """Run ``prompt`` on ``examples`` with a backend and compute the metrics.
 
-    ``metric`` (default: the task's) is the one the interval is computed for.
+    Every metric of the task's prediction kind is computed, each with its 95 % bootstrap
+    interval (:attr:`EvaluationResult.intervals`); ``metric`` (default: the task's) is the one
+    :attr:`EvaluationResult.score` and ``ci_low``/``ci_high`` report.
     """
     if not examples:
         raise DataError(
@@ -102,9 +109,9 @@ def evaluate_prompt(
     start = time.perf_counter()
     out = predict(scorer, prompt, task, examples, cache=cache, progress=progress, generation=generation)
     preds = out.predictions
-    values = {m: get_metric(m).aggregate(preds) for m in metrics_for(task.kind.output)}
-    values[name] = main.aggregate(preds)
-    low, high = bootstrap_interval(main, preds)
+    names = [*metrics_for(task.kind.output), *([] if name in metrics_for(task.kind.output) else [name])]
+    values, intervals = score_metrics(preds, names)
+    low, high = intervals[name]
     return EvaluationResult(
         task=task.name,
         model=str(scorer.name),
@@ -120,6 +127,7 @@ def evaluate_prompt(
         predictions=tuple(preds.predicted),
         labels=tuple(preds.targets),
         probabilities=tuple(tuple(float(x) for x in p) for p in out.probabilities),
+        intervals=intervals,
     )
 
 
@@ -173,6 +181,10 @@ def evaluate(
     task_obj = task if isinstance(task, Task) else load_task(task)
     if limit is not None and limit < 1:
         raise DataError(f"--limit must be a positive number of examples, got {limit}.")
+    if metric is not None:
+        get_metric(metric).check_kind(task_obj.kind.output, "--metric")
+    # The template, label words and calibration are checked before the split and the model.
+    Prompt.for_task(task_obj, template, verbalizer, instruction=instruction, calibrate=calibrate)
     split_obj = few_shot_split(task_obj, k=k, seed=seed)
     examples = list(split_obj.get(split))[:limit]
     demos: tuple[Example, ...] = ()
@@ -185,8 +197,6 @@ def evaluate(
     prompt = Prompt.for_task(
         task_obj, template, verbalizer, instruction=instruction, demonstrations=demos, calibrate=calibrate
     )
-    if metric is not None:
-        get_metric(metric).check_kind(task_obj.kind.output, "--metric")
     lm = load_backend(
         backend,
         model if model is not None else DEFAULT_MODEL,

@@ -1,0 +1,127 @@
+"""Every metric with its bootstrap interval: the same numbers as ``bootstrap_interval``, faster."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from promptsearch.backends import FakeBackend
+from promptsearch.cli import main
+from promptsearch.evaluation import EvaluationResult, evaluate_prompt
+from promptsearch.evaluation._intervals import resample_counts, score_metrics
+from promptsearch.metrics import Predictions, bootstrap_interval, get_metric, metrics_for
+from promptsearch.tasks import Example, Task
+from promptsearch.templates import Prompt
+
+_TEXT = "the a cat dog sat on mat river pub near food cheap family friendly city centre"
+_WORDS = _TEXT.split()
+
+
+def _sentence(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(_WORDS) for _ in range(n))
+
+
+def _texts(n: int, seed: int = 0) -> Predictions:
+    rng = random.Random(seed)
+    outputs = tuple(_sentence(rng, rng.randint(1, 9)) for _ in range(n))
+    references = tuple(
+        tuple(_sentence(rng, rng.randint(1, 9)) for _ in range(rng.randint(1, 3))) for _ in range(n)
+    )
+    return Predictions("text", outputs, references)
+
+
+def _labels(n: int, n_labels: int, seed: int = 0) -> Predictions:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_labels, n)
+    p = np.where(rng.random(n) < 0.6, y, rng.integers(0, n_labels, n))
+    return Predictions("label", tuple(int(v) for v in p), tuple(int(v) for v in y), n_labels)
+
+
+@pytest.mark.parametrize("kind", ["label", "text"])
+def test_values_and_intervals_are_those_of_each_metric_alone(kind: str) -> None:
+    preds = _labels(300, 3) if kind == "label" else _texts(120)
+    names = metrics_for(kind)
+    values, intervals = score_metrics(preds, names, n_resamples=200, seed=3)
+    assert set(values) == set(intervals) == set(names)
+    for name in names:
+        metric = get_metric(name)
+        assert values[name] == pytest.approx(metric.aggregate(preds), abs=1e-12), name
+        expected = bootstrap_interval(metric, preds, n_resamples=200, seed=3)
+        assert intervals[name] == pytest.approx(expected, abs=1e-12), name
+
+
+def test_macro_f1_with_classes_beyond_n_labels_takes_the_general_path() -> None:
+    preds = Predictions("label", (0, 1, 2, 2, 1), (0, 1, 2, 1, 1), n_labels=0)
+    values, intervals = score_metrics(preds, ["macro_f1"], n_resamples=50)
+    assert values["macro_f1"] == get_metric("macro_f1").aggregate(preds)
+    assert intervals["macro_f1"] == bootstrap_interval(get_metric("macro_f1"), preds, n_resamples=50)
+
+
+def test_resample_counts_are_the_resamples() -> None:
+    idx, counts = resample_counts(7, n_resamples=5, seed=1)
+    assert counts.shape == (5, 7) and (counts.sum(axis=1) == 7).all()
+    for row, count in zip(idx, counts):
+        assert (np.bincount(row, minlength=7) == count).all()
+
+
+def test_no_examples_give_empty_intervals() -> None:
+    values, intervals = score_metrics(Predictions("text", (), ()), ["bleu", "exact_match"])
+    assert intervals == {"bleu": (0.0, 0.0), "exact_match": (0.0, 0.0)}
+    assert values == {"bleu": 0.0, "exact_match": 0.0}
+
+
+def test_corpus_metrics_bootstrap_1000_examples_quickly() -> None:
+    """BLEU, chrF and macro-F1 sum cached statistics over all resamples at once (measured: about
+    0.04 s each for 1000 examples x 1000 resamples; ``bootstrap_interval`` took about 1 s each)."""
+    texts, labels = _texts(1000, seed=5), _labels(1000, 4, seed=5)
+    for name in ("bleu", "chrf"):
+        get_metric(name).aggregate(texts)  # the per-segment statistics, cached: the metric's own cost
+    started = time.perf_counter()
+    score_metrics(texts, ["bleu", "chrf"])
+    score_metrics(labels, metrics_for("label"))
+    assert time.perf_counter() - started < 1.0
+
+
+def _qa_task() -> Task:
+    examples = tuple(
+        Example.create({"text": f"capital of country {i}"}, references=[f"city {i}", f"town {i}"])
+        for i in range(30)
+    )
+    return Task("qa", ("text",), (), examples, task_type="generation")
+
+
+def test_evaluate_prompt_gives_every_metric_an_interval() -> None:
+    task = _qa_task()
+    answers = {f"country {i}": f"city {i}" for i in range(0, 30, 2)}
+    prompt = Prompt.for_task(task, "Q: {text}\nA:")
+    result = evaluate_prompt(FakeBackend(answers=answers, wrong_rate=0.0), prompt, task, task.examples)
+    assert set(result.intervals) == set(result.metrics) == set(metrics_for("text"))
+    assert (result.ci_low, result.ci_high) == result.intervals["exact_match"]
+    for name, (low, high) in result.intervals.items():
+        assert 0.0 <= low <= high <= 1.0, name
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["intervals"]["exact_match"] == [result.ci_low, result.ci_high]
+
+
+def test_evaluation_result_without_intervals_still_works() -> None:
+    result = EvaluationResult("t", "m", "test", {}, 1, "accuracy", {"accuracy": 1.0}, 1.0, 1.0, 0.0)
+    assert result.intervals == {} and result.to_dict()["intervals"] == {}
+
+
+def test_cli_evaluate_json_has_an_interval_per_metric(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [{"question": f"{i} + {i}?", "answer": str(2 * i)} for i in range(40)]
+    (tmp_path / "sums.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    argv = ["-q", "evaluate", "--task", "sums.jsonl", "--text-field", "question", "--target-field", "answer"]
+    argv += ["--template", r"Q: {question}\nA:", "--k", "4", "--backend", "fake", "--model", "fake", "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["intervals"]) == set(out["metrics"]) == set(metrics_for("text"))
+    assert out["intervals"][out["metric"]] == [out["ci_low"], out["ci_high"]]
