@@ -48,6 +48,7 @@ class SearchContext:
         batch_size: Batch size for tuned backends.
         folds: The labelled examples in folds (train, dev) when prompts are selected on all of
             them, demonstrations drawn out of fold; ``None``: selected on dev.
+        phases: Seconds spent per phase of this run (model load, label words, trials, final).
         stop: Set to stop after the current trial and raise (a signal).
         halt: Set when a callback called ``study.stop()``: the remaining steps are skipped and
             the leaderboard is made from the trials so far.
@@ -69,6 +70,7 @@ class SearchContext:
     deadline: float | None = None
     batch_size: int | None = None
     folds: tuple[tuple[Example, ...], ...] | None = None
+    phases: dict[str, float] = field(default_factory=dict, compare=False)
     stop: threading.Event = field(default_factory=threading.Event, compare=False)
     halt: threading.Event = field(default_factory=threading.Event, compare=False)
 

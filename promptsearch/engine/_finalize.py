@@ -90,6 +90,7 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
     """
     import optuna
 
+    final_started = time.perf_counter()
     study, space, split = ctx.study, ctx.space, ctx.split
     metric = ctx.objective.metric
     sign = 1.0 if metric.direction == "maximize" else -1.0
@@ -187,6 +188,7 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
                 "ensemble": space.selection.ensemble,
                 "winner": reason,
             },
+            "phases": {**ctx.phases, "final": time.perf_counter() - final_started},
         },
     )
     return board, winner.prompt

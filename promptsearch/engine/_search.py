@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptsearch.engine._artifacts import artifact_store
 from promptsearch.engine._context import Callback, SearchContext
+from promptsearch.engine._estimate import estimate_cost, timed
 from promptsearch.engine._finalize import finalize_once
 from promptsearch.engine._objective import TIE_BREAK, DevObjective
 from promptsearch.engine._pools import verbalizer_pool
@@ -72,6 +73,7 @@ class PromptSearch:
         backend_: The backend the trials ran on (also ``scorer_``).
         verbalizers_: The label-word candidates the study chose among.
         selection_examples_: The examples prompts were compared on, in step order.
+        estimate_: The cost estimate logged before the trials (``None`` when none were left).
 
     Example:
         >>> search = PromptSearch("search_spaces/movies.yaml", n_trials=20, seed=13)  # doctest: +SKIP
@@ -188,7 +190,9 @@ class PromptSearch:
         # a bad or unreachable database fails before the model loads
         storage = make_storage(self.storage, out)
         cache = self._make_cache(out)
-        backend = self._load_backend(space)
+        phases: dict[str, float] = {}
+        with timed(phases, "model_load"):
+            backend = self._load_backend(space)
         name = self.study_name or f"{space.name}-{task.name}-seed{split.seed}"
         study = open_study(
             space,
@@ -221,6 +225,8 @@ class PromptSearch:
                 task, max_new_tokens=space.generation.max_new_tokens, stop=space.generation.stop
             ),
         )
+        with timed(phases, "label_words"):
+            verbalizers = tuple(verbalizer_pool(study, space, task, split, backend))
         timeout = space.budget.timeout_s
         ctx = SearchContext(
             space=space,
@@ -229,7 +235,7 @@ class PromptSearch:
             backend=backend,
             study=study,
             objective=objective,
-            verbalizers=tuple(verbalizer_pool(study, space, task, split, backend)),
+            verbalizers=verbalizers,
             embedder=embedder,
             cache=cache,
             tuned_dir=(out / "tuned") if out is not None else Path(tempfile.mkdtemp(prefix="promptsearch-")),
@@ -239,9 +245,12 @@ class PromptSearch:
             deadline=None if timeout is None else started + timeout,
             batch_size=self.batch_size,
             folds=folds,
+            phases=phases,
         )
         budget = self.n_trials if self.n_trials is not None else space.budget.trials
-        with stop_on_signals(ctx.stop):
+        done = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+        self.estimate_ = estimate_cost(ctx, space.total_trials(budget) - done)
+        with stop_on_signals(ctx.stop), timed(phases, "trials"):
             for schedule in schedules(space, budget):
                 schedule.run(ctx)
             wait_idle(ctx)

@@ -217,7 +217,26 @@ def leaderboard_markdown(board: Leaderboard, *, top: int | None = None) -> str:
         "|" + "|".join("---" for _ in columns) + "|",
     ]
     lines += ["| " + " | ".join(_cell(cell(r)) for _, cell in columns) + " |" for r in rows]
+    phases = board.metadata.get("phases")
+    if phases:
+        lines += ["", "Time per phase of this run: " + phases_sentence(phases) + "."]
     return "\n".join(lines) + "\n"
+
+
+#: Phase name -> words, in the order phases run.
+PHASES = {
+    "model_load": "model load",
+    "label_words": "label-word search",
+    "trials": "trials",
+    "final": "final evaluation",
+}
+
+
+def phases_sentence(phases: dict[str, float]) -> str:
+    """``model load 3 s, label-word search 1 s, trials 52 s, final evaluation 20 s``."""
+    known = [(PHASES[k], phases[k]) for k in PHASES if k in phases]
+    known += [(k, v) for k, v in phases.items() if k not in PHASES]
+    return ", ".join(f"{name} {seconds:.0f} s" for name, seconds in known)
 
 
 def leaderboard_csv(board: Leaderboard) -> str:
