@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from promptsearch.reports._examples import OutputExample, winner_outputs
 from promptsearch.reports._lineage import Lineage, build_lineage
 from promptsearch.reports._records import Leaderboard, LeaderboardRow
 
@@ -23,6 +24,7 @@ __all__ = [
     "ReportData",
     "build_report_data",
     "group_stats",
+    "task_type_of",
 ]
 
 
@@ -109,6 +111,10 @@ class ReportData:
         classes: The winner's confusion matrix and per-class scores.
         lengths: Prompt length against objective for completed trials.
         direction: ``maximize`` or ``minimize``.
+        task_type: ``classification``, ``multiple_choice`` or ``generation`` (``""``: unknown,
+            from a leaderboard written before it was recorded).
+        outputs: Generation tasks: the winner's outputs on the first dev examples, each with
+            the metric on that example alone.
     """
 
     leaderboard: Leaderboard
@@ -120,6 +126,8 @@ class ReportData:
     classes: ClassReport
     lengths: tuple[LengthPoint, ...]
     direction: str = "maximize"
+    task_type: str = ""
+    outputs: tuple[OutputExample, ...] = ()
 
     @property
     def rows(self) -> tuple[LeaderboardRow, ...]:
@@ -178,7 +186,22 @@ def build_report_data(study: optuna.Study, leaderboard: Leaderboard) -> ReportDa
         else ClassReport((), (), {}),
         lengths=tuple(_length(t) for t in complete if "template" in t.user_attrs),
         direction=direction,
+        task_type=task_type_of(leaderboard),
+        outputs=winner_outputs(leaderboard),
     )
+
+
+def task_type_of(board: Leaderboard) -> str:
+    """The board's task type: recorded by the search, else guessed from its winner (``""``)."""
+    recorded = board.metadata.get("task_type")
+    if recorded:
+        return str(recorded)
+    if not board.rows:
+        return ""
+    best = board.best
+    if best.examples:
+        return "generation"
+    return "classification" if best.labels else ""
 
 
 def group_stats(name: str, values: Iterable[float]) -> GroupStats:

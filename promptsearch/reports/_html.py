@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from promptsearch.reports._data import GroupStats, ReportData
+from promptsearch.reports._examples import OutputExample
 from promptsearch.reports._lineage import Lineage
-from promptsearch.reports._records import LeaderboardRow
+from promptsearch.reports._records import LeaderboardRow, selection_sentence
 from promptsearch.reports._svg import bar_chart, box_chart, color, esc, history_chart, scatter_chart
 
 __all__ = ["page", "render_html", "table"]
@@ -88,18 +89,30 @@ def _badge(origin: str) -> str:
     return f'<span class="badge" style="background:{color(origin)}">{esc(origin)}</span>'
 
 
+def _gain(r: LeaderboardRow) -> str:
+    if r.gain is None:
+        return '<td class="num">–</td>'
+    low = "?" if r.gain_low is None else f"{r.gain_low:+.3f}"
+    high = "?" if r.gain_high is None else f"{r.gain_high:+.3f}"
+    p = "" if r.gain_p is None else f" p={r.gain_p:.2f}"
+    return f'<td class="num">{r.gain:+.3f} [{low}, {high}]{p}</td>'
+
+
 def _leaderboard(rows: Sequence[LeaderboardRow], metric: str) -> str:
     others = sorted({m for r in rows for m in r.test_metrics if m != metric})
+    label_words = any(r.verbalizer for r in rows)  # no label words: generation, multiple choice
+    gains = any(r.gain is not None for r in rows)
     headers = [
         "rank",
         "prompt (instruction + template)",
-        "verbalizer",
+        *(["verbalizer"] if label_words else []),
         "demonstrations",
         "tuning",
-        "calibrated",
+        *(["calibrated"] if label_words else []),
         f"dev {metric}",
         f"test {metric} [95% CI]",
         *(f"test {m}" for m in others),
+        *(["gain vs baseline [CI]"] if gains else []),
         "cost (forward passes)",
         "origin",
         "generation",
@@ -119,13 +132,14 @@ def _leaderboard(rows: Sequence[LeaderboardRow], metric: str) -> str:
             [
                 _num(r.rank),
                 f"<td>{prompt_html(r.instruction, r.template)}</td>",
-                _text(r.verbalizer or "–"),
+                *([_text(r.verbalizer or "–")] if label_words else []),
                 _text(demos),
                 _text(r.tuning),
-                _text("yes" if r.calibrate else "no"),
+                *([_text("yes" if r.calibrate else "no")] if label_words else []),
                 _num(r.dev_score),
                 test,
                 *(_num(r.test_metrics.get(m)) for m in others),
+                *([_gain(r)] if gains else []),
                 _num(r.evaluations),
                 f"<td>{_badge(r.origin)}</td>",
                 _num(r.generation),
@@ -205,6 +219,27 @@ def _classes(data: ReportData) -> str:
     return "\n".join(parts)
 
 
+def _outputs(examples: Sequence[OutputExample], metric: str) -> str:
+    """The winner's outputs on the first dev examples, each with the metric on it alone."""
+    if not examples:
+        return '<p class="msg" id="outputs-message">The leaderboard holds no outputs of the winner.</p>'
+    rows = [
+        [
+            _num(i),
+            f'<td><pre class="prompt">{esc(e.input_text)}</pre></td>',
+            f'<td><pre class="prompt">{esc(e.output)}</pre></td>',
+            "<td>" + "".join(f'<pre class="prompt">{esc(ref)}</pre>' for ref in e.references) + "</td>",
+            _num(e.score),
+        ]
+        for i, e in enumerate(examples, start=1)
+    ]
+    note = (
+        f'<p class="muted">The winner\'s outputs on the first {len(examples)} dev examples, as generated '
+        f"during the search; {esc(metric)} is computed on each example alone.</p>"
+    )
+    return note + table(["#", "input", "output", "references", metric], rows, table_id="outputs-table")
+
+
 def _stats_table(groups: Sequence[GroupStats], table_id: str) -> str:
     rows = [
         [
@@ -236,13 +271,20 @@ def render_html(data: ReportData) -> str:
     """
     b = data.leaderboard
     title = f"Prompt search report: {b.task} / {b.model} / seed {b.seed}"
+    # What the winner's answers look like: outputs for generation, a confusion matrix for classes.
+    if data.task_type == "generation" or data.outputs:
+        answers = ("outputs", "Winner's outputs", _outputs(data.outputs, b.metric))
+    elif data.task_type in ("classification", ""):
+        answers = ("confusion", "Winner confusion matrix", _classes(data))
+    else:
+        answers = None  # multiple choice: every example has its own choices, no classes
     sections = [
         ("leaderboard", "Leaderboard"),
         ("history", "Optimization history"),
         ("distribution", "Scores by operator and generation"),
         ("lineage", "Winner lineage"),
         ("importances", "Hyperparameter importances"),
-        ("confusion", "Winner confusion matrix"),
+        *([answers[:2]] if answers else []),
         ("length", "Score vs prompt length"),
     ]
     imp = data.importances
@@ -250,9 +292,8 @@ def render_html(data: ReportData) -> str:
         f"<h1>{esc(title)}</h1>",
         f'<p id="summary" class="muted">Study <code>{esc(b.study_name)}</code>: {b.n_trials} trials '
         f"({b.n_pruned} pruned), {b.forward_passes} example forward passes, {b.cache_hits} cache hits, "
-        f"{b.seconds:.0f} s. Prompts are ranked by {esc(b.metric)} on the full dev set "
-        f"({esc(data.direction)}); the test {esc(b.metric)} is shown with a 95% bootstrap interval and "
-        "was never used for selection.</p>",
+        f"{b.seconds:.0f} s. {esc(selection_sentence(b))} The test {esc(b.metric)} is shown with a 95% "
+        "bootstrap interval and was never used for selection.</p>",
         "<nav>" + "".join(f'<a href="#{sid}">{esc(name)}</a>' for sid, name in sections) + "</nav>",
         f'<section id="leaderboard"><h2>{sections[0][1]}</h2>{_leaderboard(data.rows, b.metric)}</section>',
         f'<section id="history"><h2>{sections[1][1]}</h2><p class="muted">Filled dots: completed trials; '
@@ -281,7 +322,11 @@ def render_html(data: ReportData) -> str:
             else f'<p class="msg" id="importances-message">{esc(imp.message)}</p>'
         )
         + "</section>",
-        f'<section id="confusion"><h2>{sections[5][1]}</h2>{_classes(data)}</section>',
-        f'<section id="length"><h2>{sections[6][1]}</h2>{scatter_chart(data.lengths)}</section>',
+        *(
+            [f'<section id="{answers[0]}"><h2>{esc(answers[1])}</h2>{answers[2]}</section>']
+            if answers
+            else []
+        ),
+        f'<section id="length"><h2>Score vs prompt length</h2>{scatter_chart(data.lengths)}</section>',
     ]
     return page(title, body)

@@ -262,7 +262,13 @@ def leaderboard_csv(board: Leaderboard) -> str:
 
 
 def write_leaderboard(board: Leaderboard, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``leaderboard.md``, ``leaderboard.json`` and ``leaderboard.csv``; return their paths."""
+    """Write ``leaderboard.md``, ``leaderboard.json`` and ``leaderboard.csv``; return their paths.
+
+    ``leaderboard.md`` is :func:`leaderboard_markdown`'s table, then for generation tasks a short
+    table of the winner's outputs on the first dev examples.
+    """
+    from promptsearch.reports._examples import outputs_markdown
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -270,7 +276,9 @@ def write_leaderboard(board: Leaderboard, out_dir: str | Path) -> dict[str, Path
         "json": out / "leaderboard.json",
         "csv": out / "leaderboard.csv",
     }
-    _atomic_write(paths["md"], leaderboard_markdown(board))
+    _atomic_write(
+        paths["md"], "\n".join([leaderboard_markdown(board).rstrip("\n"), *outputs_markdown(board)]) + "\n"
+    )
     _atomic_write(paths["json"], json.dumps(board.to_dict(), ensure_ascii=False, indent=2))
     _atomic_write(paths["csv"], leaderboard_csv(board))
     return paths
