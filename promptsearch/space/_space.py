@@ -356,9 +356,32 @@ def _read_yaml(path: Path, where: str) -> Any:
         _check_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), "")
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: invalid YAML: {exc}") from None
+        raise _yaml_error(where, exc) from None
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def _yaml_error(where: str, exc: yaml.YAMLError) -> ConfigError:
+    """One line naming the file, the line and column, and what the parser expected there.
+
+    PyYAML's own message spans several lines and names ``<unicode string>``; its parts are used
+    instead: ``broken.yaml, line 8, column 1: invalid YAML: expected ',' or ']', but got
+    '<scalar>' (while parsing a flow sequence that starts at line 7, column 7). ...``
+    """
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return ConfigError(f"{where}: invalid YAML: {' '.join(str(exc).split())}")
+    mark = exc.problem_mark or exc.context_mark
+    at = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    detail = exc.problem or exc.context or "unreadable"
+    context, start = exc.context, exc.context_mark
+    if exc.problem and context:
+        if start is not None and (mark is None or (start.line, start.column) != (mark.line, mark.column)):
+            context += f" that starts at line {start.line + 1}, column {start.column + 1}"
+        detail += f" ({context})"
+    return ConfigError(
+        f"{where}{at}: invalid YAML: {detail}. Check the quotes, brackets and indentation there "
+        "(spaces, not tabs; quote text that holds ': ', '#', '[' or '{')."
+    )
 
 
 def _check_duplicate_keys(node: yaml.Node | None, path: str) -> None:

@@ -56,7 +56,14 @@ class Classification(TaskType):
     def examples_from_columns(
         self, columns: Columns, inputs: Inputs, options: ColumnOptions, source: str
     ) -> tuple[list[Example], tuple[str, ...]]:
-        require_column(columns, options.label_field, "label", source, "label_field= (--label-field)")
+        if options.label_field not in columns:
+            # A generation data set whose reference column is not called "target" lands here too.
+            raise DataError(
+                f"{source!r} has no label column {options.label_field!r}; columns found: {list(columns)}. "
+                "Pass label_field= (--label-field) with the right column; or, for a generation task "
+                "(templates without {label}), pass target_field= (--target-field) with the column of "
+                "reference texts."
+            )
         raw = list(columns[options.label_field])
         for row, value in enumerate(raw):
             if is_missing(value):
@@ -152,7 +159,18 @@ class Generation(TaskType):
     def examples_from_columns(
         self, columns: Columns, inputs: Inputs, options: ColumnOptions, source: str
     ) -> tuple[list[Example], tuple[str, ...]]:
-        require_column(columns, options.target_field, "target", source, "target_field= (--target-field)")
+        if options.target_field not in columns:
+            hint = ""
+            if options.label_field in columns:
+                hint = (
+                    f" It has a label column {options.label_field!r}: for a classification task, give the "
+                    "template a {label} slot where the label word goes."
+                )
+            raise DataError(
+                f"{source!r} has no target column {options.target_field!r}; columns found: {list(columns)}. "
+                "Pass target_field= (--target-field) with the column of reference texts (one text, or a "
+                f"list of them, per row).{hint}"
+            )
         out = []
         for row, (fields, raw) in enumerate(zip(inputs, columns[options.target_field])):
             listed = as_list(raw)

@@ -105,3 +105,33 @@ FILES: dict[str, Callable[[Path], None]] = {
     "no-template": _exported("no-template", lambda prompt: prompt.pop("template")),
     "number-template": _exported("number-template", _set("template", 42)),
 }
+
+
+# -- Generation tasks (issue 10): data files and spaces with generation mistakes ---------------------
+
+_ANSWERS = [{"text": f"What is {i} plus {i}?", "target": str(2 * i)} for i in range(80)]
+_GEN_SPACE = """\
+version: 1
+name: sums
+task: answers.jsonl
+model: tiny-model
+templates:
+  seeds:
+    - "Question: {text}\\nAnswer:"
+split: {k: 4, seed: 13}
+budget: {trials: 2}
+"""
+
+FILES.update(
+    {
+        "answers.jsonl": _text("answers.jsonl", _jsonl(_ANSWERS)),
+        "answers-empty.jsonl": _text(
+            "answers-empty.jsonl",
+            _jsonl([{**r, "target": "" if i == 3 else r["target"]} for i, r in enumerate(_ANSWERS)]),
+        ),
+        "sums-label.yaml": _text("sums-label.yaml", _GEN_SPACE.replace('Answer:"', 'Answer: {label}"')),
+        "sums-metric.yaml": _text("sums-metric.yaml", _GEN_SPACE + "metric: exact_mach\n"),
+        "sums-accuracy.yaml": _text("sums-accuracy.yaml", _GEN_SPACE + "metric: accuracy\n"),
+        "sums-tokens.yaml": _text("sums-tokens.yaml", _GEN_SPACE + "generation: {max_new_tokens: 0}\n"),
+    }
+)

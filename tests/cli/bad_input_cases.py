@@ -221,7 +221,7 @@ CASES: tuple[Case, ...] = (
         "broken-yaml",
         "a search space that is not valid YAML",
         "search broken.yaml",
-        "invalid YAML",
+        "broken.yaml, line 8, column 1: invalid YAML: expected ',' or ']'",
         ("broken.yaml",),
     ),
     Case(
@@ -408,6 +408,97 @@ CASES: tuple[Case, ...] = (
     ),
 )
 
+# -- Generation tasks (issue 10) ----------------------------------------------------------------------
+_SUMS = ("answers.jsonl",)  # a generation data file: questions in "text", answers in "target"
+
+CASES += (
+    Case(
+        "gen-template-label",
+        "a generation template with a {label} slot",
+        "evaluate --task answers.jsonl --model tiny-model --template 'Q: {text}\\nA: {label}'",
+        "in a generation task the answer is generated after the end of the template; remove {label}",
+        _SUMS,
+    ),
+    Case(
+        "gen-space-template-label",
+        "a seed template with {label} in a generation search space",
+        "search sums-label.yaml",
+        "invalid seed template 'Question: {text}\\nAnswer: {label}' for a generation task",
+        (*_SUMS, "sums-label.yaml"),
+    ),
+    Case(
+        "gen-no-target-field",
+        "a generation search on a file whose reference column is not called target",
+        "search qa-space.yaml --task qa.jsonl",
+        "for a generation task (templates without {label}), pass target_field= (--target-field)",
+        ("qa-space.yaml", "qa.jsonl"),
+    ),
+    Case(
+        "gen-evaluate-no-target",
+        "evaluating a generation template on a file without a target column",
+        "evaluate --task qa.jsonl --model tiny-model --template 'Q: {text}\\nA:'",
+        "'qa.jsonl' has no target column 'target'; columns found: ['text', 'reference']. Pass "
+        "target_field= (--target-field)",
+        ("qa.jsonl",),
+    ),
+    Case(
+        "gen-evaluate-wrong-target",
+        "a --target-field column that the file does not have",
+        "evaluate --task qa.jsonl --model tiny-model --target-field answer",
+        "has no target column 'answer'; columns found: ['text', 'reference']",
+        ("qa.jsonl",),
+    ),
+    Case(
+        "gen-empty-reference",
+        "an example with an empty reference",
+        "evaluate --task answers-empty.jsonl --model tiny-model",
+        "Row 4 of 'answers-empty.jsonl' has an empty reference in column 'target'",
+        ("answers-empty.jsonl",),
+    ),
+    Case(
+        "gen-unknown-metric",
+        "a misspelt generation metric",
+        "evaluate --task answers.jsonl --model tiny-model --metric rouge",
+        "Unknown metric 'rouge'. Did you mean 'rouge_l'?",
+        _SUMS,
+    ),
+    Case(
+        "gen-space-unknown-metric",
+        "a misspelt metric in a search space",
+        "search sums-metric.yaml",
+        "sums-metric.yaml: metric: unknown metric 'exact_mach'. Did you mean 'exact_match'?",
+        (*_SUMS, "sums-metric.yaml"),
+    ),
+    Case(
+        "gen-accuracy",
+        "accuracy (a classification metric) for a generation task",
+        "evaluate --task answers.jsonl --model tiny-model --metric accuracy",
+        "choose a metric for it (bleu, chrf, exact_match, rouge_l, token_f1)",
+        _SUMS,
+    ),
+    Case(
+        "gen-space-accuracy",
+        "metric: accuracy in a generation search space",
+        "search sums-accuracy.yaml",
+        "metric: 'accuracy' reads ['choice', 'label'] predictions, but this task produces 'text'",
+        (*_SUMS, "sums-accuracy.yaml"),
+    ),
+    Case(
+        "gen-verbalizer",
+        "label words for a generation task",
+        "evaluate --task answers.jsonl --model tiny-model --verbalizer yes,no",
+        "label words (a verbalizer) do not apply; leave the verbalizer out",
+        _SUMS,
+    ),
+    Case(
+        "gen-max-new-tokens-zero",
+        "max_new_tokens: 0 under generation:",
+        "search sums-tokens.yaml",
+        "generation.max_new_tokens: must be at least 1",
+        (*_SUMS, "sums-tokens.yaml"),
+    ),
+)
+
 _INTRO = """\
 ## Troubleshooting
 
@@ -415,8 +506,9 @@ Each mistake below stops the command at once with exit status 2 and one message 
 says what is wrong and how to fix it (the traceback only with `-vv`); nothing already computed is
 lost: a study, its score cache and earlier output files are kept. In the commands, `reviews.jsonl`
 is a two-class data file, `space.yaml` a search space that names it and the model folder
-`tiny-model`, and `exported` a prompt folder written by `--export`. A password in a storage URL is
-shown as `***`.
+`tiny-model`, and `exported` a prompt folder written by `--export`. For generation, `answers.jsonl`
+holds questions in `text` and answers in `target`, `sums-*.yaml` are search spaces over it, and
+`qa.jsonl` keeps its answers in a column `reference`. A password in a storage URL is shown as `***`.
 """
 _OUTRO = """\
 This table is generated from `tests/cli/bad_input_cases.py` (`python -m tests.cli.bad_input_cases
