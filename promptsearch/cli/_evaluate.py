@@ -67,6 +67,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--calibrate", action="store_true", help="contextual calibration")
     p.add_argument("--metric", default=None, help="the metric the interval is for (default: the task's)")
     p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="generation: longest answer in tokens (default: the task's, else 32)",
+    )
+    p.add_argument(
+        "--stop",
+        action="append",
+        default=None,
+        help=r"generation: a string that ends the answer, e.g. '\n' or '.'; repeat for several "
+        "(default: the task's, else a newline)",
+    )
+    p.add_argument(
         "--json",
         action="store_true",
         help="print one JSON object: every metric with its 95%% bootstrap interval (intervals), the prompt",
@@ -100,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
             progress=bar.update,
             backend=args.backend or "hf",
             metric=args.metric,
+            max_new_tokens=args.max_new_tokens,
+            stop=[unescape(s) for s in args.stop] if args.stop is not None else None,
         )
     out: dict[str, Any] = result.to_dict()
     if args.json:

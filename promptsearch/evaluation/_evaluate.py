@@ -11,9 +11,9 @@ import numpy as np
 
 from promptsearch.backends import GenerationSettings, LMBackend, ProgressCallback
 from promptsearch.evaluation._intervals import score_metrics
-from promptsearch.exceptions import DataError
+from promptsearch.exceptions import ConfigError, DataError
 from promptsearch.metrics import get_metric, metrics_for
-from promptsearch.scoring import ScoreCache, predict
+from promptsearch.scoring import ScoreCache, generation_settings, predict
 from promptsearch.tasks._records import Example, Task
 from promptsearch.templates import Prompt
 
@@ -150,6 +150,8 @@ def evaluate(
     progress: ProgressCallback | None = None,
     backend: str = "hf",
     metric: str | None = None,
+    max_new_tokens: int | None = None,
+    stop: Sequence[str] | None = None,
 ) -> EvaluationResult:
     """Evaluate a prompt on a task split.
 
@@ -168,6 +170,9 @@ def evaluate(
         calibrate: Contextual calibration with content-free inputs (classification).
         backend: The backend that runs ``model`` (``hf`` by default).
         metric: The metric the interval is for (default: the task's).
+        max_new_tokens, stop: Generation tasks: the longest answer in tokens and the strings that
+            end it (default: the task's, else 32 tokens ending at a newline), as a search
+            space's ``generation:`` section sets them.
 
     Example:
         >>> result = promptsearch.evaluate("movies", template="Review: {text}\\nSentiment:{label}",
@@ -183,6 +188,7 @@ def evaluate(
         raise DataError(f"--limit must be a positive number of examples, got {limit}.")
     if metric is not None:
         get_metric(metric).check_kind(task_obj.kind.output, "--metric")
+    _check_generation(task_obj, max_new_tokens, stop)
     # The template, label words and calibration are checked before the split and the model.
     Prompt.for_task(task_obj, template, verbalizer, instruction=instruction, calibrate=calibrate)
     split_obj = few_shot_split(task_obj, k=k, seed=seed)
@@ -204,4 +210,24 @@ def evaluate(
         device=device,
         batch_size=batch_size,
     )
-    return evaluate_prompt(lm, prompt, task_obj, examples, split=split, progress=progress, metric=metric)
+    generation = None
+    if max_new_tokens is not None or stop is not None:
+        generation = generation_settings(task_obj, prompt.separator, max_new_tokens=max_new_tokens, stop=stop)
+    return evaluate_prompt(
+        lm, prompt, task_obj, examples, split=split, progress=progress, metric=metric, generation=generation
+    )
+
+
+def _check_generation(task: Task, max_new_tokens: int | None, stop: Sequence[str] | None) -> None:
+    """Check the generation options before any work."""
+    if max_new_tokens is None and stop is None:
+        return
+    if task.kind.output != "text":
+        raise ConfigError(
+            f"--max-new-tokens and --stop set how answers are generated; task {task.name!r} is a "
+            f"{task.task_type} task, which scores its answers instead. Leave them out."
+        )
+    if max_new_tokens is not None and max_new_tokens < 1:
+        raise ConfigError(f"--max-new-tokens must be at least 1, got {max_new_tokens}.")
+    if stop is not None and any(not s for s in stop):
+        raise ConfigError("--stop strings must not be empty; leave out the empty one.")

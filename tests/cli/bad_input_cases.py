@@ -491,6 +491,20 @@ CASES += (
         _SUMS,
     ),
     Case(
+        "gen-evaluate-max-new-tokens-zero",
+        "--max-new-tokens 0",
+        "evaluate --task answers.jsonl --model tiny-model --max-new-tokens 0",
+        "--max-new-tokens must be at least 1, got 0",
+        _SUMS,
+    ),
+    Case(
+        "gen-options-for-classification",
+        "a generation option for a classification task",
+        "evaluate --task reviews.jsonl --model tiny-model --stop .",
+        "set how answers are generated; task 'reviews' is a classification task",
+        ("reviews.jsonl",),
+    ),
+    Case(
         "gen-max-new-tokens-zero",
         "max_new_tokens: 0 under generation:",
         "search sums-tokens.yaml",

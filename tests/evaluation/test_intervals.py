@@ -1,4 +1,5 @@
-"""Every metric with its bootstrap interval: the same numbers as ``bootstrap_interval``, faster."""
+"""Evaluation: every metric with its bootstrap interval (the same numbers as ``bootstrap_interval``,
+faster), in the API, the result and ``promptsearch evaluate --json``; generation settings."""
 
 from __future__ import annotations
 
@@ -125,3 +126,16 @@ def test_cli_evaluate_json_has_an_interval_per_metric(
     out = json.loads(capsys.readouterr().out)
     assert set(out["intervals"]) == set(out["metrics"]) == set(metrics_for("text"))
     assert out["intervals"][out["metric"]] == [out["ci_low"], out["ci_high"]]
+
+
+def test_evaluate_takes_the_generation_settings_of_a_space() -> None:
+    from promptsearch.evaluation import evaluate
+
+    task = _qa_task()
+    fake = FakeBackend(answers={f"country {i}": f"city {i}" for i in range(30)}, wrong_rate=0.0)
+    plain = evaluate(task, fake, "Q: {text}\nA:", k=4, limit=6)
+    assert plain.exact_match == 1.0 and all(p.startswith("city ") for p in plain.predictions)
+    short = evaluate(task, fake, "Q: {text}\nA:", k=4, limit=6, max_new_tokens=2)
+    assert set(short.predictions) == {"city"} and short.exact_match == 0.0
+    cut = evaluate(task, fake, "Q: {text}\nA:", k=4, limit=6, stop=["1"])
+    assert [p for p in cut.predictions if p != "city"] and all("1" not in p for p in cut.predictions)
