@@ -291,7 +291,7 @@ class SelectionSpec(Section):
     examples: str = field(default="all", metadata={"help": "all (train and dev, demos out of fold) or dev."})
     rule: str = field(default="paired", metadata={"help": "paired (a test against the baseline) or best."})
     level: float = field(
-        default=0.1, metadata={"help": "Level of the one-sided paired test (0 < level < 0.5)."}
+        default=0.2, metadata={"help": "Level of the one-sided paired test (0 < level < 0.5)."}
     )
     ensemble: int = field(
         default=3, metadata={"help": "Best prompts averaged into an ensemble candidate (0: none)."}

@@ -44,7 +44,7 @@ def test_fit_writes_leaderboard(
     assert all(r.test_n == 16 and r.test_accuracy is not None for r in board.rows)
     assert sum(r.origin == "baseline" for r in board.rows) == 1
     winner = board.rows[0]  # the baseline, or a prompt that beat it in the paired test
-    assert winner.origin == "baseline" or (winner.gain_p is not None and winner.gain_p < 0.1)
+    assert winner.origin == "baseline" or (winner.gain_p is not None and winner.gain_p < space.selection.level)
     others = [r for r in board.rows[1:] if r.origin != "baseline"]
     assert [r.dev_score for r in others] == sorted((r.dev_score for r in others), reverse=True) or len(
         {r.dev_n for r in others}

@@ -97,7 +97,9 @@ def test_catalog_space_fits_its_task(name: str) -> None:
     assert (space.evolution.generations, space.budget.trials) == (3, 60)
     assert (space.sampler.name, space.sampler.seed) == ("tpe", 13)
     assert (space.pruner.name, dict(space.pruner.options)) == ("wilcoxon", {"p_threshold": 0.1})
-    assert (space.final.top, space.final.test_limit) == (5, 1000)
+    assert (space.final.top, space.final.test_limit) == (3, 1000)
+    sel = space.selection
+    assert (sel.examples, sel.rule, sel.level, sel.ensemble) == ("all", "paired", 0.2, 3)
     assert space.calibration == (False, True)
 
 
@@ -413,3 +415,20 @@ def test_operators_spec_round_trip() -> None:
     assert OperatorsSpec.from_dict(ops.to_dict()) == ops
     with pytest.raises(ConfigError, match=r"operators\.rewrite\.enabled: expected a boolean"):
         OperatorsSpec.from_dict({"rewrite": {"enabled": "no"}})
+
+
+@pytest.mark.parametrize(
+    ("selection", "message"),
+    [
+        ({"rule": "paried"}, r"selection\.rule: unknown value 'paried'.*paired"),
+        ({"examples": "train"}, r"selection\.examples: unknown value 'train'"),
+        ({"level": 0.5}, r"selection\.level: must be between 0 and 0\.5"),
+        ({"ensemble": -1}, r"selection\.ensemble"),
+        ({"levle": 0.1}, r"levle.*level"),
+    ],
+)
+def test_bad_selection_settings_are_named(selection: dict[str, Any], message: str) -> None:
+    from promptsearch.space import SelectionSpec
+
+    with pytest.raises(ConfigError, match=message):
+        SelectionSpec.from_dict(selection)
