@@ -157,6 +157,10 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
         )
         spent = cost.get(TrialRecord.of(c.trial).entry_key, 0) if c.trial is not None else 0
         rows.append(_row(ctx, rank, c, result, spent))
+    if progress is not None:  # cached scores and rows not shown advance nothing: end the bar full
+        left = int(getattr(progress, "total", 0) or 0) - int(getattr(progress, "n", 0) or 0)
+        if left > 0:
+            progress.update(left)
     all_trials = study.get_trials(deepcopy=False)
     board = Leaderboard(
         task=ctx.task.name,

@@ -136,7 +136,11 @@ class PromptSearch:
             if self.task is not None:
                 space = space.with_task(self.task)
             spec = space.require_task()
-            task = load_task(spec.name_or_path, **spec.loader_kwargs())
+            kwargs = spec.loader_kwargs()
+            seeds = space.templates.seeds
+            if spec.kind() is None and seeds and all("{label}" not in s.template for s in seeds):
+                kwargs["task_type"] = "generation"  # answers follow the templates: a generation space
+            task = load_task(spec.name_or_path, **kwargs)
         if self.n_trials is not None and self.n_trials < 1:
             raise ConfigError(f"--trials must be at least 1, got {self.n_trials}.")
         overrides: dict[str, Any] = {}

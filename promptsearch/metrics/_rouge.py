@@ -19,7 +19,11 @@ __all__ = ["RougeL"]
 
 @functools.cache
 def _scorer() -> Any:
+    import logging
+
     from rouge_score import rouge_scorer
+
+    logging.getLogger("absl").setLevel(logging.WARNING)  # "Using default tokenizer." on every scorer
 
     return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
 

@@ -203,3 +203,14 @@ def test_task_override_keeps_the_space_word_cut() -> None:
     bbc = load_search_space("search_spaces/bbc-news.yaml")
     assert bbc.with_task("bbc-news").require_task().max_words == bbc.require_task().max_words
     assert bbc.with_task(TaskSpec("bbc-news", max_words=10)).require_task().max_words == 10
+
+
+def test_a_generation_space_reads_a_file_as_generation(tmp_path: Path) -> None:
+    from promptsearch.exceptions import DataError
+
+    data = tmp_path / "qa.jsonl"
+    data.write_text('{"question": "2+2?", "answer": "4"}\n{"question": "3+3?", "answer": "6"}\n')
+    search = PromptSearch("search_spaces/generic-generation.yaml", task=str(data), backend="fake")
+    with pytest.raises(DataError, match=r"no target column 'target'.*--target-field") as info:
+        search.fit()
+    assert "--label-field" not in str(info.value)
