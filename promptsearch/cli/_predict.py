@@ -123,11 +123,14 @@ def run(args: argparse.Namespace) -> int:
     check_folder(args.output, "--output", file=True)
     manifest = read_manifest(args.folder)  # checks the folder before any model is loaded
     prompt = manifest["prompt"]
-    if not isinstance(prompt, dict) or not isinstance(prompt.get("template"), str):
+    members = prompt.get("ensemble") if isinstance(prompt, dict) else None
+    prompts = members if isinstance(members, list) and members else [prompt]  # an ensemble's members
+    if not all(isinstance(p, dict) and isinstance(p.get("template"), str) for p in prompts):
         raise DataError(
             f'{args.folder}/prompt.json has no template string under "prompt"; export the prompt again.'
         )
-    fields = Template(prompt["template"], generation=bool(prompt.get("generation"))).fields
+    templates = [Template(p["template"], generation=bool(p.get("generation"))) for p in prompts]
+    fields = tuple(dict.fromkeys(f for t in templates for f in t.fields))
     rows = read_rows(Path(args.input), fields, args.field)
     if not rows:
         _logger.warning("%s holds no rows; writing an empty output.", args.input)

@@ -21,6 +21,36 @@ def _cell(value: Any) -> str:
     return str(value).replace("\n", "\\n").replace("|", "\\|")
 
 
+def _prompt_lines(prompt: Mapping[str, Any]) -> list[str]:
+    """The card's lines describing one prompt (dict): instruction, template, label words,
+    demonstrations and calibration."""
+    lines: list[str] = []
+    if prompt.get("instruction"):
+        lines += ["Instruction:", "", _fence(prompt["instruction"]), ""]
+    if prompt.get("generation"):
+        lines += ["Template (the answer is generated after it):", "", _fence(prompt["template"]), ""]
+    else:
+        lines += ["Template (`{label}` marks where the answer goes):", "", _fence(prompt["template"]), ""]
+    if prompt.get("verbalizer"):
+        lines += ["| label | label words |", "|---|---|"]
+        lines += [
+            f"| {_cell(lab)} | {_cell(', '.join(words))} |" for lab, words in prompt["verbalizer"].items()
+        ]
+        lines.append("")
+    selector = prompt.get("selector")
+    if selector and selector.get("kind") == "similar":
+        lines.append(
+            f"Demonstrations: the {selector['n']} most similar of {len(selector['pool'])} training examples "
+            f"({selector.get('embedder', 'tfidf')}), chosen per input."
+        )
+    elif selector and selector.get("kind") == "fixed":
+        lines.append(f"Demonstrations: {len(selector['demonstrations'])} fixed training examples.")
+    else:
+        lines.append(f"Demonstrations: {len(prompt.get('demonstrations', []))} fixed training examples.")
+    lines += [f"Contextual calibration: {'yes' if prompt.get('calibrate') else 'no'}.", ""]
+    return lines
+
+
 def render_card(manifest: Mapping[str, Any]) -> str:
     """Render the Markdown card of an export from its manifest dict.
 
@@ -57,29 +87,17 @@ def render_card(manifest: Mapping[str, Any]) -> str:
         "## Prompt",
         "",
     ]
-    if prompt.get("instruction"):
-        lines += ["Instruction:", "", _fence(prompt["instruction"]), ""]
-    if prompt.get("generation"):
-        lines += ["Template (the answer is generated after it):", "", _fence(prompt["template"]), ""]
-    else:
-        lines += ["Template (`{label}` marks where the answer goes):", "", _fence(prompt["template"]), ""]
-    if prompt.get("verbalizer"):
-        lines += ["| label | label words |", "|---|---|"]
+    members = prompt.get("ensemble")
+    if isinstance(members, list):
         lines += [
-            f"| {_cell(lab)} | {_cell(', '.join(words))} |" for lab, words in prompt["verbalizer"].items()
+            f"An ensemble of {len(members)} prompts: each scores the answers, and their log-probabilities "
+            "(after a softmax each) are averaged.",
+            "",
         ]
-        lines.append("")
-    selector = prompt.get("selector")
-    if selector and selector.get("kind") == "similar":
-        lines.append(
-            f"Demonstrations: the {selector['n']} most similar of {len(selector['pool'])} training examples "
-            f"({selector.get('embedder', 'tfidf')}), chosen per input."
-        )
-    elif selector and selector.get("kind") == "fixed":
-        lines.append(f"Demonstrations: {len(selector['demonstrations'])} fixed training examples.")
+        for i, member in enumerate(members, start=1):
+            lines += [f"### Member {i} of {len(members)}", "", *_prompt_lines(member)]
     else:
-        lines.append(f"Demonstrations: {len(prompt.get('demonstrations', []))} fixed training examples.")
-    lines += [f"Contextual calibration: {'yes' if prompt.get('calibrate') else 'no'}.", ""]
+        lines += _prompt_lines(prompt)
     metrics = manifest.get("metrics") or {}
     if metrics:
         lines += ["## Metrics", "", "| metric | value |", "|---|---|"]

@@ -14,7 +14,7 @@ from promptsearch.exceptions import DataError, ModelError
 from promptsearch.export._manifest import read_manifest
 from promptsearch.export._tuning import get_tuning_loader
 from promptsearch.tasks import Example
-from promptsearch.templates import Prompt
+from promptsearch.templates import Prompt, prompt_fields
 
 if TYPE_CHECKING:
     from promptsearch.backends import LMBackend
@@ -132,7 +132,7 @@ class PromptPredictor:
     @property
     def input_fields(self) -> tuple[str, ...]:
         """The fields each input record must have (those the template reads)."""
-        return tuple(self._prompt.template.fields)
+        return prompt_fields(self._prompt)
 
     @property
     def metadata(self) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from promptsearch.export._manifest import (
     write_json,
 )
 from promptsearch.export._tuning import TUNING_DIR, TuningArtifact, tuned_modes
-from promptsearch.templates import Prompt
+from promptsearch.templates import Prompt, PromptEnsemble, prompt_fields
 
 if TYPE_CHECKING:
     from promptsearch.backends import LMBackend
@@ -118,7 +118,7 @@ def build_manifest(
             "task_type": task.task_type,
         },
         "labels": list(task.label_names if task is not None else _labels(prompt)),
-        "input_fields": list(task.input_fields if task is not None else prompt.template.fields),
+        "input_fields": list(task.input_fields if task is not None else prompt_fields(prompt)),
         "max_words": max_words,
         "metrics": dict(metrics or {}),
         "tuning": {"mode": "none"} if tuning is None else {"mode": tuning.mode, "path": f"{TUNING_DIR}/"},
@@ -226,18 +226,20 @@ def _check(prompt: Prompt, task: Task | None, tuning: TuningArtifact | None) -> 
             )
         if tuning.mode not in tuned_modes():
             raise ConfigError(f"Unknown tuning mode {tuning.mode!r}. {suggest(tuning.mode, tuned_modes())}")
-    if prompt.template.n_soft and (tuning is None or not _soft(tuning.mode)):
+    members = prompt.members if isinstance(prompt, PromptEnsemble) else (prompt,)
+    if any(m.template.n_soft for m in members) and (tuning is None or not _soft(tuning.mode)):
         raise TemplateError(
             "The prompt has {soft:N} slots, whose embeddings are trained weights; export it with "
             "tuning=<its prompt_tuning or bbt artifact>, or remove the {soft:N} slots."
         )
-    selector = prompt.selector.to_dict() if prompt.selector is not None else {}
-    if selector.get("embedder", "tfidf") != "tfidf":
-        raise ConfigError(
-            f"The prompt's demonstration selector uses the embedder {selector['embedder']!r}, which "
-            "cannot be saved; only TF-IDF similarity is rebuilt at load time. Use SimilarSelector "
-            "without embed=."
-        )
+    for member in members:
+        selector = member.selector.to_dict() if member.selector is not None else {}
+        if selector.get("embedder", "tfidf") != "tfidf":
+            raise ConfigError(
+                f"The prompt's demonstration selector uses the embedder {selector['embedder']!r}, which "
+                "cannot be saved; only TF-IDF similarity is rebuilt at load time. Use SimilarSelector "
+                "without embed=."
+            )
     if Prompt.from_dict(json_ready(prompt.to_dict(), "prompt")).id != prompt.id:
         raise ConfigError(
             "The prompt does not survive a JSON round trip (to_dict/from_dict); it cannot be exported."

@@ -20,10 +20,12 @@ from promptsearch.scoring._prompt_scoring import (
     ScoreCache,
     aggregate_labels,
     calibrate_scores,
+    ensemble_scores,
     fit_instances,
     raw_choice_scores,
     requests_of,
     score_prompt,
+    shared_progress,
 )
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "ScorerStats",
     "aggregate_labels",
     "calibrate_scores",
+    "ensemble_scores",
     "fit_instances",
     "generation_settings",
     "length_batches",
@@ -45,5 +48,6 @@ __all__ = [
     "register_output",
     "requests_of",
     "score_prompt",
+    "shared_progress",
     "softmax",
 ]

@@ -11,21 +11,26 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import numpy as np
 
 from promptsearch._registry import Registry
 from promptsearch.backends import GenerationRequest, GenerationSettings, LMBackend, ProgressCallback
+from promptsearch.exceptions import TemplateError
 from promptsearch.metrics import Predictions
+from promptsearch.metrics._base import Kind
 from promptsearch.scoring._prompt_scoring import (
     ScoreCache,
+    ensemble_scores,
     fit_instances,
     raw_choice_scores,
     request_key,
     score_prompt,
+    shared_progress,
 )
 from promptsearch.tasks._records import Example, Task
+from promptsearch.templates._ensemble import PromptEnsemble
 from promptsearch.templates._prompt import Prompt
 
 __all__ = [
@@ -106,6 +111,37 @@ class OutputStrategy(ABC):
             for ex, p in zip(examples, outputs.predictions.predicted)
         ]
 
+    def target(self, task: Task, example: Example) -> int:
+        """Index of the expected option in an example's scores (-1 when it has no label)."""
+        return task.label_index(example.label) if example.label else -1
+
+    def from_scores(
+        self, task: Task, examples: Sequence[Example], scores: Sequence[np.ndarray]
+    ) -> PromptOutputs:
+        """Predictions from per-example log-scores over the options: the highest-scoring option,
+        and the softmax probability of the expected one as the confidence.
+
+        Example:
+            >>> out = outputs.get("label").from_scores(task, examples, np.log([[0.3, 0.7]]))  # doctest: +SKIP
+            >>> out.predictions.predicted  # doctest: +SKIP
+            (1,)
+        """
+        if not self.has_scores:
+            raise TemplateError(
+                f"{self.kind!r} predictions are texts, not scores over options; they cannot be built from "
+                "scores (an ensemble of prompts needs labels or choices)."
+            )
+        rows = tuple(np.asarray(s, dtype=float) for s in scores)
+        targets = tuple(self.target(task, e) for e in examples)
+        predictions = Predictions(
+            cast(Kind, self.kind),
+            tuple(int(np.argmax(r)) for r in rows),
+            targets,
+            n_labels=len(task.label_names),
+            confidence=_confidence([softmax(r) for r in rows], targets),
+        )
+        return PromptOutputs(predictions, rows)
+
     @abstractmethod
     def predict(
         self,
@@ -156,16 +192,7 @@ class LabelScores(OutputStrategy):
         generation: GenerationSettings | None = None,
     ) -> PromptOutputs:
         scores = score_prompt(backend, prompt, examples, cache=cache, progress=progress)
-        probs = softmax(scores) if len(scores) else scores
-        targets = tuple(task.label_index(e.label) if e.label else -1 for e in examples)
-        predictions = Predictions(
-            "label",
-            tuple(int(i) for i in scores.argmax(axis=1)) if len(scores) else (),
-            targets,
-            n_labels=len(task.label_names),
-            confidence=_confidence(list(probs), targets),
-        )
-        return PromptOutputs(predictions, tuple(scores))
+        return self.from_scores(task, examples, list(scores))
 
 
 @register_output
@@ -177,6 +204,9 @@ class ChoiceScores(OutputStrategy):
 
     def options(self, example: Example, labels: Sequence[str]) -> list[str]:
         return list(example.choices)
+
+    def target(self, task: Task, example: Example) -> int:
+        return example.choice_index if example.label else -1
 
     def predict(
         self,
@@ -190,15 +220,7 @@ class ChoiceScores(OutputStrategy):
         generation: GenerationSettings | None = None,
     ) -> PromptOutputs:
         raw = raw_choice_scores(backend, prompt, examples, cache, progress)
-        probs = [softmax(r) for r in raw]
-        targets = tuple(e.choice_index if e.label else -1 for e in examples)
-        predictions = Predictions(
-            "choice",
-            tuple(int(np.argmax(r)) for r in raw),
-            targets,
-            confidence=_confidence(probs, targets),
-        )
-        return PromptOutputs(predictions, tuple(raw))
+        return self.from_scores(task, examples, raw)
 
 
 @register_output
@@ -254,10 +276,35 @@ def predict(
 ) -> PromptOutputs:
     """What ``prompt`` produces on ``examples`` of ``task``, by the task type's prediction kind.
 
+    A :class:`~promptsearch.templates.PromptEnsemble` is predicted member by member (same
+    backend and cache; each member calibrates when it calibrates); per example, its scores are
+    the mean over members of the log-softmax of their scores (:func:`ensemble_scores`), and its
+    predictions are built from those. ``progress`` counts each example once.
+
+    Raises:
+        TemplateError: for an ensemble on a task that generates texts.
+
     Example:
         >>> out = predict(backend, prompt, task, split.dev)  # doctest: +SKIP
         >>> get_metric(task.metric).aggregate(out.predictions)  # doctest: +SKIP
     """
-    return outputs.get(task.kind.output).predict(
-        backend, prompt, task, examples, cache=cache, progress=progress, generation=generation
-    )
+    strategy = outputs.get(task.kind.output)
+    if not isinstance(prompt, PromptEnsemble):
+        return strategy.predict(
+            backend, prompt, task, examples, cache=cache, progress=progress, generation=generation
+        )
+    if not strategy.has_scores:
+        raise TemplateError(
+            f"Task {task.name!r} is a {task.task_type} task: its prompts generate texts, but a prompt "
+            "ensemble averages scores over labels or choices; use a single prompt."
+        )
+    share = shared_progress(progress, len(prompt.members), len(examples))
+    member_scores = [
+        strategy.predict(
+            backend, m, task, examples, cache=cache, progress=share, generation=generation
+        ).scores
+        for m in prompt.members
+    ]
+    if share is not None:
+        share.finish()
+    return strategy.from_scores(task, examples, ensemble_scores(member_scores))

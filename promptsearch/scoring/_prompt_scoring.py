@@ -11,17 +11,20 @@ import numpy as np
 from promptsearch.backends import LMBackend, LoglikelihoodRequest, ProgressCallback
 from promptsearch.exceptions import TemplateError
 from promptsearch.tasks._records import Example
+from promptsearch.templates._ensemble import PromptEnsemble
 from promptsearch.templates._prompt import CONTENT_FREE_INPUTS, Prompt, PromptInstance
 
 __all__ = [
     "ScoreCache",
     "aggregate_labels",
     "calibrate_scores",
+    "ensemble_scores",
     "fit_instances",
     "raw_choice_scores",
     "request_key",
     "requests_of",
     "score_prompt",
+    "shared_progress",
 ]
 
 _MARGIN = 4  # tokens kept free for special tokens and tokenization effects at the cut
@@ -155,6 +158,62 @@ def calibrate_scores(label_scores: np.ndarray, content_free: np.ndarray) -> np.n
     return _log_softmax(_log_softmax(label_scores) - np.log(np.clip(p_cf, 1e-12, None)))
 
 
+def ensemble_scores(member_scores: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
+    """Per example, the mean over members of the log-softmax of each member's scores.
+
+    ``member_scores[m][i]`` are member ``m``'s log-scores over example ``i``'s labels or choices.
+
+    Example:
+        >>> a, b = [np.log([0.2, 0.8])], [np.log([0.6, 0.4])]
+        >>> np.exp(ensemble_scores([a, b])[0]).round(3)  # a geometric mean, not normalized
+        array([0.346, 0.566])
+    """
+    if not member_scores:
+        raise TemplateError("No member scores to combine: an ensemble needs at least two members.")
+    n = len(member_scores[0])
+    if any(len(s) != n for s in member_scores):
+        raise TemplateError(
+            f"The ensemble's members scored different numbers of examples: {[len(s) for s in member_scores]}."
+        )
+    out: list[np.ndarray] = []
+    for i in range(n):
+        rows = [np.asarray(s[i], dtype=float) for s in member_scores]
+        if any(r.shape != rows[0].shape for r in rows):
+            raise TemplateError(
+                f"The ensemble's members scored example {i} over different numbers of options "
+                f"({[r.shape[-1] for r in rows]}); every member needs the same labels or choices."
+            )
+        out.append(np.mean([_log_softmax(r) for r in rows], axis=0))
+    return out
+
+
+def shared_progress(
+    progress: ProgressCallback | None, n_members: int, n_examples: int
+) -> _SharedProgress | None:
+    """A callback for each member's pass that reports ``progress`` once per example overall
+    (``n_members`` passes of ``n_examples`` count ``n_examples``); ``None`` without ``progress``."""
+    return None if progress is None else _SharedProgress(progress, n_members, n_examples)
+
+
+class _SharedProgress:
+    def __init__(self, progress: ProgressCallback, n_members: int, n_examples: int) -> None:
+        self.progress, self.n_members, self.n_examples = progress, max(n_members, 1), n_examples
+        self.seen = self.sent = 0
+
+    def __call__(self, n: int) -> None:
+        self.seen += n
+        self._send(min(self.seen // self.n_members, self.n_examples))
+
+    def finish(self) -> None:
+        """Report the examples not reported yet (a backend that reported fewer)."""
+        self._send(self.n_examples)
+
+    def _send(self, upto: int) -> None:
+        if upto > self.sent:
+            due, self.sent = upto - self.sent, upto
+            self.progress(due)
+
+
 def score_prompt(
     scorer: LMBackend,
     prompt: Prompt,
@@ -167,8 +226,19 @@ def score_prompt(
 
     Raw per-word scores are read from and written to ``cache`` when given, so that no
     (model, prompt, example) triple is computed twice. With ``prompt.calibrate`` the scores
-    are calibrated log-probabilities over the labels.
+    are calibrated log-probabilities over the labels. For a
+    :class:`~promptsearch.templates.PromptEnsemble`: the members' :func:`ensemble_scores`.
     """
+    if isinstance(prompt, PromptEnsemble):
+        share = shared_progress(progress, len(prompt.members), len(examples))
+        member_scores = [
+            score_prompt(scorer, m, examples, cache=cache, progress=share) for m in prompt.members
+        ]
+        if share is not None:
+            share.finish()
+        combined = ensemble_scores([list(s) for s in member_scores])
+        n_labels = len(prompt.verbalizer.labels) if prompt.verbalizer is not None else 0
+        return np.stack(combined) if combined else np.zeros((0, n_labels))
     if prompt.verbalizer is None:
         raise TemplateError(
             "score_prompt gives label scores and needs a prompt with label words; use "

@@ -1,5 +1,6 @@
-"""Templates, verbalizers and complete prompts."""
+"""Templates, verbalizers, complete prompts and prompt ensembles."""
 
+from promptsearch.templates._ensemble import PromptEnsemble, prompt_fields
 from promptsearch.templates._prompt import CONTENT_FREE_INPUTS, Prompt, PromptInstance
 from promptsearch.templates._template import (
     SOFT_MARKER,
@@ -22,6 +23,7 @@ __all__ = [
     "LabelPart",
     "Part",
     "Prompt",
+    "PromptEnsemble",
     "PromptInstance",
     "RenderedTemplate",
     "SoftPart",
@@ -30,4 +32,5 @@ __all__ = [
     "Verbalizer",
     "join_label",
     "parse_template",
+    "prompt_fields",
 ]

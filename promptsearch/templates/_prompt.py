@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from promptsearch.demonstrations._selectors import (
     DemoSelector,
@@ -84,6 +84,9 @@ class Prompt:
     calibrate: bool = False
     separator: str = "\n\n"
     selector: DemoSelector | None = field(default=None, compare=False)
+
+    #: Subclasses whose dicts carry this key are read back by their own ``from_dict``.
+    dict_key: ClassVar[str] = ""
 
     @classmethod
     def create(
@@ -233,7 +236,11 @@ class Prompt:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Prompt:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; a subclass's dict (e.g. ``{"ensemble": [...]}`` of a
+        :class:`~promptsearch.templates.PromptEnsemble`) gives that subclass."""
+        for sub in cls.__subclasses__():
+            if sub.dict_key and sub.dict_key in data:
+                return sub.from_dict(data)
         verb = data.get("verbalizer")
         return cls(
             template=Template(data["template"], generation=bool(data.get("generation", False))),
