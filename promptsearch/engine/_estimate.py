@@ -57,14 +57,24 @@ def estimate_cost(ctx: SearchContext, trials_left: int) -> CostEstimate | None:
     ``None`` when no trial is left (a finished study) or there is nothing to probe.
     """
     from promptsearch.engine._winner import baseline_prompt
+    from promptsearch.engine._workers import worker_id
+    from promptsearch.study import StudyAttr, publish_once
 
     examples = list(ctx.objective.dev[:PROBE_EXAMPLES])
     if trials_left <= 0 or not examples or not ctx.space.templates.seeds:
         return None
-    start = time.perf_counter()
-    ctx.objective.predictions(baseline_prompt(ctx), examples)
-    seconds = time.perf_counter() - start
-    rate = len(examples) / seconds if seconds > 0 else float("inf")
+    me = worker_id()
+    stored = ctx.study.user_attrs.get(StudyAttr.PROBE_RATE)
+    if stored is None and publish_once(ctx.study, StudyAttr.PROBE, me) == me:  # one probe per study
+        start = time.perf_counter()
+        ctx.objective.predictions(baseline_prompt(ctx), examples)
+        seconds = time.perf_counter() - start
+        rate = len(examples) / seconds if seconds > 0 else 1e9
+        ctx.study.set_user_attr(StudyAttr.PROBE_RATE, rate)
+    elif stored is not None:  # a resumed run: the first run's rate (this one's would hit the cache)
+        rate = float(stored)
+    else:  # another worker is probing
+        return None
     n_sel = len(ctx.objective.dev)
     limit = ctx.space.final.test_limit
     test_n = min(limit, len(ctx.split.test)) if limit else len(ctx.split.test)
@@ -73,14 +83,13 @@ def estimate_cost(ctx: SearchContext, trials_left: int) -> CostEstimate | None:
     estimate = CostEstimate(trials_left, trials_left * n_sel + final, rate)
     _logger.info(
         "Cost estimate: at most %d example scorings (%d trials x %d examples, pruning stops many early; "
-        "%d for the final evaluation); at %.1f examples/s (the baseline on %d examples) at most %.1f "
+        "%d for the final evaluation); at %.1f examples/s (the baseline, zero-shot) at most %.1f "
         "minutes. Demonstrations and tuning make trials slower; the cache makes repeats free.",
         estimate.scorings,
         trials_left,
         n_sel,
         final,
         rate,
-        len(examples),
         estimate.minutes,
     )
     return estimate

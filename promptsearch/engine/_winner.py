@@ -96,12 +96,9 @@ def ensemble_of(ctx: SearchContext, ranked: Sequence[Contender], size: int) -> C
     """The ensemble of the ``size`` best untuned contenders (``None`` when it makes no sense:
     fewer than two, or predictions without scores)."""
     from promptsearch.scoring import outputs
+    from promptsearch.templates import PromptEnsemble
 
     if size < 2 or not outputs.get(ctx.task.kind.output).has_scores:
-        return None
-    try:  # TEMPORARY until PromptEnsemble lands
-        from promptsearch.templates import PromptEnsemble  # type: ignore[attr-defined]
-    except ImportError:
         return None
     members: list[Prompt] = []
     for c in ranked:

@@ -95,6 +95,9 @@ class StudyAttr:
     K = "k"
     METRIC = "metric"
     BASELINE = "baseline_enqueued"
+    #: The worker that times the cost probe, and the rate it measured (examples per second).
+    PROBE = "cost_probe"
+    PROBE_RATE = "cost_probe_examples_per_second"
 
     @staticmethod
     def pool(generation: int) -> str:

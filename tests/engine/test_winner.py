@@ -102,3 +102,30 @@ def test_minimized_metrics_are_judged_in_their_direction() -> None:
     gain = PairedGain(gain=-0.2, low=-0.3, high=-0.1, p_value=0.0, n=10)
     assert gain.lower_bound("minimize") == pytest.approx(0.1)
     assert gain.lower_bound("maximize") == pytest.approx(-0.3)
+
+
+def test_the_leaderboard_has_the_baseline_and_an_ensemble_of_the_best(tmp_path: Any) -> None:
+    from promptsearch.engine import PromptSearch
+    from promptsearch.metrics import get_metric
+    from promptsearch.scoring import predict
+    from promptsearch.templates import PromptEnsemble
+    from tests import _toy
+    from tests.engine.test_fake_backend import classification_space
+
+    space = classification_space()
+    task, lm = _toy.toy_task(), _toy.fake_backend()
+    search = PromptSearch(space, task=task, model=lm, n_trials=12, out_dir=tmp_path).fit()
+    rows = search.leaderboard_.rows
+    assert [r.origin for r in rows].count("baseline") == 1
+    (ens_row,) = [r for r in rows if r.origin == "ensemble"]
+    ensemble = Prompt.from_dict(ens_row.prompt)
+    assert isinstance(ensemble, PromptEnsemble) and len(ensemble.members) == space.selection.ensemble
+    searched = [r for r in rows if r.origin not in ("ensemble", "baseline")]
+    assert {m.id for m in ensemble.members} <= {r.prompt_id for r in searched} | {
+        r.prompt_id for r in rows if r.origin == "baseline"
+    }
+    # its selection score is the metric of its own predictions on the selection examples
+    examples = list(search.selection_examples_)
+    out = predict(lm, ensemble, task, examples).predictions
+    assert ens_row.dev_score == pytest.approx(get_metric("accuracy").aggregate(out))
+    assert ens_row.gain is not None and ens_row.test_n > 0
