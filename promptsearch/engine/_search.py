@@ -74,6 +74,7 @@ class PromptSearch:
         verbalizers_: The label-word candidates the study chose among.
         selection_examples_: The examples prompts were compared on, in step order.
         estimate_: The cost estimate logged before the trials (``None`` when none were left).
+        generation_: How answers were generated (generation tasks; exports keep it).
 
     Example:
         >>> search = PromptSearch("search_spaces/movies.yaml", n_trials=20, seed=13)  # doctest: +SKIP
@@ -284,6 +285,7 @@ class PromptSearch:
         self.best_prompt_: Prompt = best
         self.best_row_: LeaderboardRow = board.best
         self.selection_examples_ = ctx.selection_examples
+        self.generation_ = ctx.objective.generation
         winner = ctx.study.trials[board.best.trial] if board.best.trial >= 0 else None
         folder = ctx.tuned_folder(winner) if winner is not None else None
         self.best_tuning_: SavedTuning | None = (

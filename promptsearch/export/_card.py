@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,6 +82,15 @@ def render_card(manifest: Mapping[str, Any]) -> str:
         *(
             [f"- inputs are cut to their first {manifest['max_words']} words, as during the search"]
             if manifest.get("max_words")
+            else []
+        ),
+        *(
+            [
+                f"- answers: at most {gen['max_new_tokens']} new tokens, ending before any of "
+                + ", ".join(f"`{json.dumps(s)[1:-1]}`" for s in gen["stop"])
+                + ", as during the search"
+            ]
+            if (gen := manifest.get("generation"))
             else []
         ),
         "",

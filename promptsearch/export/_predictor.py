@@ -106,12 +106,16 @@ class PromptPredictor:
     def _task(self) -> Task:
         from promptsearch.tasks import Task
 
+        generation = self._manifest.get("generation") or {}
+        stop = generation.get("stop")
         return Task(
             str((self._manifest.get("task") or {}).get("name", "exported")),
             self.input_fields,
             self.labels,
             (),
             task_type=self.task_type,
+            max_new_tokens=generation.get("max_new_tokens"),  # as during the search
+            stop=tuple(stop) if stop is not None else None,
         )
 
     def _examples(self, inputs: Inputs) -> list[Example]:

@@ -27,7 +27,7 @@ from promptsearch.export._tuning import TUNING_DIR, TuningArtifact, tuned_modes
 from promptsearch.templates import Prompt, PromptEnsemble, prompt_fields
 
 if TYPE_CHECKING:
-    from promptsearch.backends import LMBackend
+    from promptsearch.backends import GenerationSettings, LMBackend
     from promptsearch.models import LoadedModel
     from promptsearch.search import PromptSearch
     from promptsearch.tasks import Task
@@ -44,6 +44,7 @@ def save_prompt(
     metrics: Mapping[str, Any] | None = None,
     tuning: TuningArtifact | None = None,
     max_words: int | None = None,
+    generation: GenerationSettings | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Export ``prompt`` for ``model`` to ``folder`` (JSON and safetensors only, never pickle).
@@ -60,6 +61,8 @@ def save_prompt(
         tuning: Trained weights of a tuned prompt, saved under ``tuning/``.
         max_words: Inputs were cut to their first ``max_words`` words during the search (the
             task's ``max_words``); predictions cut them the same way.
+        generation: How answers were generated during the search (generation prompts):
+            ``predict`` generates the same way. Default: the task's settings.
         overwrite: Replace an earlier export in ``folder``.
 
     Returns:
@@ -74,7 +77,13 @@ def save_prompt(
     path = Path(folder).expanduser()
     _check(prompt, task, tuning)
     manifest = build_manifest(
-        prompt, model=model, task=task, metrics=metrics, tuning=tuning, max_words=max_words
+        prompt,
+        model=model,
+        task=task,
+        metrics=metrics,
+        tuning=tuning,
+        max_words=max_words,
+        generation=generation,
     )
     _check_target(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,6 +110,7 @@ def build_manifest(
     metrics: Mapping[str, Any] | None = None,
     tuning: TuningArtifact | None = None,
     max_words: int | None = None,
+    generation: GenerationSettings | None = None,
 ) -> dict[str, Any]:
     """The manifest :func:`save_prompt` writes to ``prompt.json``, as a plain dict."""
     manifest = {
@@ -120,6 +130,9 @@ def build_manifest(
         "labels": list(task.label_names if task is not None else _labels(prompt)),
         "input_fields": list(task.input_fields if task is not None else prompt_fields(prompt)),
         "max_words": max_words,
+        "generation": None
+        if generation is None
+        else {"max_new_tokens": generation.max_new_tokens, "stop": list(generation.stop)},
         "metrics": dict(metrics or {}),
         "tuning": {"mode": "none"} if tuning is None else {"mode": tuning.mode, "path": f"{TUNING_DIR}/"},
         "versions": package_versions(),
@@ -169,6 +182,7 @@ def export_search(
         metrics=metrics,
         tuning=tuning,
         max_words=None if task_spec is None else task_spec.max_words,
+        generation=getattr(search, "generation_", None) if task.kind.output == "text" else None,
         overwrite=overwrite,
     )
 

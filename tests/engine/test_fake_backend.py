@@ -18,6 +18,7 @@ from promptsearch.engine import PromptSearch
 from promptsearch.scoring import predict
 from promptsearch.space import (
     BackendSpec,
+    GenerationSpec,
     SearchSpace,
     SeedTemplate,
     TemplateSpace,
@@ -142,6 +143,7 @@ def test_generation_search(toy_generation_task: Task, fake_lm: FakeBackend, tmp_
         demonstrations=replace(classification_space().demonstrations, counts=(0, 2)),
         calibration=None,
         split=replace(classification_space().split, k=8),
+        generation=GenerationSpec(max_new_tokens=6, stop=(".", "\n")),
     )
     search = _fit(space, toy_generation_task, fake_lm, 6, tmp_path)
     board = search.leaderboard_
@@ -151,6 +153,21 @@ def test_generation_search(toy_generation_task: Task, fake_lm: FakeBackend, tmp_
     assert best.examples and {"input", "output", "references"} <= set(best.examples[0])
     assert json.loads((tmp_path / "leaderboard.json").read_text())["rows"][0]["examples"]
     assert search.best_prompt_.template.generation
+    # the export generates as the search did: same settings, same answers
+    from promptsearch.export import export_search, load_prompt
+
+    predictor = load_prompt(export_search(search, tmp_path / "export"), model=fake_lm)
+    assert predictor.metadata["generation"] == {"max_new_tokens": 6, "stop": [".", "\n"]}
+    assert "at most 6 new tokens" in (tmp_path / "export" / "README.md").read_text()
+    inputs = [dict(e.inputs) for e in search.split_.test[:4]]
+    expected = predict(
+        fake_lm,
+        search.best_prompt_,
+        toy_generation_task,
+        search.split_.test[:4],
+        generation=search.generation_,
+    )
+    assert predictor.predict(inputs) == list(expected.predictions.predicted)
 
 
 def test_space_and_task_type_mismatches_are_clear(toy_generation_task: Task, fake_lm: FakeBackend) -> None:
