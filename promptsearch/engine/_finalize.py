@@ -156,7 +156,7 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
             else None
         )
         spent = cost.get(TrialRecord.of(c.trial).entry_key, 0) if c.trial is not None else 0
-        rows.append(_row(ctx, rank, c, result, spent))
+        rows.append(_row(ctx, rank, c, result, spent, ranks={x.prompt.id: i for i, x in enumerate(shown, 1)}))
     if progress is not None:  # cached scores and rows not shown advance nothing: end the bar full
         left = int(getattr(progress, "total", 0) or 0) - int(getattr(progress, "n", 0) or 0)
         if left > 0:
@@ -199,9 +199,18 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
 
 
 def _row(
-    ctx: SearchContext, rank: int, c: Contender, result: EvaluationResult | None, evaluations: int
+    ctx: SearchContext,
+    rank: int,
+    c: Contender,
+    result: EvaluationResult | None,
+    evaluations: int,
+    *,
+    ranks: dict[str, int],
 ) -> LeaderboardRow:
+    """The leaderboard row of ``c``; ``ranks``: prompt id -> rank of the rows shown (an
+    ensemble's row names its members by rank)."""
     task, prompt = ctx.task, c.prompt
+    members: tuple[Prompt, ...] = getattr(prompt, "members", ())
     extra: dict[str, Any] = {}
     if result is not None and task.kind.output == "label":
         extra = _class_stats(result.labels, result.predictions, len(task.label_names), task.label_names)
@@ -225,11 +234,10 @@ def _row(
             tuning=record.tuning_mode,
         )
     else:
-        members = getattr(prompt, "members", ())
         described = dict(
             candidate_id=prompt.id,
             instruction=prompt.instruction if not members else "",
-            template=prompt.template.source if not members else f"ensemble of the top {len(members)}",
+            template=prompt.template.source if not members else _ensemble_label(members, ranks),
             n_demos=len(prompt.demonstrations) if not members else 0,
             demo_selection="none",
             trial=c.trial.number if c.trial is not None else -1,
@@ -238,7 +246,7 @@ def _row(
     return LeaderboardRow(
         rank=rank,
         prompt_id=prompt.id,
-        verbalizer=str(prompt.verbalizer) if prompt.verbalizer is not None else "",
+        verbalizer=str(prompt.verbalizer) if prompt.verbalizer is not None and not members else "",
         calibrate=prompt.calibrate,
         dev_score=c.score,
         dev_n=len(c.example_ids),
@@ -253,6 +261,12 @@ def _row(
         **described,
         **extra,
     )
+
+
+def _ensemble_label(members: tuple[Prompt, ...], ranks: dict[str, int]) -> str:
+    """``ensemble of ranks 2, 3, 4`` (members not shown are named by their prompt id)."""
+    names = [f"{ranks[m.id]}" if m.id in ranks else m.id for m in members]
+    return f"ensemble of ranks {', '.join(names)}"
 
 
 def _examples(ctx: SearchContext, prompt: Prompt) -> tuple[dict[str, Any], ...]:

@@ -120,6 +120,9 @@ def test_the_leaderboard_has_the_baseline_and_an_ensemble_of_the_best(tmp_path: 
     (ens_row,) = [r for r in rows if r.origin == "ensemble"]
     ensemble = Prompt.from_dict(ens_row.prompt)
     assert isinstance(ensemble, PromptEnsemble) and len(ensemble.members) == space.selection.ensemble
+    by_id = {r.prompt_id: r.rank for r in rows}
+    assert ens_row.template == "ensemble of ranks " + ", ".join(str(by_id[m.id]) for m in ensemble.members)
+    assert ens_row.verbalizer == ""  # each member has its own
     searched = [r for r in rows if r.origin not in ("ensemble", "baseline")]
     assert {m.id for m in ensemble.members} <= {r.prompt_id for r in searched} | {
         r.prompt_id for r in rows if r.origin == "baseline"
