@@ -243,10 +243,12 @@ def broadcast_supported(model: Any) -> bool:
 def _config_allows(config: Any) -> bool:
     if getattr(config, "_attn_implementation", None) not in ("sdpa", "eager"):
         return False
-    if getattr(config, "sliding_window", None) or getattr(config, "attn_logit_softcapping", None):
+    if getattr(config, "attn_logit_softcapping", None):
         return False
     layer_types = getattr(config, "layer_types", None)
-    return not layer_types or all(t == "full_attention" for t in layer_types)
+    if layer_types:  # e.g. Qwen2 names every layer, with a sliding window set but unused
+        return all(t == "full_attention" for t in layer_types)
+    return not (getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True))
 
 
 def _probe(model: Any) -> bool:
