@@ -19,7 +19,7 @@ __all__ = [
     "DemoSelection",
     "DemoSelector",
     "FixedSelector",
-    "FoldSelector",
+    "LeaveOneOutSelector",
     "SimilarSelector",
     "example_dict",
     "example_from_dict",
@@ -225,89 +225,60 @@ class SimilarSelector(DemoSelector):
         )
 
 
-class FoldSelector(DemoSelector):
-    """Demonstrations drawn out of fold, so that every labelled example can also be a query.
+class LeaveOneOutSelector(DemoSelector):
+    """Fixed demonstrations drawn from every labelled example, each query scored without itself.
 
-    The labelled pool is split into folds (e.g. train and dev). A query from one fold gets its
-    demonstrations from the other folds only, never from its own fold (so never itself); any
-    other query (a test example, a new input) gets them from the whole pool. Within a pool the
-    demonstrations are chosen by a registered selection (``random``: the same ones for every
-    query of the fold, so their key/values are shared; ``similar``: per query).
+    Prompts are then compared on all the labelled examples (train and dev), and the prompt
+    scored is the prompt used afterwards: every query sees ``demonstrations``, except a query
+    that is one of them, which sees it replaced by a substitute of the same label (drawn by
+    ``seed`` from ``pool``) so that no example is shown with its own answer. A new input (a
+    test example, a prediction) always sees ``demonstrations``.
 
     Args:
-        folds: The labelled examples, split into folds.
-        selection: A name in :data:`selections`.
-        n: Demonstrations per query.
-        order: A name in :data:`orders`.
-        seed: Seed of random draws (0 is a valid seed).
-        fields: Input fields compared by similar selection.
-        embedder: Sentence encoder of similar selection.
+        demonstrations: The demonstrations, in prompt order.
+        pool: The labelled examples they were drawn from (substitutes come from it).
+        seed: Seed of the substitutes' draw (0 is a valid seed).
     """
 
-    kind = "folds"
+    kind = "leave_one_out"
 
-    def __init__(
-        self,
-        folds: Sequence[Sequence[Example]],
-        selection: str,
-        n: int,
-        *,
-        order: str = "random",
-        seed: int = 0,
-        fields: Sequence[str] = ("text",),
-        embedder: str = "tfidf",
-    ) -> None:
-        if len(folds) < 2:
-            raise ConfigError("FoldSelector needs at least two folds of labelled examples.")
-        self.folds = tuple(tuple(sorted(f, key=lambda e: e.id)) for f in folds)
-        self.selection, self.n, self.order, self.seed = selection, n, order, seed
-        self.fields, self.embedder = tuple(fields), embedder
-        self._fold_of = {e.id: i for i, fold in enumerate(self.folds) for e in fold}
-        self._built: dict[int, tuple[tuple[Example, ...], DemoSelector | None]] = {}
-
-    def _for(self, fold: int) -> tuple[tuple[Example, ...], DemoSelector | None]:
-        """Demonstrations (or a selector) of queries in ``fold`` (``-1``: outside every fold)."""
-        if fold not in self._built:
-            pool = [e for i, f in enumerate(self.folds) if i != fold for e in f]
-            self._built[fold] = selections.get(self.selection).build(
-                pool, self.n, order=self.order, seed=self.seed, fields=self.fields, embedder=self.embedder
-            )
-        return self._built[fold]
+    def __init__(self, demonstrations: Sequence[Example], pool: Sequence[Example], *, seed: int = 0) -> None:
+        self.demonstrations = tuple(demonstrations)
+        self.pool = tuple(sorted(pool, key=lambda e: e.id))
+        self.seed = seed
+        self._ids = {d.id for d in self.demonstrations}
+        rng = np.random.default_rng(seed)
+        self._order = [self.pool[i] for i in rng.permutation(len(self.pool))]
 
     def select(self, query: Example | dict[str, str]) -> tuple[Example, ...]:
-        fold = self._fold_of.get(query.id, -1) if isinstance(query, Example) else -1
-        demos, selector = self._for(fold)
-        return selector.select(query) if selector is not None else demos
+        if not isinstance(query, Example) or query.id not in self._ids:
+            return self.demonstrations
+        spare = [e for e in self._order if e.id not in self._ids and e.id != query.id]
+        same = [e for e in spare if e.label == query.label]
+        if not (same or spare):
+            return tuple(d for d in self.demonstrations if d.id != query.id)
+        substitute = (same or spare)[0]
+        return tuple(substitute if d.id == query.id else d for d in self.demonstrations)
 
     @property
     def id(self) -> str:
-        folds = [[e.id for e in f] for f in self.folds]
-        return _hash(
-            ["folds", self.selection, self.n, self.order, self.seed, self.fields, self.embedder, folds]
-        )
+        demos, pool = [d.id for d in self.demonstrations], [e.id for e in self.pool]
+        return _hash(["leave_one_out", demos, pool, self.seed])
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": "folds",
-            "selection": self.selection,
-            "n": self.n,
-            "order": self.order,
+            "kind": self.kind,
+            "demonstrations": [example_dict(d) for d in self.demonstrations],
+            "pool": [example_dict(e) for e in self.pool],
             "seed": self.seed,
-            "fields": list(self.fields),
-            "embedder": self.embedder,
-            "folds": [[example_dict(e) for e in f] for f in self.folds],
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FoldSelector:
+    def from_dict(cls, data: dict[str, Any]) -> LeaveOneOutSelector:
         return cls(
-            [[example_from_dict(d) for d in fold] for fold in data["folds"]],
-            str(data["selection"]),
-            int(data["n"]),
-            order=str(data["order"]),
-            seed=int(data["seed"]),
-            fields=data["fields"],
-            embedder=str(data.get("embedder", "tfidf")),
+            [example_from_dict(d) for d in data["demonstrations"]],
+            [example_from_dict(e) for e in data["pool"]],
+            seed=int(data.get("seed", 0)),
         )
 
 
@@ -315,7 +286,7 @@ class FoldSelector(DemoSelector):
 selectors: Registry[type[DemoSelector]] = Registry("demonstration selector")
 selectors.register("fixed", FixedSelector)
 selectors.register("similar", SimilarSelector)
-selectors.register("folds", FoldSelector)
+selectors.register("leave_one_out", LeaveOneOutSelector)
 
 
 def selector_from_dict(data: dict[str, Any]) -> DemoSelector:

@@ -46,8 +46,8 @@ class SearchContext:
         started: ``time.perf_counter()`` at the start of the search.
         deadline: ``started + budget.timeout_s`` (``None``: no time limit).
         batch_size: Batch size for tuned backends.
-        folds: The labelled examples in folds (train, dev) when prompts are selected on all of
-            them, demonstrations drawn out of fold; ``None``: selected on dev.
+        pool: Every labelled example (train and dev) when prompts are compared on all of them,
+            demonstrations drawn from it leave-one-out; ``None``: compared on dev.
         phases: Seconds spent per phase of this run (model load, label words, trials, final).
         stop: Set to stop after the current trial and raise (a signal).
         halt: Set when a callback called ``study.stop()``: the remaining steps are skipped and
@@ -69,7 +69,7 @@ class SearchContext:
     started: float = 0.0
     deadline: float | None = None
     batch_size: int | None = None
-    folds: tuple[tuple[Example, ...], ...] | None = None
+    pool: tuple[Example, ...] | None = None
     phases: dict[str, float] = field(default_factory=dict, compare=False)
     stop: threading.Event = field(default_factory=threading.Event, compare=False)
     halt: threading.Event = field(default_factory=threading.Event, compare=False)
@@ -111,9 +111,9 @@ class SearchContext:
         return self.build(choices_of(TrialRecord.of(base), self.verbalizers), tuned=tuned)
 
     def build(self, choices: PromptChoices, *, tuned: bool = False) -> Prompt:
-        """The prompt of ``choices``: demonstrations out of fold when prompts are selected on
-        every labelled example, from train only for tuned trials (trained on train, scored on
-        dev) and when they are selected on dev."""
+        """The prompt of ``choices``: demonstrations from every labelled example, leave-one-out,
+        when prompts are compared on all of them; from train for tuned trials (trained on
+        train, scored on dev) and when prompts are compared on dev."""
         from promptsearch.engine._prompts import build_prompt
 
         return build_prompt(
@@ -122,7 +122,7 @@ class SearchContext:
             self.split.train,
             split_seed=self.split.seed,
             embedder=self.embedder,
-            folds=None if tuned else self.folds,
+            pool=None if tuned else self.pool,
         )
 
     @property

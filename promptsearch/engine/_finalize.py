@@ -185,7 +185,7 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
             "test_n": len(test),
             "task_type": ctx.task.task_type,
             "selection": {
-                "examples": "all" if ctx.folds is not None else "dev",
+                "examples": "all" if ctx.pool is not None else "dev",
                 "n": n_sel,
                 "rule": space.selection.rule,
                 "level": space.selection.level,

@@ -38,7 +38,7 @@ class DevObjective:
     """Scores prompts on the selection examples, chunk by chunk, reporting per-example values.
 
     The selection examples are the dev set, or train and dev together (demonstrations then
-    drawn out of fold). They are visited in one order fixed for the study (drawn with
+    drawn leave-one-out). They are visited in one order fixed for the study (drawn with
     ``seed``), and example ``i`` is always reported at step ``i``, as Optuna's
     ``WilcoxonPruner`` requires.
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from promptsearch.demonstrations import DemoSelector, FoldSelector, selections
+from promptsearch.demonstrations import DemoSelector, LeaveOneOutSelector, selections
 from promptsearch.generators import Candidate
 from promptsearch.study import Attr, Param, TrialRecord, candidate_attrs
 from promptsearch.tasks import Example, Task
@@ -62,7 +62,8 @@ def suggest_prompt(
     selection, order, demo_seed = "random", "random", 0
     if n_demos > 0:
         selection = str(trial.suggest_categorical(Param.DEMO_SELECTION, list(demos.selection)))
-        order = str(trial.suggest_categorical(Param.DEMO_ORDER, list(demos.order)))
+        if n_demos > 1:  # one demonstration has no order
+            order = str(trial.suggest_categorical(Param.DEMO_ORDER, list(demos.order)))
         if selection == "random" and demos.seeds > 1:
             demo_seed = trial.suggest_int(Param.DEMO_SEED, 0, demos.seeds - 1)
     calibrate = False
@@ -78,38 +79,32 @@ def build_prompt(
     *,
     split_seed: int,
     embedder: str = "tfidf",
-    folds: Sequence[Sequence[Example]] | None = None,
+    pool: Sequence[Example] | None = None,
 ) -> Prompt:
-    """Turn choices into a :class:`Prompt`; demonstrations come from ``train`` only.
+    """Turn choices into a :class:`Prompt`; demonstrations come from ``train``.
 
-    With ``folds`` (the labelled examples split in folds, e.g. train and dev), demonstrations
-    are drawn out of fold instead (a :class:`~promptsearch.demonstrations.FoldSelector`): a
-    query of one fold sees demonstrations of the others only, so every labelled example can
-    be scored. ``embedder`` is how similar demonstrations are found (see
+    With ``pool`` (every labelled example, train and dev, when prompts are compared on all of
+    them) demonstrations come from the pool instead, leave-one-out: no query is ever shown
+    with its own answer (random demonstrations get a
+    :class:`~promptsearch.demonstrations.LeaveOneOutSelector`; similar ones never pick the
+    query itself). ``embedder`` is how similar demonstrations are found (see
     :func:`promptsearch.demonstrations.load_embedder`).
     """
     template = Template(choices.candidate.template, generation=not task.kind.answer_slot)
     demos: tuple[Example, ...] = ()
     selector: DemoSelector | None = None
-    if choices.n_demos > 0 and folds is not None:
-        selector = FoldSelector(
-            folds,
-            choices.selection,
-            choices.n_demos,
-            order=choices.order,
-            seed=split_seed * 1000 + choices.demo_seed,
-            fields=template.fields or task.input_fields,
-            embedder=embedder,
-        )
-    elif choices.n_demos > 0:
+    if choices.n_demos > 0:
+        seed = split_seed * 1000 + choices.demo_seed
         demos, selector = selections.get(choices.selection).build(
-            train,
+            pool if pool is not None else train,
             choices.n_demos,
             order=choices.order,
-            seed=split_seed * 1000 + choices.demo_seed,
+            seed=seed,
             fields=template.fields or task.input_fields,
             embedder=embedder,
         )
+        if pool is not None and selector is None:
+            selector = LeaveOneOutSelector(demos, pool, seed=seed)
     return Prompt(
         template=template,
         verbalizer=choices.verbalizer,

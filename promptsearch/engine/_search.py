@@ -214,13 +214,11 @@ class PromptSearch:
                 StudyAttr.METRIC: metric.name,
             },
         )
-        folds = (tuple(split.train), tuple(split.dev)) if space.selection.examples == "all" else None
-        if folds is not None and not split.train:
-            folds = None  # nothing to add to dev
+        pool = (*split.train, *split.dev) if space.selection.examples == "all" and split.train else None
         objective = DevObjective(
             backend,
             task,
-            [*split.train, *split.dev] if folds is not None else split.dev,
+            pool if pool is not None else split.dev,
             metric,
             cache=cache,
             chunk_size=space.pruner.chunk_size,
@@ -249,7 +247,7 @@ class PromptSearch:
             started=started,
             deadline=None if timeout is None else started + timeout,
             batch_size=self.batch_size,
-            folds=folds,
+            pool=pool,
             phases=phases,
         )
         budget = self.n_trials if self.n_trials is not None else space.budget.trials

@@ -20,7 +20,7 @@ class LeaderboardRow:
     Attributes:
         rank: 1 is the winner (chosen on the selection examples, never on test).
         dev_score: The optimized metric (:attr:`metric`) on the selection examples (train and
-            dev with demonstrations out of fold, or dev; tuned prompts: dev), ``dev_n`` of them.
+            dev with demonstrations leave-one-out, or dev; tuned prompts: dev), ``dev_n`` of them.
         metric: Name of the optimized metric.
         test_metrics: Every metric of the task's prediction kind on the test set.
         test_ci_low, test_ci_high: 95% bootstrap interval of :attr:`metric` on test.
@@ -194,7 +194,7 @@ def selection_sentence(board: Leaderboard) -> str:
     if not sel:
         return f"Ranked by {board.metric}{better} on the full dev set."
     where = (
-        "train and dev, demonstrations drawn out of fold" if sel.get("examples") == "all" else "the dev set"
+        "train and dev, demonstrations leave-one-out" if sel.get("examples") == "all" else "the dev set"
     )
     text = f"Ranked by {board.metric}{better} on {sel.get('n')} labelled examples ({where})."
     if sel.get("winner"):

@@ -278,7 +278,8 @@ class SelectionSpec(Section):
     """How prompts are compared and the winner chosen (against the winner's curse).
 
     ``examples: all`` scores prompts on every labelled example, train and dev, each query's
-    demonstrations drawn from the other split (out of fold); ``dev`` uses the dev split only.
+    demonstrations drawn from all of them leave-one-out (no query sees itself); ``dev`` uses the
+    dev split only.
     ``rule: paired`` keeps the baseline (the first seed template with the first label words,
     zero-shot) unless a challenger beats it in a one-sided paired bootstrap test on the
     selection examples at ``level``; among challengers that do, the one with the highest lower
@@ -288,7 +289,9 @@ class SelectionSpec(Section):
 
     _section: ClassVar[str | None] = "selection"
 
-    examples: str = field(default="all", metadata={"help": "all (train and dev, demos out of fold) or dev."})
+    examples: str = field(
+        default="all", metadata={"help": "all (train and dev, demos leave-one-out) or dev."}
+    )
     rule: str = field(default="paired", metadata={"help": "paired (a test against the baseline) or best."})
     level: float = field(
         default=0.2, metadata={"help": "Level of the one-sided paired test (0 < level < 0.5)."}

@@ -95,7 +95,7 @@ def test_the_study_optimizes_the_metric_of_the_space(
             toy_task,
             split.train,
             split_seed=split.seed,
-            folds=(split.train, split.dev),  # demonstrations out of fold
+            pool=(*split.train, *split.dev),  # demonstrations leave-one-out
         )
         out = predict(fake_lm, prompt, toy_task, dev).predictions
         expected = f1_score(y, out.predicted, average="macro") + 0.01 * float(np.mean(out.confidence))
