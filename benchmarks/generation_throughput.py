@@ -161,7 +161,9 @@ def main() -> None:
     if busy > IDLE_TOLERANCE:
         print(f"Other processes use {busy:.0%} of the cores now; runs during which they do are retried.")
     monitor = CoreMonitor()
+    monitor.calibrate()
     lines = [run_dtype(args, dtype, monitor) for dtype in args.dtypes.split(",") if dtype]
+    monitor.finish()
     if monitor.busy_runs:
         print(f"REFUSED: other processes used the cores during {len(monitor.busy_runs)} timed run(s):")
         for line in monitor.busy_runs:

@@ -16,7 +16,9 @@ each reached: real tokens x 2 x non-embedding parameters per second, over the pe
 pair, as lm-eval counts them. Timings are the best of ``--repeats`` interleaved runs after a
 warm-up; the prefix cache of the backend is emptied before every timed run, so each run
 computes its prefixes again. The script refuses to report when another process used the cores
-during a timed run (read from /proc/stat against this process's own CPU time).
+during a timed run (read from /proc/stat against this process's own CPU time), or when a short
+matmul probe just before or after a run was more than 25% slower than the fastest probe (work
+that /proc/stat does not show, such as another virtual machine on the same cores).
 
 Setup (once; lm-eval lives in its own environment, .venv-bench, which git ignores)::
 
@@ -52,6 +54,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ("zero-shot", "demos-4", "demos-8", "similar-4")
 IDLE_TOLERANCE = 0.10  # share of the cores' time other processes may use during a run
+PROBE_TOLERANCE = 0.25  # how much slower than the fastest probe the probes around a run may be
 
 
 # -- idle cores ------------------------------------------------------------------------------
@@ -74,11 +77,30 @@ class CoreMonitor:
     """Measures, around each timed run, how much CPU time other processes used.
 
     ``with monitor.run("label"):`` around a timed block; :attr:`busy_runs` lists the runs in which
-    others used more than :data:`IDLE_TOLERANCE` of the cores' time.
+    others used more than :data:`IDLE_TOLERANCE` of the cores' time. Work that /proc/stat cannot
+    see (another virtual machine on the same cores) is caught by a 0.2 s matmul probe just
+    before and after each run: a run whose probes are more than :data:`PROBE_TOLERANCE` slower
+    than the fastest probe of the benchmark counts as busy too.
     """
 
     busy_runs: list[str] = field(default_factory=list)
     worst: float = 0.0
+    best_probe: float = 0.0
+    probes: list[tuple[str, float]] = field(default_factory=list)
+
+    def calibrate(self, times: int = 5) -> None:
+        """Probe the idle cores' speed before any run (after one warm-up probe)."""
+        _probe_speed()
+        self.best_probe = max(self.best_probe, *(_probe_speed() for _ in range(times)))
+
+    def finish(self) -> None:
+        """Judge every run's probes against the fastest probe of the whole benchmark."""
+        for label, speed in self.probes:
+            slowdown = 1.0 - speed / self.best_probe
+            self.worst = max(self.worst, slowdown)
+            if slowdown > PROBE_TOLERANCE and not any(b.startswith(label + ":") for b in self.busy_runs):
+                self.busy_runs.append(f"{label}: the cores ran {slowdown:.0%} slower around it")
+        self.probes.clear()
 
     def run(self, label: str) -> _Watch:
         return _Watch(self, label)
@@ -89,6 +111,7 @@ class _Watch:
         self.monitor, self.label = monitor, label
 
     def __enter__(self) -> _Watch:
+        self.probe0 = _probe_speed()
         self.t0, self.sys0, self.own0 = time.perf_counter(), _system_busy_s(), _own_busy_s()
         return self
 
@@ -96,9 +119,28 @@ class _Watch:
         wall = time.perf_counter() - self.t0
         others = (_system_busy_s() - self.sys0) - (_own_busy_s() - self.own0)
         share = max(0.0, others) / max(wall * (os.cpu_count() or 1), 1e-9)
-        self.monitor.worst = max(self.monitor.worst, share)
+        probes = (self.probe0, _probe_speed())
+        monitor = self.monitor
+        monitor.best_probe = max(monitor.best_probe, *probes)
+        monitor.probes.append((self.label, min(probes)))
+        slowdown = 1.0 - min(probes) / monitor.best_probe
+        monitor.worst = max(monitor.worst, share, slowdown)
         if share > IDLE_TOLERANCE and wall > 0.2:  # jiffies are too coarse for shorter runs
-            self.monitor.busy_runs.append(f"{self.label}: others used {share:.0%} of the cores")
+            monitor.busy_runs.append(f"{self.label}: others used {share:.0%} of the cores")
+        elif slowdown > PROBE_TOLERANCE:
+            monitor.busy_runs.append(f"{self.label}: the cores ran {slowdown:.0%} slower around it")
+
+
+def _probe_speed(seconds: float = 0.2) -> float:
+    """Matmuls of 512 x 512 per second, over ``seconds``: a gauge of how free the cores are."""
+    import torch
+
+    a = torch.ones(512, 512)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ a
+        n += 1
+    return n / (time.perf_counter() - t0)
 
 
 def cores_busy_now(seconds: float = 1.0) -> float:
@@ -190,13 +232,15 @@ def timed(monitor: CoreMonitor, label: str, fn: Callable[[], Any], retries: int)
     """Run ``fn`` once and time it; run it again (up to ``retries`` times, after a pause) while
     another process used the cores during the run. Busy runs that remain are in ``monitor``."""
     for attempt in range(retries + 1):
-        probe = CoreMonitor()
+        probe = CoreMonitor(best_probe=monitor.best_probe)
         with probe.run(label):
             t0 = time.perf_counter()
             result = fn()
             seconds = time.perf_counter() - t0
         monitor.worst = max(monitor.worst, probe.worst)
+        monitor.best_probe = max(monitor.best_probe, probe.best_probe)
         if not probe.busy_runs:
+            monitor.probes.extend(probe.probes)
             return seconds, result
         print(f"  ({probe.busy_runs[0]}; {'retrying' if attempt < retries else 'giving up'})", flush=True)
         time.sleep(5.0)
@@ -344,7 +388,7 @@ def run_dtype(
 
     folder = fetch_model(args.model)
     loaded = load_model(str(folder), dtype=dtype, device="cpu")
-    ps = hf_backend(loaded)
+    ps = hf_backend(loaded, batch_tokens=args.batch_tokens)
     lm = HFLM(pretrained=str(folder), batch_size=args.lm_eval_batch_size, dtype=dtype, device="cpu")
     counter = LmEvalTokens(lm)
     params = non_embedding_parameters(loaded.model)
@@ -377,6 +421,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2, help="timed runs of each scorer (best is kept)")
     ap.add_argument("--retries", type=int, default=2, help="reruns of a run during which the cores were busy")
     ap.add_argument("--lm-eval-batch-size", type=int, default=32)
+    ap.add_argument("--batch-tokens", type=int, default=None, help="the backend's padded tokens per call")
     ap.add_argument("--model", default="smollm2-135m-instruct")
     args = ap.parse_args()
     reexec_with_malloc_settings()
@@ -390,9 +435,11 @@ def main() -> None:
         print(f"Other processes use {busy:.0%} of the cores now; runs during which they do are retried.")
     scenarios = build_scenarios(sentences, names)
     monitor = CoreMonitor()
+    monitor.calibrate()
     results: list[Result] = []
     for dtype in [d for d in args.dtypes.split(",") if d]:
         results += run_dtype(args, dtype, scenarios, monitor)
+    monitor.finish()
     if monitor.busy_runs:
         print(
             f"REFUSED: other processes used the cores during {len(monitor.busy_runs)} timed run(s), so the "
