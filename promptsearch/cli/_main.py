@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from promptsearch._version import __version__
-from promptsearch.exceptions import PromptSearchError
+from promptsearch.exceptions import PromptSearchError, SearchInterrupted
 
 __all__ = ["build_parser", "main"]
 
@@ -55,7 +55,7 @@ def _register_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit status (0 ok, 1 failure, 2 bad usage or input)."""
+    """Run the CLI; return the exit status (0 ok, 1 failure, 2 bad usage or input, 130 stopped on request)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING if args.quiet else (logging.INFO if args.verbose <= 1 else logging.DEBUG)
@@ -70,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return handler(args)
+    except SearchInterrupted as exc:  # a stop on request (Ctrl-C, SIGTERM): the shell's status for SIGINT
+        sys.stderr.write(f"promptsearch {args.command}: stopped: {exc}\n")
+        return 130
     except PromptSearchError as exc:
         return _fail(args, str(exc))
     except OSError as exc:  # a file system or network refusal: say which path, not a traceback

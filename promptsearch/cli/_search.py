@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from promptsearch.cli._common import check_at_least, check_folder, progress_bar
 from promptsearch.exceptions import ConfigError
 
 __all__ = ["register"]
+
+_IN_MEMORY = ("sqlite://", "sqlite:///:memory:")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,7 +31,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="comma-separated split seeds, e.g. 13,21,42,87,100: one search per seed plus baselines",
     )
-    p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite:///OUT/study.db)")
+    p.add_argument(
+        "--storage",
+        default=None,
+        help="Optuna storage URL (default: sqlite:///OUT/study.db; journal:OUT/study.log with --workers)",
+    )
     p.add_argument("--study", default=None, help="study name (default: derived from space, task and seed)")
     p.add_argument("--out", default=None, help="output folder (default: runs/<space name>)")
     p.add_argument("--task", default=None, help="catalog name or local file overriding the space's task")
@@ -60,10 +67,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--metric", default=None, help="the metric to optimize (default: the space's, else the task's)"
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes on this machine sharing the study (default 1): this one plus N-1 started "
+        "for it, on --storage or else the study file in OUT; their logs go to OUT/workers/",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="compute threads per worker process (torch, OpenMP, BLAS; default: all cores for one "
+        "worker, cores // N for --workers N)",
+    )
+    p.add_argument(
+        "--artifacts",
+        default=None,
+        metavar="DIR",
+        help="folder of the artifact store holding tuned weights (default: OUT/artifacts); workers on "
+        "several machines need one they all reach",
+    )
+    p.add_argument("--score-cache", default=None, help=argparse.SUPPRESS)  # set for the extra workers
     from promptsearch.cli._evaluate import add_model_options
 
     add_model_options(p)
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, search_actions=tuple(p._actions))
 
 
 def _task_override(args: argparse.Namespace, field: str = "text") -> Any:
@@ -97,22 +126,40 @@ def _space_field(space: Any) -> str:
 
 
 class _TrialBar:
-    """Optuna callback feeding a tqdm bar: trials done, best so far, pruned, cache hits."""
+    """Feeds a tqdm bar with the study's finished trials, every worker's (the bar's total is the
+    study's budget), the best value so far, the pruned trials and this process's cache hits.
+
+    Called as an Optuna callback after each of this process's trials, and by :meth:`refresh`
+    every second while other workers may be finishing trials.
+    """
 
     def __init__(self, bar: Any, cache_hits: Any) -> None:
         self.bar = bar
         self.cache_hits = cache_hits
-        self.pruned = 0
+        self.study: Any = None
+        self._lock = threading.Lock()
 
     def __call__(self, study: Any, trial: Any) -> None:
-        if "pruned_at" in trial.user_attrs or trial.state.name == "PRUNED":
-            self.pruned += 1
+        self.study = study
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the study (once a trial of this process has named it) and redraw the bar."""
+        study = self.study
+        if study is None:
+            return
+        finished = [t for t in study.get_trials(deepcopy=False) if t.state.name in ("COMPLETE", "PRUNED")]
+        pruned = sum(1 for t in finished if t.state.name == "PRUNED" or "pruned_at" in t.user_attrs)
         try:
             best = f"{study.best_value:.3f}"
         except ValueError:
             best = "-"
-        self.bar.set_postfix(best=best, pruned=self.pruned, cache_hits=self.cache_hits(), refresh=False)
-        self.bar.update(1)
+        with self._lock:
+            self.bar.set_postfix(best=best, pruned=pruned, cache_hits=self.cache_hits(), refresh=False)
+            if len(finished) > self.bar.n:
+                self.bar.update(len(finished) - self.bar.n)  # update, not refresh: tqdm then erases it
+            else:
+                self.bar.refresh()
 
 
 def _with_overrides(space: Any, args: argparse.Namespace) -> Any:
@@ -158,8 +205,19 @@ def parse_seeds(text: str) -> list[int]:
 
 def _check_args(args: argparse.Namespace) -> list[int] | None:
     """Check the options before anything is loaded; return the ``--seeds`` (None without)."""
-    check_at_least(args, trials=1, top=1, test_limit=1, batch_size=1, seed=0)
+    check_at_least(args, trials=1, top=1, test_limit=1, batch_size=1, seed=0, workers=1, threads=1)
     seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+    if args.workers > 1 and seeds is not None:
+        raise ConfigError(
+            f"--workers {args.workers} shares one search among processes, and --seeds runs one search per "
+            "seed; run one command per seed with --seed N --workers N, or leave out --workers."
+        )
+    if args.workers > 1 and args.storage in _IN_MEMORY:
+        raise ConfigError(
+            f"--workers {args.workers} needs a storage that every worker process opens, and "
+            f"{args.storage!r} lives in one process's memory; leave out --storage (the study goes to a "
+            "file in the output folder) or give a file or a server, e.g. journal:runs/study.log."
+        )
     if seeds is not None and args.export:
         raise ConfigError("--export needs a single --seed: --seeds runs one search per seed.")
     if seeds is not None and args.seed is not None:
@@ -176,10 +234,15 @@ def _check_args(args: argparse.Namespace) -> list[int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from promptsearch.reports import leaderboard_markdown
-    from promptsearch.search import PromptSearch, SQLiteScoreCache, load_search_space
+    from promptsearch.cli._workers import set_threads, threads_per_worker
+    from promptsearch.search import load_search_space
 
     seeds = _check_args(args)
+    threads = args.threads
+    if threads is None and args.workers > 1:
+        threads = threads_per_worker(args.workers)
+    if threads is not None:
+        set_threads(threads)  # before the model loads
     space = load_search_space(args.space)
     space = _with_overrides(space, args)
     out = Path(args.out) if args.out else Path("runs") / space.name
@@ -204,34 +267,9 @@ def run(args: argparse.Namespace) -> int:
         )
         sys.stdout.write(result.markdown() + "\n")
         return 0
-    from promptsearch.study import cache_for_storage
+    search = _search(args, space, out, threads)
+    from promptsearch.reports import leaderboard_markdown
 
-    # Workers sharing a study given by --storage share its score cache too.
-    cache = cache_for_storage(args.storage) if args.storage else SQLiteScoreCache(out / "scores.sqlite")
-    budget = space.total_trials(args.trials)
-    with (
-        progress_bar(budget, "trials", enabled=not args.quiet, unit="trial") as bar,
-        progress_bar(0, "final evaluation", enabled=not args.quiet) as final_bar,
-    ):
-        search = PromptSearch(
-            space,
-            task=_task_override(args, _space_field(space)),
-            model=args.model,
-            seed=args.seed,
-            n_trials=args.trials,
-            storage=args.storage,
-            study_name=args.study,
-            out_dir=out,
-            cache=cache,
-            callbacks=[_TrialBar(bar, lambda: cache.hits)],
-            batch_size=args.batch_size,
-            device=args.device,
-            dtype=None if args.dtype == "auto" else args.dtype,
-            final_progress=final_bar,
-            test_limit=args.test_limit,
-            top=args.top,
-        )
-        search.fit()
     sys.stdout.write(leaderboard_markdown(search.leaderboard_))
     sys.stdout.write(f"\nBest prompt and the full report: {out / 'leaderboard.md'}, {out / 'report.html'}\n")
     if args.export:
@@ -240,3 +278,131 @@ def run(args: argparse.Namespace) -> int:
         path = export_search(search, args.export, tuning=search.best_tuning_, overwrite=True)
         sys.stdout.write(f"Exported the best prompt to {path} (use: promptsearch predict {path} ...)\n")
     return 0
+
+
+def _search(args: argparse.Namespace, space: Any, out: Path, threads: int | None) -> Any:
+    """Run the search of ``space`` in this process, with ``--workers`` - 1 more processes."""
+    from promptsearch.cli._workers import KILL_GRACE_S, WorkerFailed, monitor, quiet_surplus_trials
+    from promptsearch.exceptions import SearchInterrupted
+    from promptsearch.search import PromptSearch, SQLiteScoreCache
+    from promptsearch.study import cache_for_storage
+
+    quiet_surplus_trials()
+    storage = args.storage if args.storage is not None else default_storage(out, args.workers)
+    # Workers sharing a study given by --storage share its score cache too.
+    cache_file = args.score_cache or (None if args.storage else out / "scores.sqlite")
+    cache = SQLiteScoreCache(cache_file) if cache_file else cache_for_storage(args.storage)
+    budget = space.total_trials(args.trials)
+    pool = None
+    if args.workers > 1 and storage is not None:  # (without --storage, default_storage names a file)
+        pool = _workers(args, out, storage, cache_file, threads)
+    with (
+        progress_bar(budget, "trials", enabled=not args.quiet, unit="trial") as bar,
+        progress_bar(0, "final evaluation", enabled=not args.quiet) as final_bar,
+    ):
+        trial_bar = _TrialBar(bar, lambda: cache.hits)
+        search = PromptSearch(
+            space,
+            task=_task_override(args, _space_field(space)),
+            model=args.model,
+            seed=args.seed,
+            n_trials=args.trials,
+            storage=storage,
+            study_name=args.study,
+            out_dir=out,
+            cache=cache,
+            callbacks=[trial_bar],
+            batch_size=args.batch_size,
+            device=args.device,
+            dtype=None if args.dtype == "auto" else args.dtype,
+            final_progress=final_bar,
+            test_limit=args.test_limit,
+            top=args.top,
+            artifacts=args.artifacts,
+        )
+        shared = pool is not None or args.storage is not None  # other workers may finish trials
+        try:
+            if pool is not None:
+                pool.start()
+            with monitor(trial_bar.refresh if shared and not bar.disable else None, pool):
+                search.fit()
+            if pool is not None:
+                pool.wait()  # they read the leaderboard this process or one of them made
+        except BaseException as exc:
+            if pool is None:
+                raise
+            failure = pool.failure()  # a worker's failure interrupts this process: then exc says "stopped"
+            pool.stop(grace=KILL_GRACE_S if isinstance(exc, KeyboardInterrupt) and failure is None else None)
+            if failure is not None and isinstance(exc, (SearchInterrupted, KeyboardInterrupt)):
+                raise WorkerFailed(failure) from None
+            raise
+    return search
+
+
+def default_storage(out: Path, workers: int) -> str | None:
+    """The study's storage without ``--storage``: the file of an earlier run in ``out``, else
+    ``OUT/study.db`` for one process (``None``: the search's own default) and the journal file
+    ``OUT/study.log`` for several (two processes on SQLite can start the same queued trial; a
+    journal file gives each queued trial to one of them).
+    """
+    db, journal = out / "study.db", out / "study.log"
+    if db.is_file():
+        return f"sqlite:///{db.resolve()}" if workers > 1 else None
+    if journal.is_file() or workers > 1:
+        return f"journal:{journal.resolve()}"
+    return None
+
+
+#: Options of this command that the extra workers get with values of their own.
+_OWN_OPTIONS = frozenset(
+    {"help", "workers", "threads", "out", "storage", "export", "artifacts", "score_cache"}
+)
+
+
+def worker_options(args: argparse.Namespace) -> list[str]:
+    """The options given to this command that the extra workers repeat (``--flag=value``)."""
+    options: list[str] = []
+    for action in args.search_actions:
+        if not action.option_strings or action.dest in _OWN_OPTIONS:
+            continue
+        value = getattr(args, action.dest, action.default)
+        if value is None or value == action.default:
+            continue
+        flag = max(action.option_strings, key=len)
+        if action.nargs == 0:  # a switch
+            options.append(flag)
+        elif isinstance(value, list):
+            options += [f"{flag}={v}" for v in value]
+        else:
+            options.append(f"{flag}={value}")
+    return options
+
+
+def _workers(
+    args: argparse.Namespace, out: Path, storage: str, cache_file: str | Path | None, threads: int | None
+) -> Any:
+    """The ``--workers`` - 1 extra worker processes (not started yet)."""
+    from promptsearch.cli._workers import THREAD_VARIABLES, LocalWorkers
+
+    artifacts = Path(args.artifacts) if args.artifacts else out / "artifacts"
+    common = [
+        sys.executable,
+        "-m",
+        "promptsearch",
+        "-q",
+        "search",
+        args.space,
+        *worker_options(args),
+        f"--storage={storage}",
+        f"--artifacts={artifacts.resolve()}",
+    ]
+    if cache_file is not None:
+        common.append(f"--score-cache={Path(cache_file).resolve()}")
+    if threads is not None:
+        common.append(f"--threads={threads}")
+    folders = [(out / "workers" / str(k)).resolve() for k in range(2, args.workers + 1)]
+    return LocalWorkers(
+        [[*common, f"--out={folder}"] for folder in folders],
+        [folder / "worker.log" for folder in folders],
+        env={name: str(threads) for name in THREAD_VARIABLES} if threads is not None else {},
+    )

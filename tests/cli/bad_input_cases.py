@@ -326,6 +326,26 @@ CASES: tuple[Case, ...] = (
         _SPACE,
     ),
     Case(
+        "workers-zero", "--workers 0", "search space.yaml --workers 0", "--workers must be at least 1", _SPACE
+    ),
+    Case(
+        "threads-zero", "--threads 0", "search space.yaml --threads 0", "--threads must be at least 1", _SPACE
+    ),
+    Case(
+        "workers-in-memory",
+        "several workers on a study kept in memory",
+        "search space.yaml --workers 2 --storage sqlite:///:memory:",
+        "lives in one process's memory; leave out --storage",
+        _SPACE,
+    ),
+    Case(
+        "workers-with-seeds",
+        "--workers with several seeds",
+        "search space.yaml --seeds 13,21 --workers 2",
+        "run one command per seed with --seed N --workers N",
+        _SPACE,
+    ),
+    Case(
         "predict-no-template",
         "a prompt.json without its template",
         "predict no-template --input texts.jsonl --output out.jsonl",

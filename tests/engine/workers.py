@@ -68,10 +68,27 @@ def command(space: Path, storage: str, out: Path, *extra: str) -> list[str]:
     ]
 
 
-def start(args: list[str]) -> subprocess.Popen[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+def search_command(space: Path, out: Path, *extra: str) -> list[str]:
+    """``promptsearch -q search SPACE --out OUT ...`` (the study in OUT unless ``extra`` names one)."""
+    return [sys.executable, "-m", "promptsearch", "-q", "search", str(space), "--out", str(out), *extra]
+
+
+def start(
+    args: list[str], *, pythonpath: Path | None = None, new_session: bool = False
+) -> subprocess.Popen[str]:
+    """Start a command; ``pythonpath`` goes first on the path (e.g. a ``sitecustomize.py``);
+    ``new_session``: its own process group, as a command started from a terminal has."""
+    paths = [str(pythonpath)] if pythonpath is not None else []
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.pathsep.join([*paths, str(ROOT)])}
+    env.pop("PROMPTSEARCH_WORKER", None)
     return subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        start_new_session=new_session,
     )
 
 
@@ -90,19 +107,19 @@ def create(storage: str) -> None:
     make_storage(storage, None)
 
 
-def open_study(storage: str) -> optuna.Study:
+def open_study(storage: str, name: str = "shared") -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     from promptsearch.study import make_storage
 
-    return optuna.load_study(study_name="shared", storage=make_storage(storage, None))
+    return optuna.load_study(study_name=name, storage=make_storage(storage, None))
 
 
-def wait_for(storage: str, predicate: Any, timeout: float = 120) -> optuna.Study:
+def wait_for(storage: str, predicate: Any, timeout: float = 120, name: str = "shared") -> optuna.Study:
     """Poll the study until ``predicate(study)`` holds."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         try:
-            study = open_study(storage)
+            study = open_study(storage, name)
             if predicate(study):
                 return study
         except KeyError:
