@@ -8,6 +8,9 @@ key/value cache; rows that hit an end-of-sequence token, a stop string or ``max_
 leave the batch at once (their cache rows are dropped). Greedy by default; sampling draws each
 row from its own generator seeded with ``settings.seed + request index``, so no text depends on
 its batch-mates.
+Soft prompts (``promptsearch.tuning``) use the same loop through a hook: a backend with
+``generation_rows`` and ``embed_rows`` gives token rows whose ids below 0 are soft tokens, and
+their first forward pass runs on input embeddings.
 Encoder-decoder models use ``model.generate`` (right padding needs no position ids).
 """
 
@@ -124,7 +127,10 @@ def _generate_causal(
 ) -> list[str]:
     from promptsearch.backends._hf_tensors import compute_prefix, token_batches
 
-    rows = prompt_ids(backend, requests, settings)
+    # Hook for soft prompts: a backend with ``generation_rows`` gives the token rows itself, where
+    # ids below 0 stand for soft tokens, and ``embed_rows`` embeds them (see _causal_batch).
+    own_rows = getattr(backend, "generation_rows", None)
+    rows = own_rows(requests, settings) if own_rows is not None else prompt_ids(backend, requests, settings)
     out = [""] * len(requests)
     eos = _eos_ids(backend.model)
     tok = backend.model.tokenizer
@@ -182,7 +188,9 @@ def _causal_batch(
     """Generate after each row (and after ``prefix``, shared by all rows, when given).
 
     With a prefix the rows attend to its stored key/values (broadcast where the model allows,
-    else a per-row copy of them) and positions continue after it.
+    else a per-row copy of them) and positions continue after it. A backend with
+    ``embed_rows(ids) -> embeddings`` (soft prompts, whose rows hold ids below 0 for soft
+    tokens) runs the prompt as ``inputs_embeds``; the generated tokens are ordinary ids.
     """
     import contextlib
 
@@ -216,9 +224,11 @@ def _causal_batch(
     )
     generated: list[list[int]] = [[] for _ in rows]
     active = list(range(len(rows)))
+    embed_rows = getattr(backend, "embed_rows", None)  # soft prompts: the prompt runs as embeddings
     with torch.inference_mode(), scope:
+        first = {"inputs_embeds": embed_rows(ids.to(device))} if embed_rows else {"input_ids": ids.to(device)}
         result = model(
-            input_ids=ids.to(device),
+            **first,
             attention_mask=mask.to(device),
             position_ids=positions.to(device),
             use_cache=True,

@@ -237,13 +237,9 @@ class SearchSpace(Section):
                 )
         if self.metric is not None:
             get_metric(self.metric).check_kind(kind.output, "metric")
-        from promptsearch.space._tuning import check_tuning_space
+        from promptsearch.space._tuning import check_tuning_task
 
-        if not kind.label_words and check_tuning_space(self.tuning) != ("none",):
-            raise ConfigError(
-                f"tuning: soft prompts and prompt-based tuning train on label words for now; this is a "
-                f"{name} task. Remove the tuning section."
-            )
+        check_tuning_task(self.tuning, name)
 
     def calibration_choices(self, label_words: bool = True) -> tuple[bool, ...]:
         """The calibration values to try: the space's, or both with label words and off without."""

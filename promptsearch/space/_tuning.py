@@ -23,7 +23,7 @@ from typing import Any
 
 from promptsearch.exceptions import ConfigError
 
-__all__ = ["TuningStage", "all_modes", "check_tuning_space", "tuning_stage"]
+__all__ = ["TuningStage", "all_modes", "check_tuning_space", "check_tuning_task", "tuning_stage"]
 
 _STAGE_KEYS = ("trials", "top")  # Keys of a staged schedule, next to ``modes``.
 
@@ -80,6 +80,29 @@ def check_tuning_space(tuning: Mapping[str, Any] | None) -> tuple[str, ...]:
             except ConfigError:
                 raise ConfigError(f"tuning.{mode}.{key} is not a setting of the {mode} tuner.") from None
     return modes
+
+
+def check_tuning_task(tuning: Mapping[str, Any] | None, task_type: str) -> None:
+    """Raise :class:`ConfigError` when a mode of the ``tuning`` section cannot tune this task type.
+
+    Each mode lists the prediction kinds it tunes (``TuningMode.outputs``): prompt tuning, LoRA
+    and full fine-tuning tune classification and generation prompts; BBT classification only;
+    multiple-choice prompts are not tuned yet.
+    """
+    from promptsearch.tasks import task_types
+    from promptsearch.tuning import tuning_modes
+
+    output = task_types.get(task_type).output
+    modes = [m for m in check_tuning_space(tuning) if m != "none"]
+    unfit = [m for m in modes if output not in tuning_modes.get(m).outputs]
+    if not unfit:
+        return
+    able = [m for m in tuning_modes.registered() if output in tuning_modes.get(m).outputs]
+    hint = f"use {' or '.join(able)}" if able else "no tuning mode tunes them yet: remove the tuning section"
+    raise ConfigError(
+        f"tuning: {', '.join(unfit)} cannot tune the prompts of a {task_type} task ({output!r} predictions); "
+        f"{hint}."
+    )
 
 
 def _first(spec: Any) -> Any:

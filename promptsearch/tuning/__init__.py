@@ -1,10 +1,13 @@
 """Soft prompts and prompt-based tuning: prompt tuning, black-box tuning, LoRA and full fine-tuning.
 
 Every tuner takes ``(model, prompt, train, dev, config=None, *, report=None)``; ``report(step,
-dev_accuracy)`` returning True stops a run (the hook for an Optuna pruner). Each mode is
-registered once in :data:`tuning_modes`, with its configuration class and the loader of what
-it saves. Importing this package does not import torch, PEFT or cmaes: they are imported when
-a tuner runs.
+dev_value)`` returning True stops a run (the hook for an Optuna pruner). Classification prompts
+are trained on their label words and judged by dev accuracy. Generation prompts (prompt
+tuning, LoRA and full fine-tuning; ``TuningMode.outputs``) are trained with the LM loss of the
+reference answers and judged by the task's metric on generated dev answers; those tuners also
+take ``task=``, ``metric=`` and ``generation=``. Each mode is registered once in
+:data:`tuning_modes`, with its configuration class and the loader of what it saves. Importing
+this package does not import torch, PEFT or cmaes: they are imported when a tuner runs.
 
 Example:
     >>> from promptsearch.tuning import SoftPromptConfig, train_soft_prompt

@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from promptsearch.exceptions import ConfigError
 from promptsearch.scoring._prompt_scoring import fit_instances
 from promptsearch.tasks._records import Example
 from promptsearch.templates._prompt import Prompt
@@ -107,6 +108,12 @@ def train_bbt(
     from promptsearch.tuning._scorer import SoftPromptScorer
 
     config = config or BBTConfig()
+    if prompt.verbalizer is None:
+        raise ConfigError(
+            "BBT (black-box tuning) searches a soft prompt by the cross-entropy of label words, and this "
+            f"{'generation' if prompt.template.generation else 'multiple-choice'} prompt has none; tune "
+            "classification prompts with bbt, and generation prompts with prompt_tuning or lora."
+        )
     check_placement(prompt, config.n_tokens, config.placement)
     started = time.perf_counter()
     meter = MemoryMeter(model.device)

@@ -39,7 +39,8 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 
-#: ``report(step, dev_accuracy) -> stop``: return True to stop training (e.g. an Optuna pruner).
+#: ``report(step, dev_value) -> stop``: return True to stop training (e.g. an Optuna pruner). The
+#: dev value is the accuracy (classification) or the task's metric (generation prompts).
 ReportCallback = Callable[[int, float], bool]
 
 _PEFT_INIT = {SoftInit.TEXT: "TEXT", SoftInit.VOCAB: "SAMPLE_VOCAB", SoftInit.RANDOM: "RANDOM"}
@@ -49,8 +50,9 @@ def n_labels(prompt: Prompt) -> int:
     """Number of labels of the prompt's verbalizer; tuning trains on label words."""
     if prompt.verbalizer is None:
         raise ConfigError(
-            "Tuning trains on the prompt's label words, and this prompt has none (a multiple-choice or "
-            "generation prompt); tune a classification prompt."
+            "This tuner trains on the prompt's label words, and this prompt has none (a multiple-choice or "
+            "generation prompt); tune a classification prompt, or a generation prompt with prompt_tuning, "
+            "lora or full."
         )
     return len(prompt.verbalizer.labels)
 
@@ -167,17 +169,20 @@ def evaluate(
 
 @dataclass
 class Best:
-    """The best evaluation so far: higher dev accuracy, ties broken by lower dev loss."""
+    """The best evaluation so far: the better dev value (accuracy, or a generation metric; higher
+    is better unless ``sign`` is -1), ties broken by lower dev loss."""
 
     step: int = -1
     accuracy: float = -1.0
     loss: float = float("inf")
     state: Any = None
     since: int = 0
+    sign: float = 1.0
 
     def offer(self, step: int, accuracy: float, loss: float, state: Callable[[], Any]) -> bool:
         """Record an evaluation; return whether it is the new best (``state()`` is then kept)."""
-        if accuracy > self.accuracy or (accuracy == self.accuracy and loss < self.loss):
+        better = self.step < 0 or self.sign * accuracy > self.sign * self.accuracy
+        if better or (accuracy == self.accuracy and loss < self.loss):
             self.step, self.accuracy, self.loss, self.state, self.since = step, accuracy, loss, state(), 0
             return True
         self.since += 1
@@ -224,7 +229,7 @@ def stop_requested(report: ReportCallback | None, step: int, accuracy: float) ->
         return False
     stop = bool(report(step, accuracy))
     if stop:
-        _logger.info("Stopped at step %d by the report callback (dev accuracy %.4f).", step, accuracy)
+        _logger.info("Stopped at step %d by the report callback (dev value %.4f).", step, accuracy)
     return stop
 
 
@@ -234,9 +239,10 @@ class TrainingStats:
 
     Attributes:
         history: ``(step, train_loss, dev_accuracy)`` at each evaluation; step 0 is before
-            training (its train loss may be NaN).
+            training (its train loss may be NaN). For generation prompts the dev value is
+            :attr:`metric` and the train loss the LM loss of the reference tokens.
         best_step: Step (or epoch) of the kept weights.
-        dev_accuracy: Dev accuracy of the kept weights.
+        dev_accuracy: Dev accuracy of the kept weights (generation: their dev :attr:`metric`).
         seconds: Wall time of the whole run (evaluations included).
         seconds_per_step: Mean wall time of one optimizer step (BBT: one CMA-ES generation),
             evaluations excluded.
@@ -244,6 +250,7 @@ class TrainingStats:
             process's peak resident memory).
         step_losses: Training loss of every step (BBT: the best loss of each generation).
         initial_dev_accuracy: Dev accuracy before training.
+        metric: What the dev values are: ``accuracy``, or a generation metric (``exact_match``).
     """
 
     history: list[tuple[int, float, float]]
@@ -254,3 +261,4 @@ class TrainingStats:
     peak_memory_mb: float
     step_losses: list[float] = field(default_factory=list)
     initial_dev_accuracy: float = float("nan")
+    metric: str = "accuracy"

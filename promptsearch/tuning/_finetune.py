@@ -13,24 +13,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from promptsearch.backends import GenerationSettings
 from promptsearch.exceptions import ConfigError, TemplateError
-from promptsearch.scoring._prompt_scoring import fit_instances
-from promptsearch.tasks._records import Example
+from promptsearch.tasks._records import Example, Task
 from promptsearch.templates._prompt import Prompt
-from promptsearch.tuning._common import (
-    Best,
-    MemoryMeter,
-    ReportCallback,
-    evaluate,
-    label_indices,
-    stop_requested,
-)
-from promptsearch.tuning._common import (
-    n_labels as count_labels,
-)
+from promptsearch.tuning._common import Best, MemoryMeter, ReportCallback, stop_requested
 from promptsearch.tuning._config import FinetuneConfig
 from promptsearch.tuning._finetune_result import FinetuneResult, content_digest
 from promptsearch.tuning._modes import TuningMode, register_tuning_mode
+from promptsearch.tuning._objective import objective_for
 
 if TYPE_CHECKING:
     import torch
@@ -89,8 +80,12 @@ def finetune(
     config: FinetuneConfig | None = None,
     *,
     report: ReportCallback | None = None,
+    task: Task | None = None,
+    metric: str | None = None,
+    generation: GenerationSettings | None = None,
 ) -> FinetuneResult:
-    """Fine-tune the model through the prompt: the loss is the cross-entropy of the label scores.
+    """Fine-tune the model through the prompt: the cross-entropy of the label scores, or for a
+    generation prompt the LM loss of the reference tokens.
 
     The caller's model is never modified: its weights are deep-copied first, which costs one
     more copy of the model in memory (LoRA then adds small adapters and their optimizer state;
@@ -99,10 +94,16 @@ def finetune(
     log-probabilities of each word, log-sum-exp over a label's words), with gradients through
     the model. Dropout is on during steps (``train()`` mode), off for evaluation.
 
-    The dev accuracy is measured before training and after each epoch; ``report(epoch,
-    dev_accuracy)`` returning True stops. The best epoch's weights (dev accuracy, ties: dev
-    loss) are kept. With LoRA the result's model has the adapters merged into its weights,
-    so every scorer uses it as a plain ``transformers`` model; ``save`` writes the adapters.
+    A generation prompt (causal LMs) is trained on each training example's first reference
+    followed by the task's first stop string, only the answer tokens carrying loss, and judged
+    by the task's metric on dev answers generated with the model being tuned (through
+    :func:`promptsearch.scoring.predict`; see :mod:`promptsearch.tuning._generation`).
+
+    The dev value (accuracy, or the generation metric) is measured before training and after
+    each epoch; ``report(epoch, dev_value)`` returning True stops. The best epoch's weights
+    (dev value, ties: dev loss) are kept. With LoRA the result's model has the adapters merged
+    into its weights, so every scorer uses it as a plain ``transformers`` model; ``save``
+    writes the adapters.
 
     Args:
         model: A causal (or masked) LM; unchanged by this function.
@@ -110,7 +111,9 @@ def finetune(
         train: Training examples.
         dev: Examples for selection and ``report``.
         config: Hyperparameters; defaults to ``FinetuneConfig()`` (LoRA).
-        report: ``report(epoch, dev_accuracy) -> stop``.
+        report: ``report(epoch, dev_value) -> stop``.
+        task, metric, generation: Generation prompts, as in
+            :func:`~promptsearch.tuning.train_soft_prompt`.
 
     Example:
         >>> result = finetune(lm, prompt, split.train, split.dev, FinetuneConfig(epochs=3))  # doctest: +SKIP
@@ -128,9 +131,6 @@ def finetune(
         )
     started = time.perf_counter()
     meter = MemoryMeter(model.device)
-    n_labels = count_labels(prompt)
-    train_labels = label_indices(prompt, train, "train")
-    dev_labels = label_indices(prompt, dev, "dev")
     net, peft_model, params = _prepare(model, config)
     hidden = int(net.get_input_embeddings().weight.shape[-1])
     work = dataclasses.replace(model, model=net)
@@ -138,11 +138,10 @@ def finetune(
     scorer = SoftPromptScorer(
         work, torch.zeros(0, hidden, device=device), batch_size=max(config.batch_size, 8)
     )
-    train_inst = fit_instances(scorer, prompt, train)
-    dev_inst = fit_instances(scorer, prompt, dev)
+    objective = objective_for(scorer, prompt, train, dev, task=task, metric=metric, generation=generation)
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     rng = random.Random(config.seed)
-    best = Best()
+    best = Best(sign=objective.sign)
     history: list[tuple[int, float, float]] = []
     losses: list[float] = []
     train_seconds = 0.0
@@ -152,11 +151,11 @@ def finetune(
 
     def checkpoint(epoch: int, window: list[float]) -> bool:
         net.eval()
-        accuracy, dev_loss = evaluate(scorer, dev_inst, dev_labels, n_labels)
-        history.append((epoch, sum(window) / len(window) if window else math.nan, accuracy))
-        best.offer(epoch, accuracy, dev_loss, snapshot)
-        _logger.info("epoch %d: train loss %.4f, dev accuracy %.4f", epoch, history[-1][1], accuracy)
-        return stop_requested(report, epoch, accuracy)
+        value, dev_loss = objective.evaluate()
+        history.append((epoch, sum(window) / len(window) if window else math.nan, value))
+        best.offer(epoch, value, dev_loss, snapshot)
+        _logger.info("epoch %d: train loss %.4f, dev %s %.4f", epoch, history[-1][1], objective.metric, value)
+        return stop_requested(report, epoch, value)
 
     stop = checkpoint(0, [])
     epoch = 0
@@ -164,11 +163,9 @@ def finetune(
         epoch += 1
         window: list[float] = []
         net.train()
-        for idx in _epoch_batches(len(train_inst), config.batch_size, rng):
+        for idx in _epoch_batches(objective.n_train, config.batch_size, rng):
             t0 = time.perf_counter()
-            scores = scorer.label_log_probs([train_inst[i] for i in idx], n_labels)
-            target = torch.tensor([train_labels[i] for i in idx], device=scores.device)
-            loss = torch.nn.functional.cross_entropy(scores, target)
+            loss = objective.loss(idx)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
@@ -206,6 +203,7 @@ def finetune(
         peak_memory_mb=meter.peak_mb(),
         step_losses=losses,
         initial_dev_accuracy=history[0][2],
+        metric=objective.metric,
         base_name=model.name,
         adapter=adapter,
         adapter_config=adapter_config,
@@ -220,6 +218,7 @@ def _finetune_mode(
     dev: Sequence[Example],
     config: FinetuneConfig | None,
     report: ReportCallback | None,
+    **generation: Any,
 ) -> FinetuneResult:
     if config is None:
         config = FinetuneConfig(mode=mode)
@@ -227,7 +226,7 @@ def _finetune_mode(
         raise ConfigError(
             f"The {mode!r} tuner got FinetuneConfig(mode={config.mode!r}); use the {config.mode!r} tuner."
         )
-    return finetune(model, prompt, train, dev, config, report=report)
+    return finetune(model, prompt, train, dev, config, report=report, **generation)
 
 
 def finetune_lora(
@@ -238,9 +237,14 @@ def finetune_lora(
     config: FinetuneConfig | None = None,
     *,
     report: ReportCallback | None = None,
+    task: Task | None = None,
+    metric: str | None = None,
+    generation: GenerationSettings | None = None,
 ) -> FinetuneResult:
     """:func:`finetune` with LoRA adapters."""
-    return _finetune_mode("lora", model, prompt, train, dev, config, report)
+    return _finetune_mode(
+        "lora", model, prompt, train, dev, config, report, task=task, metric=metric, generation=generation
+    )
 
 
 def finetune_full(
@@ -251,9 +255,14 @@ def finetune_full(
     config: FinetuneConfig | None = None,
     *,
     report: ReportCallback | None = None,
+    task: Task | None = None,
+    metric: str | None = None,
+    generation: GenerationSettings | None = None,
 ) -> FinetuneResult:
     """:func:`finetune` of all weights."""
-    return _finetune_mode("full", model, prompt, train, dev, config, report)
+    return _finetune_mode(
+        "full", model, prompt, train, dev, config, report, task=task, metric=metric, generation=generation
+    )
 
 
 def load_finetuned_backend(model: LoadedModel, folder: Path, batch_size: int | None) -> Any:
@@ -264,11 +273,26 @@ def load_finetuned_backend(model: LoadedModel, folder: Path, batch_size: int | N
     return hf_backend(load_finetuned(model, folder), batch_size=batch_size)
 
 
+_BOTH = frozenset({"label", "text"})  # classification and generation prompts
 register_tuning_mode(
     TuningMode(
-        "lora", FinetuneConfig, finetune_lora, load_finetuned_backend, "lora", defaults={"mode": "lora"}
+        "lora",
+        FinetuneConfig,
+        finetune_lora,
+        load_finetuned_backend,
+        "lora",
+        defaults={"mode": "lora"},
+        outputs=_BOTH,
     )
 )
 register_tuning_mode(
-    TuningMode("full", FinetuneConfig, finetune_full, load_finetuned_backend, "ft", defaults={"mode": "full"})
+    TuningMode(
+        "full",
+        FinetuneConfig,
+        finetune_full,
+        load_finetuned_backend,
+        "ft",
+        defaults={"mode": "full"},
+        outputs=_BOTH,
+    )
 )

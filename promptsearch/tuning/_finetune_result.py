@@ -55,6 +55,11 @@ class FinetuneResult(TrainingStats):
     adapter: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     adapter_config: Any = field(default=None, repr=False)
 
+    @property
+    def mode(self) -> str:
+        """``lora`` or ``full``, so the result exports as a tuning artifact."""
+        return self.config.mode
+
     def backend(self, model: LoadedModel | None = None, *, batch_size: int | None = None) -> Any:
         """The ``hf`` backend of the tuned model (``model``, the base, is not needed)."""
         from promptsearch.backends import hf_backend
@@ -88,6 +93,7 @@ class FinetuneResult(TrainingStats):
             "best_step": self.best_step,
             "dev_accuracy": self.dev_accuracy,
             "initial_dev_accuracy": self.initial_dev_accuracy,
+            "metric": self.metric,
             "history": [list(h) for h in self.history],
         }
         (path / FINETUNE_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

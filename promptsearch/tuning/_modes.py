@@ -44,6 +44,9 @@ class TuningMode:
         param_prefix: Prefix of its trial parameters (``pt`` gives ``pt_lr``).
         soft: It trains soft-token embeddings (prompts with ``{soft:N}`` need it to export).
         defaults: Configuration values that differ from the class defaults for this mode.
+        outputs: Prediction kinds of the prompts it can tune: ``label`` (classification) and,
+            for trainers that take ``task=``, ``metric=`` and ``generation=`` keywords,
+            ``text`` (generation). A search space checks its task against them.
     """
 
     name: str
@@ -53,6 +56,7 @@ class TuningMode:
     param_prefix: str
     soft: bool = False
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    outputs: frozenset[str] = frozenset({"label"})
 
     def config(self, **overrides: Any) -> Any:
         """The mode's configuration with ``overrides``; unknown keys raise :class:`ConfigError`."""

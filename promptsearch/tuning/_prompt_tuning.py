@@ -9,25 +9,21 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from promptsearch.scoring._prompt_scoring import fit_instances
-from promptsearch.tasks._records import Example
+from promptsearch.backends import GenerationSettings
+from promptsearch.tasks._records import Example, Task
 from promptsearch.templates._prompt import Prompt
 from promptsearch.tuning._common import (
     Best,
     MemoryMeter,
     ReportCallback,
     check_placement,
-    evaluate,
     frozen,
     initial_embeddings,
-    label_indices,
     stop_requested,
-)
-from promptsearch.tuning._common import (
-    n_labels as count_labels,
 )
 from promptsearch.tuning._config import SoftPromptConfig
 from promptsearch.tuning._modes import TuningMode, register_tuning_mode
+from promptsearch.tuning._objective import objective_for
 from promptsearch.tuning._soft_result import SoftPromptResult
 
 if TYPE_CHECKING:
@@ -60,8 +56,11 @@ def train_soft_prompt(
     config: SoftPromptConfig | None = None,
     *,
     report: ReportCallback | None = None,
+    task: Task | None = None,
+    metric: str | None = None,
+    generation: GenerationSettings | None = None,
 ) -> SoftPromptResult:
-    """Prompt tuning (Lester et al., 2021) with the prompt's verbalizer as the objective.
+    """Prompt tuning (Lester et al., 2021) of classification and generation prompts.
 
     PEFT creates and initializes the soft prompt (``PromptTuningConfig`` + ``get_peft_model``);
     the forward pass is promptsearch's own (:class:`SoftPromptScorer`), which pads as
@@ -71,10 +70,15 @@ def train_soft_prompt(
     model's weights never change (they are frozen during the run, then their flags restored).
     Dropout stays off (the model is in eval mode). Calibration is not applied in training.
 
-    Every ``eval_every`` steps (and before the first) the dev accuracy is measured and
-    ``report(step, dev_accuracy)`` is called; True stops the run (an Optuna pruner's hook).
-    The best embeddings (dev accuracy, ties broken by dev loss) are kept, and the run stops
-    after ``patience`` evaluations without improvement.
+    A generation prompt (causal LMs) is trained with the LM loss of each training example's
+    first reference followed by the task's first stop string (only the answer tokens carry
+    loss), and judged by the task's metric on dev answers generated with the soft prompt
+    through :func:`promptsearch.scoring.predict` (see :mod:`promptsearch.tuning._generation`).
+
+    Every ``eval_every`` steps (and before the first) the dev value (accuracy, or the
+    generation metric) is measured and ``report(step, dev_value)`` is called; True stops the
+    run (an Optuna pruner's hook). The best embeddings (dev value, ties broken by dev loss) are
+    kept, and the run stops after ``patience`` evaluations without improvement.
 
     Args:
         model: A causal (or masked) LM.
@@ -83,7 +87,13 @@ def train_soft_prompt(
         train: Training examples.
         dev: Examples for evaluation, early stopping and ``report``.
         config: Hyperparameters; defaults to ``SoftPromptConfig()``.
-        report: ``report(step, dev_accuracy) -> stop``.
+        report: ``report(step, dev_value) -> stop``.
+        task: Generation prompts: the task (its metric, stop strings and ``max_new_tokens``);
+            default: a generation task made from the examples (exact match).
+        metric: Generation prompts: the dev metric instead of the task's.
+        generation: Generation prompts: how dev answers are generated (default
+            ``generation_settings(task, prompt.separator)``); its first stop string ends
+            the training answers.
 
     Returns:
         The best soft prompt and the run's history and costs.
@@ -100,28 +110,24 @@ def train_soft_prompt(
     check_placement(prompt, config.n_tokens, config.placement)
     started = time.perf_counter()
     meter = MemoryMeter(model.device)
-    n_labels = count_labels(prompt)
-    train_labels = label_indices(prompt, train, "train")
-    dev_labels = label_indices(prompt, dev, "dev")
     init, _ = initial_embeddings(model, config.n_tokens, config.init, config.init_text, config.seed)
     soft = torch.nn.Parameter(init)
     scorer = SoftPromptScorer(model, soft, placement=config.placement, batch_size=max(config.batch_size, 8))
-    train_inst = fit_instances(scorer, prompt, train)
-    dev_inst = fit_instances(scorer, prompt, dev)
+    objective = objective_for(scorer, prompt, train, dev, task=task, metric=metric, generation=generation)
     optimizer = torch.optim.AdamW([soft], lr=config.lr, weight_decay=config.weight_decay)
-    batches = minibatches(len(train_inst), config.batch_size, config.seed)
-    best = Best()
+    batches = minibatches(objective.n_train, config.batch_size, config.seed)
+    best = Best(sign=objective.sign)
     history: list[tuple[int, float, float]] = []
     losses: list[float] = []
     train_seconds = 0.0
     steps_done = 0
 
     def checkpoint(step: int, window: list[float]) -> bool:
-        accuracy, dev_loss = evaluate(scorer, dev_inst, dev_labels, n_labels)
-        history.append((step, float(sum(window) / len(window)) if window else math.nan, accuracy))
-        best.offer(step, accuracy, dev_loss, lambda: soft.detach().clone())
-        _logger.info("step %d: train loss %.4f, dev accuracy %.4f", step, history[-1][1], accuracy)
-        if stop_requested(report, step, accuracy):
+        value, dev_loss = objective.evaluate()
+        history.append((step, float(sum(window) / len(window)) if window else math.nan, value))
+        best.offer(step, value, dev_loss, lambda: soft.detach().clone())
+        _logger.info("step %d: train loss %.4f, dev %s %.4f", step, history[-1][1], objective.metric, value)
+        if stop_requested(report, step, value):
             return True
         return config.patience > 0 and best.since >= config.patience
 
@@ -130,10 +136,7 @@ def train_soft_prompt(
         window: list[float] = []
         while not stop and steps_done < config.steps:
             t0 = time.perf_counter()
-            idx = next(batches)
-            scores = scorer.label_log_probs([train_inst[i] for i in idx], n_labels)
-            target = torch.tensor([train_labels[i] for i in idx], device=scores.device)
-            loss = torch.nn.functional.cross_entropy(scores, target)
+            loss = objective.loss(next(batches))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
@@ -157,6 +160,7 @@ def train_soft_prompt(
         method="prompt_tuning",
         model_name=model.name,
         initial_dev_accuracy=history[0][2],
+        metric=objective.metric,
     )
 
 
@@ -168,5 +172,6 @@ register_tuning_mode(
         "promptsearch.tuning._soft_result:load_soft_prompt_backend",
         "pt",
         soft=True,
+        outputs=frozenset({"label", "text"}),
     )
 )

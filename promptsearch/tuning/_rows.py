@@ -23,7 +23,7 @@ from promptsearch.templates._template import SOFT_MARKER
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Row", "encode_causal", "encode_masked", "forward_rows"]
+__all__ = ["Row", "context_ids", "embed_ids", "encode_causal", "encode_masked", "forward_rows", "soft_ids"]
 
 _RUNS = re.compile(f"({SOFT_MARKER}+)")
 
@@ -42,7 +42,8 @@ class Row:
     targets: tuple[tuple[int, int, tuple[int, ...], tuple[int, ...]], ...]
 
 
-def _soft_ids(start: int, count: int) -> list[int]:
+def soft_ids(start: int, count: int) -> list[int]:
+    """Placeholders ``-1 - k`` of soft tokens ``start .. start + count - 1``."""
     return [-1 - k for k in range(start, start + count)]
 
 
@@ -60,7 +61,7 @@ def _pieces(tokenizer: Any, text: str, n_soft: int, placement: str, where: str) 
     used = 0
     for part in parts[:-1]:
         if part.startswith(SOFT_MARKER):
-            ids += _soft_ids(used, len(part))
+            ids += soft_ids(used, len(part))
             used += len(part)
         elif part:
             ids += list(tokenizer(part, add_special_tokens=False)["input_ids"])
@@ -92,7 +93,7 @@ def encode_causal(
         head, rest, used = _pieces(tokenizer, inst.full_context, n_soft, placement, "context")
         _check_count(used, n_soft, placement)
         enc = encode_continuations(tokenizer, [rest], [inst.continuations], [])[0]
-        ids = _soft_ids(0, n_soft) if placement == "prefix" else []
+        ids = soft_ids(0, n_soft) if placement == "prefix" else []
         ids += list(start) + head + enc.context
         if not ids:
             if fallback is None:
@@ -142,7 +143,7 @@ def encode_masked(
         suffix = suffix_head + (
             list(tokenizer(suffix_rest, add_special_tokens=False)["input_ids"]) if suffix_rest else []
         )
-        prefix = _soft_ids(0, n_soft) if placement == "prefix" else []
+        prefix = soft_ids(0, n_soft) if placement == "prefix" else []
         by_len: dict[int, list[tuple[int, list[int]]]] = {}
         for j, choice in enumerate(inst.continuations):
             word = list(
@@ -177,8 +178,7 @@ def forward_rows(
     """
     import torch
 
-    embed = model.get_input_embeddings()
-    device = embed.weight.device
+    device = model.get_input_embeddings().weight.device
     soft = soft.to(device)
     width = max(len(r.ids) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
@@ -190,14 +190,7 @@ def forward_rows(
         mask[k, off : off + len(r.ids)] = 1
         offsets.append(off)
     ids, mask = ids.to(device), mask.to(device)
-    inputs = embed(ids.clamp(min=0))
-    is_soft = ids < 0
-    if bool(is_soft.any()):
-        index = (-ids - 1).clamp(min=0)
-        picked = (
-            soft[index] if soft.dim() == 2 else soft[torch.arange(len(rows), device=device)[:, None], index]
-        )
-        inputs = torch.where(is_soft[..., None], picked.to(inputs.dtype), inputs)
+    inputs = embed_ids(model, ids, soft)
     kwargs: dict[str, Any] = {"inputs_embeds": inputs, "attention_mask": mask}
     keep = width
     if causal:
@@ -225,3 +218,48 @@ def forward_rows(
         0, torch.tensor(group, device=dev), values
     )
     return torch.tensor(inst), torch.tensor(choice), sums
+
+
+def embed_ids(model: Any, ids: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
+    """Input embeddings of token rows ``ids`` ``[batch, width]`` whose ids ``-1 - k`` are soft token ``k``.
+
+    ``soft`` is ``[n, hidden]`` (shared by every row) or ``[batch, n, hidden]`` (one soft prompt
+    per row); it is cast to the embeddings' dtype, and gradients flow into it.
+    """
+    import torch
+
+    inputs: torch.Tensor = model.get_input_embeddings()(ids.clamp(min=0))
+    is_soft = ids < 0
+    if not bool(is_soft.any()):
+        return inputs
+    if soft.shape[-2] == 0:
+        raise ModelError("The rows hold soft-token placeholders but the soft prompt has no embeddings.")
+    index = (-ids - 1).clamp(min=0, max=soft.shape[-2] - 1)
+    soft = soft.to(inputs.device)
+    picked = (
+        soft[index] if soft.dim() == 2 else soft[torch.arange(len(ids), device=ids.device)[:, None], index]
+    )
+    return torch.where(is_soft[..., None], picked.to(inputs.dtype), inputs)
+
+
+def context_ids(tokenizer: Any, text: str, n_soft: int, placement: str) -> list[int]:
+    """Token ids of a generation prompt, as the ``hf`` backend encodes it, with soft placeholders.
+
+    The tokenizer's start tokens (BOS) come first unless ``text`` already begins with them (as
+    :func:`promptsearch.backends._hf_generate.prompt_ids` does); with placement ``"prefix"`` the
+    ``n_soft`` soft tokens go before everything, with ``"slot"`` each ``{soft:N}`` run of the
+    text takes the next ones. With ``n_soft=0`` these are exactly the ids the ``hf`` backend
+    generates after, so what is trained is what is generated from.
+    """
+    head, rest, used = _pieces(tokenizer, text, n_soft, placement, "prompt")
+    _check_count(used, n_soft, placement)
+    bos_text = tokenizer.bos_token or ""
+    own_start = bool(bos_text) and text.startswith(bos_text)
+    ids = [] if own_start else list(start_tokens(tokenizer))
+    ids += head + (list(tokenizer(rest, add_special_tokens=False)["input_ids"]) if rest else [])
+    if not ids:
+        fallback = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        if fallback is None:
+            raise ModelError("A prompt rendered to an empty text and the tokenizer has no BOS/EOS token.")
+        ids = [int(fallback)]
+    return (soft_ids(0, n_soft) if placement == "prefix" else []) + ids

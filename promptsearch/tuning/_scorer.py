@@ -20,7 +20,7 @@ from promptsearch.backends import (
 from promptsearch.backends._hf import HFBackend
 from promptsearch.exceptions import ConfigError, ModelError
 from promptsearch.templates._prompt import PromptInstance
-from promptsearch.tuning._rows import Row, encode_causal, encode_masked, forward_rows
+from promptsearch.tuning._rows import Row, context_ids, embed_ids, encode_causal, encode_masked, forward_rows
 
 if TYPE_CHECKING:
     import torch
@@ -43,6 +43,9 @@ class SoftPromptScorer(HFBackend):
     of several tokens is scored by running context + choice as one row (no KV cache).
     With zero soft tokens this scores exactly like the ``hf`` backend.
 
+    Causal LMs also generate (:meth:`generate`): the ``hf`` backend's batched generation runs
+    with the soft tokens in the prompt, fed as input embeddings.
+
     Args:
         model: The base model (its weights are never changed by this class).
         embeddings: ``[n, hidden]`` soft embeddings (a tensor or ``torch.nn.Parameter``; kept
@@ -55,7 +58,7 @@ class SoftPromptScorer(HFBackend):
         >>> scorer.loglikelihood(prompt.instances(examples))  # doctest: +SKIP
     """
 
-    capabilities: ClassVar[Capabilities] = Capabilities(generate=False, next_token_logprobs=False)
+    capabilities: ClassVar[Capabilities] = Capabilities(generate=True, next_token_logprobs=False)
 
     def __init__(
         self,
@@ -80,6 +83,7 @@ class SoftPromptScorer(HFBackend):
                 f"embeddings have {hidden} dimensions; train or load them for this model."
             )
         self._base = model
+        self._named: tuple[tuple[object, ...], LoadedModel] | None = None
         super().__init__(model, batch_size=batch_size)
         self.embeddings = embeddings
         self.placement = placement
@@ -87,14 +91,26 @@ class SoftPromptScorer(HFBackend):
 
     # ``model`` carries a content hash of the embeddings in its name, so that score caches keyed
     # by ``scorer.model.model_id`` never mix soft prompts (read at access time: it follows training).
+    # It is kept until the embeddings change (a new tensor, or an in-place update: its version),
+    # as generation reads ``model`` at every step.
     @property
     def model(self) -> LoadedModel:
-        digest = hashlib.sha256(self.embeddings.detach().float().cpu().numpy().tobytes()).hexdigest()[:12]
-        return dataclasses.replace(self._base, name=f"{self._base.name}+soft-{self.placement}-{digest}")
+        e = self.embeddings
+        key = (id(e), e.data_ptr(), e._version, id(self._base), self.placement)
+        if self._named is None or self._named[0] != key:
+            digest = hashlib.sha256(e.detach().float().cpu().numpy().tobytes()).hexdigest()[:12]
+            name = f"{self._base.name}+soft-{self.placement}-{digest}"
+            self._named = (key, dataclasses.replace(self._base, name=name))
+        return self._named[1]
 
     @model.setter
     def model(self, value: LoadedModel) -> None:
         self._base = value
+
+    @property
+    def base_model(self) -> LoadedModel:
+        """The model under the soft prompt, with its own name."""
+        return self._base
 
     @property
     def n_tokens(self) -> int:
@@ -115,7 +131,44 @@ class SoftPromptScorer(HFBackend):
         settings: GenerationSettings,
         progress: ProgressCallback | None = None,
     ) -> list[str]:
-        raise ModelError("Generation with soft prompts is not supported yet; use a text prompt to generate.")
+        """Generate after each prompt with the soft tokens in it (causal LMs).
+
+        The ``hf`` backend's batched generation runs with this backend's rows (soft tokens
+        as placeholders, see :meth:`generation_rows`) and embeddings (:meth:`embed_rows`):
+        left padding, position ids from the mask, so texts do not depend on the batch size.
+        """
+        if not self.causal:
+            raise ModelError(
+                f"{self._base.name!r} is a masked LM, which cannot generate; generation with soft prompts "
+                "needs a causal LM."
+            )
+        from promptsearch.backends._hf_generate import generate
+
+        return generate(self, requests, settings, progress)
+
+    def generation_rows(
+        self, requests: Sequence[GenerationRequest], settings: GenerationSettings
+    ) -> list[list[int]]:
+        """Token ids of each prompt to generate after (soft token ``k`` as ``-1 - k``).
+
+        Encoded as in training (:func:`~promptsearch.tuning._rows.context_ids`); a prompt too long
+        for ``max_new_tokens`` more tokens loses its first text tokens (prefix soft tokens stay).
+        """
+        tok = self._base.tokenizer
+        budget = int(self._base.max_length) - settings.max_new_tokens
+        rows = []
+        for r in requests:
+            row = context_ids(tok, r.full_context, self.n_tokens, self.placement)
+            if len(row) > budget:
+                self.warn_truncation_once(f"a generation prompt of {len(row)} tokens ({r.context[:40]!r}...)")
+                keep = self.n_tokens if self.placement == "prefix" else 0
+                row = row[:keep] + row[len(row) - max(1, budget - keep) :]
+            rows.append(row)
+        return rows
+
+    def embed_rows(self, ids: torch.Tensor) -> torch.Tensor:
+        """Input embeddings of padded rows from :meth:`generation_rows` (the generation hook)."""
+        return embed_ids(self._base.model, ids, self.embeddings.detach())
 
     def encode(self, instances: Sequence[LoglikelihoodRequest | PromptInstance]) -> list[Row]:
         """Token rows of ``instances`` (placeholders for soft tokens), for :meth:`forward`."""

@@ -42,6 +42,11 @@ class SoftPromptResult(TrainingStats):
     model_name: str = ""
 
     @property
+    def mode(self) -> str:
+        """The tuning mode (``method``), so the result exports as a tuning artifact."""
+        return self.method
+
+    @property
     def placement(self) -> str:
         """``"prefix"`` or ``"slot"``."""
         return self.config.placement
@@ -113,6 +118,7 @@ class SoftPromptResult(TrainingStats):
             "best_step": self.best_step,
             "dev_accuracy": self.dev_accuracy,
             "initial_dev_accuracy": self.initial_dev_accuracy,
+            "metric": self.metric,
             "history": [list(h) for h in self.history],
         }
         (path / SOFT_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

@@ -21,7 +21,12 @@ __all__ = ["Tuner", "default_config", "tuners"]
 
 
 class Tuner(Protocol):
-    """What every trainer of a tuning mode is."""
+    """What every trainer of a tuning mode is.
+
+    Trainers of modes that tune generation prompts (``"text"`` in ``TuningMode.outputs``) also
+    take the keywords ``task``, ``metric`` and ``generation`` (see
+    :func:`~promptsearch.tuning.train_soft_prompt`).
+    """
 
     def __call__(
         self,
