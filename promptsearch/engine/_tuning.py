@@ -92,8 +92,12 @@ def tuned_trial(ctx: SearchContext, trial: optuna.Trial, tuning: TuningChoice, p
         return False
 
     split = ctx.split
+    extra: dict[str, Any] = {}
+    if prompt.template.generation:  # early-stopped on the study's metric, generated as the study does
+        o = ctx.objective
+        extra = {"task": o.task, "metric": o.metric.name, "generation": o.generation}
     result = tuning_modes.get(tuning.mode).train(
-        loaded, prompt, split.train, split.dev, tuning.config, report=report
+        loaded, prompt, split.train, split.dev, tuning.config, report=report, **extra
     )
     with tempfile.TemporaryDirectory(prefix=f"trial-{trial.number}-") as tmp:
         result.save(Path(tmp))

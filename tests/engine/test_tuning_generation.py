@@ -83,3 +83,22 @@ def test_generation_space_rejects_modes_that_cannot_tune_it() -> None:
     with pytest.raises(ConfigError, match=r"multiple_choice task.*no tuning mode tunes them yet"):
         check_tuning_task({"modes": ["none", "prompt_tuning"]}, "multiple_choice")
     check_tuning_task({"modes": ["none"]}, "multiple_choice")
+
+
+def test_tuned_generation_trials_stop_early_on_the_study_metric(
+    tiny_causal: LoadedModel, tmp_path: Path
+) -> None:
+    import json
+
+    from promptsearch.tuning._soft_result import SOFT_META
+
+    space = replace(
+        _space({"modes": ["prompt_tuning"], "prompt_tuning": {"n_tokens": 2, "lr": 0.1, "steps": 1}}),
+        metric="token_f1",
+    )
+    search = PromptSearch(
+        space, task=toy_generation_task(), model=tiny_causal, n_trials=1, out_dir=tmp_path
+    ).fit()
+    assert search.best_tuning_ is not None
+    meta = json.loads((search.best_tuning_.path / SOFT_META).read_text())
+    assert meta["metric"] == "token_f1"  # the space's metric, not the trainer's default
