@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import threading
 from pathlib import Path
@@ -289,6 +290,13 @@ def _search(args: argparse.Namespace, space: Any, out: Path, threads: int | None
 
     quiet_surplus_trials()
     storage = args.storage if args.storage is not None else default_storage(out, args.workers)
+    if args.workers > 1 and storage is not None and storage.startswith("sqlite"):
+        logging.getLogger(__name__).warning(
+            "%d workers on a SQLite study: two of them can start the same queued trial, and one then "
+            "fails. New studies on a journal file (journal:PATH, the default of --workers) or a database "
+            "server avoid it.",
+            args.workers,
+        )
     # Workers sharing a study given by --storage share its score cache too.
     cache_file = args.score_cache or (None if args.storage else out / "scores.sqlite")
     cache = SQLiteScoreCache(cache_file) if cache_file else cache_for_storage(args.storage)
