@@ -112,9 +112,19 @@ def test_sigterm_stops_after_the_current_trial_and_says_how_to_resume(tmp_path: 
 
 
 def _reset_postgres(url: str) -> None:
+    """Delete the test's study and empty the score cache's tables (a database kept between runs)."""
     import optuna
+    import sqlalchemy as sa
 
     from promptsearch.study import make_storage
 
     with contextlib.suppress(KeyError):
         optuna.delete_study(study_name="shared", storage=make_storage(url, None))
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in ("promptsearch_scores", "promptsearch_texts"):
+                if sa.inspect(conn).has_table(table):
+                    conn.execute(sa.text(f"DELETE FROM {table}"))
+    finally:
+        engine.dispose()
