@@ -61,8 +61,16 @@ def main() -> None:
     for t in sorted(a.study_.trials, key=lambda t: t.number):
         if t.state.is_finished() and t.params:
             b_study.enqueue_trial(t.params, skip_if_exists=False)
-    b = PromptSearch(b_space, model=model, seed=args.seed, n_trials=args.trials, storage=storage,
-                     study_name=name, out_dir=out / "full", cache=None).fit()
+    b = PromptSearch(
+        b_space,
+        model=model,
+        seed=args.seed,
+        n_trials=args.trials,
+        storage=storage,
+        study_name=name,
+        out_dir=out / "full",
+        cache=None,
+    ).fit()
 
     pa, pb = trial_passes(a.study_), trial_passes(b.study_)
     same = a.leaderboard_.best.prompt_id == b.leaderboard_.best.prompt_id
@@ -71,16 +79,25 @@ def main() -> None:
         "pruner_options": dict(space.pruner.options),
         "trials": args.trials,
         "dev_examples": len(a.split_.dev),
-        "pruned_cached": {"winner": a.leaderboard_.best.prompt_id, "dev": a.leaderboard_.best.dev_score,
-                          "forward_passes": pa, "pruned_trials": a.leaderboard_.n_pruned},
-        "full_no_cache": {"winner": b.leaderboard_.best.prompt_id, "dev": b.leaderboard_.best.dev_score,
-                          "forward_passes": pb},
+        "pruned_cached": {
+            "winner": a.leaderboard_.best.prompt_id,
+            "dev": a.leaderboard_.best.dev_score,
+            "forward_passes": pa,
+            "pruned_trials": a.leaderboard_.n_pruned,
+        },
+        "full_no_cache": {
+            "winner": b.leaderboard_.best.prompt_id,
+            "dev": b.leaderboard_.best.dev_score,
+            "forward_passes": pb,
+        },
         "same_winner": same,
         "ratio": pa / pb if pb else None,
     }
     print(json.dumps(result, indent=2))
-    print(f"\npruning + cache: {pa} forward passes; every trial on full dev: {pb}; "
-          f"ratio {pa / pb:.3f}; same winner: {same}")
+    print(
+        f"\npruning + cache: {pa} forward passes; every trial on full dev: {pb}; "
+        f"ratio {pa / pb:.3f}; same winner: {same}"
+    )
 
 
 if __name__ == "__main__":

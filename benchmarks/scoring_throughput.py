@@ -16,9 +16,9 @@ import time
 import numpy as np
 import torch
 
+from promptsearch.backends._tokens import encode_continuations, start_tokens
 from promptsearch.models import DEFAULT_MODEL, load_model
 from promptsearch.scoring import make_scorer
-from promptsearch.backends._tokens import encode_continuations, start_tokens
 from promptsearch.tasks import few_shot_split, load_task
 from promptsearch.templates import Prompt
 

@@ -19,12 +19,13 @@ import statistics
 import time
 from pathlib import Path
 
+from promptsearch.search._objective import DevScorer
+from promptsearch.search._protocol import _manual_prompts
+
 from promptsearch.evaluation import evaluate_prompt
 from promptsearch.models import load_model
 from promptsearch.scoring import make_scorer
 from promptsearch.search import SQLiteScoreCache, load_search_space
-from promptsearch.search._objective import DevScorer
-from promptsearch.search._protocol import _manual_prompts
 from promptsearch.tasks import few_shot_split, load_task
 from promptsearch.tuning import (
     BBTConfig,

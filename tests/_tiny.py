@@ -106,8 +106,11 @@ def _causal_backend(bos: bool) -> Tokenizer:
     tok.decoder = decoders.ByteLevel()
     specials = ["<s>", "</s>"] if bos else ["<|endoftext|>"]
     trainer = trainers.BpeTrainer(
-        vocab_size=4000, min_frequency=1, special_tokens=specials,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+        vocab_size=4000,
+        min_frequency=1,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
     )
     tok.train_from_iterator(_corpus(), trainer)
     if bos:
@@ -126,7 +129,9 @@ def causal_tokenizer(*, bos: bool = True) -> Any:
     if bos:
         return _Fast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>")
     return _Fast(
-        tokenizer_object=backend, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+        tokenizer_object=backend,
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
         unk_token="<|endoftext|>",
     )
 
@@ -139,8 +144,11 @@ def _masked_backend() -> Tokenizer:
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
     trainer = trainers.WordPieceTrainer(
-        vocab_size=4000, min_frequency=1, special_tokens=specials,
-        initial_alphabet=_ALPHABET, show_progress=False,
+        vocab_size=4000,
+        min_frequency=1,
+        special_tokens=specials,
+        initial_alphabet=_ALPHABET,
+        show_progress=False,
     )
     # The two alphabet runs put every letter and digit in a word-continuing position, so that
     # "##x" pieces exist and unknown words split into pieces instead of becoming [UNK].
@@ -148,7 +156,8 @@ def _masked_backend() -> Tokenizer:
     tok.train_from_iterator(_corpus() + extra, trainer)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
     return tok
@@ -158,8 +167,12 @@ def masked_tokenizer() -> Any:
     """Lowercasing WordPiece tokenizer with ``[PAD] [UNK] [CLS] [SEP] [MASK]`` (ids 0-4)."""
     backend = Tokenizer.from_str(_masked_backend().to_str())
     return _Fast(
-        tokenizer_object=backend, unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]",
-        pad_token="[PAD]", mask_token="[MASK]",
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        mask_token="[MASK]",
     )
 
 
@@ -170,8 +183,11 @@ def _seq2seq_backend() -> Tokenizer:
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     trainer = trainers.BpeTrainer(
-        vocab_size=4000, min_frequency=1, special_tokens=["<pad>", "</s>", "<unk>", *extra_ids],
-        initial_alphabet=[*_ALPHABET, "▁"], show_progress=False,
+        vocab_size=4000,
+        min_frequency=1,
+        special_tokens=["<pad>", "</s>", "<unk>", *extra_ids],
+        initial_alphabet=[*_ALPHABET, "▁"],
+        show_progress=False,
     )
     tok.train_from_iterator(_corpus(), trainer)
     tok.post_processor = processors.TemplateProcessing(
@@ -184,8 +200,12 @@ def seq2seq_tokenizer() -> Any:
     """T5-like tokenizer: ``▁``-prefixed BPE, ``<pad>``=0, ``</s>``=1, ``<unk>``=2, sentinels."""
     backend = Tokenizer.from_str(_seq2seq_backend().to_str())
     return _Fast(
-        tokenizer_object=backend, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
-        additional_special_tokens=[f"<extra_id_{i}>" for i in range(10)], model_max_length=512,
+        tokenizer_object=backend,
+        pad_token="<pad>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        additional_special_tokens=[f"<extra_id_{i}>" for i in range(10)],
+        model_max_length=512,
     )
 
 
@@ -200,7 +220,12 @@ def _build(model_cls: Any, config: Any, seed: int) -> Any:
 def _wrap(model: Any, tokenizer: Any, kind: ModelKind, name: str) -> LoadedModel:
     ensure_pad_token(tokenizer, model)
     return LoadedModel(
-        model=model, tokenizer=tokenizer, kind=kind, name=name, device="cpu", dtype="float32",
+        model=model,
+        tokenizer=tokenizer,
+        kind=kind,
+        name=name,
+        device="cpu",
+        dtype="float32",
         max_length=context_length(model.config, tokenizer),
     )
 
@@ -209,9 +234,16 @@ def tiny_causal(seed: int = 0) -> LoadedModel:
     """Tiny Llama (rotary positions, grouped-query attention) with a BOS-adding BPE tokenizer."""
     tok = causal_tokenizer(bos=True)
     config = LlamaConfig(
-        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=_MAX_POSITIONS,
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, tie_word_embeddings=False,
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=_MAX_POSITIONS,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        tie_word_embeddings=False,
         initializer_range=_INIT,
     )
     return _wrap(_build(LlamaForCausalLM, config, seed), tok, ModelKind.CAUSAL, f"tiny-causal-{seed}")
@@ -221,9 +253,18 @@ def tiny_causal_absolute(seed: int = 0) -> LoadedModel:
     """Tiny GPT-2: learned absolute positions, so wrong position ids change its outputs."""
     tok = causal_tokenizer(bos=False)
     config = GPT2Config(
-        vocab_size=len(tok), n_embd=32, n_layer=2, n_head=4, n_inner=64, n_positions=_MAX_POSITIONS,
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, initializer_range=_INIT,
-        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+        vocab_size=len(tok),
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        n_inner=64,
+        n_positions=_MAX_POSITIONS,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        initializer_range=_INIT,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
     )
     model = _build(GPT2LMHeadModel, config, seed)
     return _wrap(model, tok, ModelKind.CAUSAL, f"tiny-causal-absolute-{seed}")
@@ -233,9 +274,16 @@ def tiny_masked(seed: int = 0) -> LoadedModel:
     """Tiny BERT masked LM with a WordPiece tokenizer."""
     tok = masked_tokenizer()
     config = BertConfig(
-        vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=64, max_position_embeddings=_MAX_POSITIONS, pad_token_id=tok.pad_token_id,
-        initializer_range=_INIT, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=_MAX_POSITIONS,
+        pad_token_id=tok.pad_token_id,
+        initializer_range=_INIT,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
     )
     return _wrap(_build(BertForMaskedLM, config, seed), tok, ModelKind.MASKED, f"tiny-masked-{seed}")
 
@@ -244,9 +292,18 @@ def tiny_seq2seq(seed: int = 0) -> LoadedModel:
     """Tiny T5 (relative positions; ``decoder_start_token_id`` = pad = 0)."""
     tok = seq2seq_tokenizer()
     config = T5Config(
-        vocab_size=len(tok), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2,
-        num_heads=4, relative_attention_num_buckets=8, dropout_rate=0.0, initializer_factor=1.0,
-        pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+        vocab_size=len(tok),
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+        dropout_rate=0.0,
+        initializer_factor=1.0,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
     )
     config.decoder_start_token_id = tok.pad_token_id
     model = _build(T5ForConditionalGeneration, config, seed)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import threading
 from pathlib import Path
@@ -290,13 +289,6 @@ def _search(args: argparse.Namespace, space: Any, out: Path, threads: int | None
 
     quiet_surplus_trials()
     storage = args.storage if args.storage is not None else default_storage(out, args.workers)
-    if args.workers > 1 and storage is not None and storage.startswith("sqlite"):
-        logging.getLogger(__name__).warning(
-            "%d workers on a SQLite study: two of them can start the same queued trial, and one then "
-            "fails. New studies on a journal file (journal:PATH, the default of --workers) or a database "
-            "server avoid it.",
-            args.workers,
-        )
     # Workers sharing a study given by --storage share its score cache too.
     cache_file = args.score_cache or (None if args.storage else out / "scores.sqlite")
     cache = SQLiteScoreCache(cache_file) if cache_file else cache_for_storage(args.storage)
@@ -350,8 +342,8 @@ def _search(args: argparse.Namespace, space: Any, out: Path, threads: int | None
 def default_storage(out: Path, workers: int) -> str | None:
     """The study's storage without ``--storage``: the file of an earlier run in ``out``, else
     ``OUT/study.db`` for one process (``None``: the search's own default) and the journal file
-    ``OUT/study.log`` for several (two processes on SQLite can start the same queued trial; a
-    journal file gives each queued trial to one of them).
+    ``OUT/study.log`` for several (a journal file takes no database lock, so workers never wait
+    on each other; a SQLite study works too, and starts each queued trial in one worker only).
     """
     db, journal = out / "study.db", out / "study.log"
     if db.is_file():

@@ -209,7 +209,6 @@ class SimilarSelector(DemoSelector):
             "pool": [example_dict(e) for e in self.pool],
         }
 
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SimilarSelector:
         from promptsearch.demonstrations._embedders import load_embedder

@@ -62,6 +62,7 @@ def json_ready(value: Any, what: str) -> Any:
     Raises:
         ConfigError: if something in ``value`` has no JSON form.
     """
+
     def default(obj: Any) -> Any:
         if hasattr(obj, "tolist"):  # numpy scalars and arrays
             return obj.tolist()
@@ -120,7 +121,7 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{file} is not valid JSON ({exc}); export the prompt again.") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise DataError(f"{file} is not a promptsearch prompt manifest (no \"format\": {FORMAT!r}).")
+        raise DataError(f'{file} is not a promptsearch prompt manifest (no "format": {FORMAT!r}).')
     version = data.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise DataError(

@@ -13,9 +13,14 @@ if TYPE_CHECKING:
 __all__ = ["resolve_device", "resolve_dtype", "torch_dtype"]
 
 _DTYPES = {
-    "float32": "float32", "fp32": "float32", "float": "float32",
-    "bfloat16": "bfloat16", "bf16": "bfloat16",
-    "float16": "float16", "fp16": "float16", "half": "float16",
+    "float32": "float32",
+    "fp32": "float32",
+    "float": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
 }
 _DEVICE_RE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
 

@@ -193,9 +193,7 @@ def selection_sentence(board: Leaderboard) -> str:
     sel = board.metadata.get("selection")
     if not sel:
         return f"Ranked by {board.metric}{better} on the full dev set."
-    where = (
-        "train and dev, demonstrations leave-one-out" if sel.get("examples") == "all" else "the dev set"
-    )
+    where = "train and dev, demonstrations leave-one-out" if sel.get("examples") == "all" else "the dev set"
     text = f"Ranked by {board.metric}{better} on {sel.get('n')} labelled examples ({where})."
     if sel.get("winner"):
         text += f" Winner: {sel['winner']}."

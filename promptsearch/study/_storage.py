@@ -249,6 +249,8 @@ def _rdb_storage(url: str, driver: str) -> Any:
     from optuna.storages import RDBStorage
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+    from promptsearch.study._sqlite import SQLiteStorage
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         retry: Any = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
@@ -258,7 +260,8 @@ def _rdb_storage(url: str, driver: str) -> Any:
         else:  # Optuna < 4.9
             kwargs["failed_trial_callback"] = optuna.storages.RetryFailedTrialCallback(max_retry=2)
         try:
-            return with_retries(lambda: RDBStorage(url, engine_kwargs=_engine_kwargs(url, driver), **kwargs))
+            cls = SQLiteStorage if url.startswith("sqlite") else RDBStorage  # atomic queue pops
+            return with_retries(lambda: cls(url, engine_kwargs=_engine_kwargs(url, driver), **kwargs))
         except ArgumentError as exc:
             raise ConfigError(
                 f"Storage {mask_url(url)!r} is not a valid database URL ({_reason(exc, url)}); use e.g. "

@@ -450,7 +450,8 @@ CASES += (
         "gen-no-target-field",
         "a generation search on a file whose reference column is not called target",
         "search qa-space.yaml --task qa.jsonl",
-        "for a generation task (templates without {label}), pass target_field= (--target-field)",
+        "'qa.jsonl' has no target column 'target'; columns found: ['text', 'reference']. Pass "
+        "target_field= (--target-field) with the column of reference texts",
         ("qa-space.yaml", "qa.jsonl"),
     ),
     Case(

@@ -149,8 +149,11 @@ def test_similar_demonstrations_use_the_space_embedder(
     search = _fit(similar, toy_task, tiny_causal, tmp_path / "run", 3)
     selector = search.best_prompt_.selector
     assert selector is not None and selector.to_dict()["embedder"] == encoder
-    train_ids = {e.id for e in search.split_.train}
-    assert {d.id for d in selector.select(search.split_.dev[0])} <= train_ids
+    # The winner draws demonstrations from train + dev (leave-one-out), never the query itself.
+    pool = {e.id for e in (*search.split_.train, *search.split_.dev)}
+    query = search.split_.dev[0]
+    chosen = {d.id for d in selector.select(query)}
+    assert chosen <= pool and query.id not in chosen
 
 
 def test_task_max_words_cuts_every_split(

@@ -23,14 +23,7 @@ def _storages(tmp: Path) -> list[str]:
     return urls + ([POSTGRES] if POSTGRES else [])
 
 
-# SQLite ignores SELECT ... FOR UPDATE, so two processes can both start the same queued (WAITING)
-# trial and the second one's tell fails ("Cannot tell a COMPLETE trial"); promptsearch.study's
-# SQLite storage needs an atomic claim (UPDATE ... WHERE state = 'WAITING'). Until then the SQLite
-# case may fail; `search --workers` uses a journal file by default for that reason.
-_SQLITE_RACE = pytest.mark.xfail(strict=False, reason="SQLite can hand one queued trial to two workers")
-
-
-@pytest.mark.parametrize("kind", [pytest.param("sqlite", marks=_SQLITE_RACE), "journal", "postgresql"])
+@pytest.mark.parametrize("kind", ["sqlite", "journal", "postgresql"])
 def test_three_workers_share_one_study(kind: str, tmp_path: Path) -> None:
     if kind == "postgresql" and not POSTGRES:
         pytest.skip("set PROMPTSEARCH_TEST_POSTGRES to a PostgreSQL URL (.ci/run starts one)")

@@ -28,12 +28,21 @@ def prompts(task: Task) -> dict[str, Prompt]:
     return {
         "plain": Prompt.create(base, "bad,good", task.label_names),
         "calibrated": Prompt.create(base, "bad,good", task.label_names, calibrate=True),
-        "demos": Prompt.create(base, "bad,good", task.label_names, instruction="Classify the review.",
-                               demonstrations=(train[0], train[7], train[2])),
-        "similar": Prompt.create(base, "bad,good", task.label_names,
-                                 selector=SimilarSelector(train, 3, fields=("text",))),
+        "demos": Prompt.create(
+            base,
+            "bad,good",
+            task.label_names,
+            instruction="Classify the review.",
+            demonstrations=(train[0], train[7], train[2]),
+        ),
+        "similar": Prompt.create(
+            base, "bad,good", task.label_names, selector=SimilarSelector(train, 3, fields=("text",))
+        ),
         "synonyms_calibrated_similar": Prompt.create(
-            "{text} It was{label}", "bad|awful|terrible,good|great", task.label_names, calibrate=True,
+            "{text} It was{label}",
+            "bad|awful|terrible,good|great",
+            task.label_names,
+            calibrate=True,
             selector=SimilarSelector(train, 2, fields=("text",), order="by_label"),
         ),
     }

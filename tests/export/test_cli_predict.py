@@ -38,8 +38,24 @@ def test_predict_jsonl(export_dir: Path, tmp_path: Path, capsys: pytest.CaptureF
     lines = [json.dumps(r) for r in rows]
     src.write_text("\n".join(lines[:4]) + "\n\n" + "\n".join(lines[4:]))  # a blank line is skipped
     out = tmp_path / "sub" / "out.jsonl"
-    assert main(["-q", "predict", str(export_dir), "--input", str(src), "--output", str(out),
-                 "--device", "cpu", "--batch-size", "3"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "predict",
+                str(export_dir),
+                "--input",
+                str(src),
+                "--output",
+                str(out),
+                "--device",
+                "cpu",
+                "--batch-size",
+                "3",
+            ]
+        )
+        == 0
+    )
     assert f"Wrote {len(QUERIES)} predictions" in capsys.readouterr().out
     got = _read(out)
     assert [r["id"] for r in got] == list(range(len(QUERIES)))
@@ -59,16 +75,32 @@ def test_predict_txt_and_field(export_dir: Path, tmp_path: Path) -> None:
     jsonl = tmp_path / "in.jsonl"
     jsonl.write_text("\n".join(json.dumps({"review": t}) for t in QUERIES), encoding="utf-8")
     out_field = tmp_path / "b.jsonl"
-    assert main(["-q", "predict", str(export_dir), "--input", str(jsonl), "--output", str(out_field),
-                 "--field", "review"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "predict",
+                str(export_dir),
+                "--input",
+                str(jsonl),
+                "--output",
+                str(out_field),
+                "--field",
+                "review",
+            ]
+        )
+        == 0
+    )
     a, b = _read(out_txt), _read(out_field)
     assert [r["text"] for r in a] == QUERIES and [r["review"] for r in b] == QUERIES
     assert [r["probabilities"] for r in a] == [r["probabilities"] for r in b]
 
 
 def test_predict_multi_field(tiny_causal: LoadedModel, tmp_path: Path) -> None:
-    exs = tuple(Example.create({"premise": f"p {i}", "hypothesis": f"h {i}"}, lab)
-                for i, lab in enumerate(["yes", "no"] * 2))
+    exs = tuple(
+        Example.create({"premise": f"p {i}", "hypothesis": f"h {i}"}, lab)
+        for i, lab in enumerate(["yes", "no"] * 2)
+    )
     task = Task("nli", ("premise", "hypothesis"), ("yes", "no"), exs)
     prompt = Prompt.create("{premise} Question: {hypothesis}? Answer:{label}", "yes,no", task.label_names)
     folder = save_prompt(tmp_path / "e", prompt, model=tiny_causal, task=task)
@@ -94,7 +126,11 @@ def test_predict_multi_field(tiny_causal: LoadedModel, tmp_path: Path) -> None:
     ],
 )
 def test_bad_input_exits_2(
-    export_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, suffix: str,
+    export_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+    suffix: str,
     message: str,
 ) -> None:
     src = tmp_path / f"in{suffix}"

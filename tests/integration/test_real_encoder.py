@@ -13,8 +13,14 @@ def test_minilm_puts_paraphrases_closest() -> None:
 
     embed = load_embedder("all-minilm-l6-v2")
     assert embed is not None
-    vectors = embed(["Shares fell sharply on the stock market.", "The stock market dropped today.",
-                     "A wonderful, moving film.", "One of the best movies of the year."])
+    vectors = embed(
+        [
+            "Shares fell sharply on the stock market.",
+            "The stock market dropped today.",
+            "A wonderful, moving film.",
+            "One of the best movies of the year.",
+        ]
+    )
     assert vectors.shape == (4, 384)
     sims = vectors @ vectors.T
     assert sims[0, 1] > max(sims[0, 2], sims[0, 3]) + 0.2

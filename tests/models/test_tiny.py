@@ -55,7 +55,9 @@ def test_byte_level_roundtrip_and_concatenation(fixture: str, request: pytest.Fi
 
 
 def test_special_token_conventions(
-    tiny_causal: LoadedModel, tiny_causal_absolute: LoadedModel, tiny_masked: LoadedModel,
+    tiny_causal: LoadedModel,
+    tiny_causal_absolute: LoadedModel,
+    tiny_masked: LoadedModel,
     tiny_seq2seq: LoadedModel,
 ) -> None:
     tok = tiny_causal.tokenizer

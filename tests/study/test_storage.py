@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,22 @@ def test_sqlite_and_journal_storages_open(tmp_path: Path) -> None:
     default = make_storage(None, tmp_path / "run")
     assert isinstance(default, optuna.storages.RDBStorage) and (tmp_path / "run" / "study.db").is_file()
     assert make_storage(None, None) is None
+
+
+def test_sqlite_queued_trial_starts_in_one_worker_only(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    first, second = make_storage(url, None), make_storage(url, None)
+    study = optuna.create_study(storage=first, study_name="s")
+    study.enqueue_trial({"x": 1})
+    trial_id = study.get_trials(deepcopy=False)[0]._trial_id
+    running = optuna.trial.TrialState.RUNNING
+    assert first.set_trial_state_values(trial_id, running) is True
+    assert second.set_trial_state_values(trial_id, running) is False  # already taken
+    started = second.get_trial(trial_id).datetime_start
+    assert started is not None and abs((started - datetime.now()).total_seconds()) < 60
+    # The next worker's trial is a new one, and the finished trial is stored as usual.
+    assert first.set_trial_state_values(trial_id, optuna.trial.TrialState.COMPLETE, [0.5]) is True
+    assert second.get_trial(trial_id).value == 0.5
 
 
 @pytest.mark.parametrize(

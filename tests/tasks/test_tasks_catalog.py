@@ -78,9 +78,18 @@ def test_catalog_texts_are_decoded(catalog_task: Callable[[str], Task]) -> None:
 
 
 def test_movies5_cut_points() -> None:
-    cases = {-3.9: "very negative", -2.01: "very negative", -2.0: "negative", -1.01: "negative",
-             -1.0: "neutral", 0.0: "neutral", 1.0: "neutral", 1.5: "positive", 2.0: "positive",
-             2.01: "very positive"}
+    cases = {
+        -3.9: "very negative",
+        -2.01: "very negative",
+        -2.0: "negative",
+        -1.01: "negative",
+        -1.0: "neutral",
+        0.0: "neutral",
+        1.0: "neutral",
+        1.5: "positive",
+        2.0: "positive",
+        2.01: "very positive",
+    }
     assert {s: movies5_label(s) for s in cases} == cases
 
 

@@ -30,7 +30,9 @@ def test_save_to_disk_dataset_uses_classlabel_names(tmp_path: Path) -> None:
     assert task.name == "sst"
     assert task.label_names == ("neg", "pos")
     assert [(ex.inputs["text"], ex.label) for ex in task.examples] == [
-        ("bad film", "neg"), ("good film", "pos"), ("great film", "pos"),
+        ("bad film", "neg"),
+        ("good film", "pos"),
+        ("great film", "pos"),
     ]
 
 

@@ -25,10 +25,20 @@ def test_known_split_for_a_synthetic_task() -> None:
     # Golden values: any change to the protocol (ordering, rng use) must show up here.
     split = few_shot_split(_toy(), k=2, seed=13)
     assert _texts(split.train) == [
-        "example 39", "example 12", "example 16", "example 58", "example 35", "example 26",
+        "example 39",
+        "example 12",
+        "example 16",
+        "example 58",
+        "example 35",
+        "example 26",
     ]
     assert _texts(split.dev) == [
-        "example 42", "example 6", "example 7", "example 1", "example 47", "example 17",
+        "example 42",
+        "example 6",
+        "example 7",
+        "example 1",
+        "example 47",
+        "example 17",
     ]
     assert sorted(_texts(split.test)) == sorted(
         f"example {i}" for i in (0, 11, 14, 15, 19, 25, 27, 28, 31, 34, 4, 40, 51, 52, 53)
@@ -113,8 +123,7 @@ def test_duplicate_ids_are_refused() -> None:
 
 def test_shorten_cuts_words_after_the_split_is_drawn() -> None:
     examples = [
-        Example.create({"text": f"story {i} with\nmany  words", "title": "t"}, "ab"[i % 2])
-        for i in range(40)
+        Example.create({"text": f"story {i} with\nmany  words", "title": "t"}, "ab"[i % 2]) for i in range(40)
     ]
     task = Task("long", ("text", "title"), ("a", "b"), tuple(examples))
     split = few_shot_split(task, k=4, seed=13)
