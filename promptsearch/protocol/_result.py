@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from promptsearch.exceptions import ConfigError
-from promptsearch.metrics import PairedGain
+from promptsearch.exceptions import ConfigError, PromptSearchError
+from promptsearch.metrics import PairedGain, get_metric
 
 __all__ = [
     "BASELINES",
@@ -103,11 +103,19 @@ class ProtocolResult:
         return seed, sign * per_seed[seed].gain
 
     # -- rendering -----------------------------------------------------------------------------
+    def _k_text(self) -> str:
+        """``K=16 per class``, or ``K=16 train and dev examples`` for metrics of generated text."""
+        try:
+            text = "text" in get_metric(self.metric).kinds
+        except PromptSearchError:  # a metric registered by a plugin that is not loaded here
+            text = False
+        return f"K={self.k} train and dev examples" if text else f"K={self.k} per class"
+
     def markdown(self) -> str:
         head = f"| method | mean (std) | {' | '.join(f'seed {s}' for s in self.seeds)} |"
         sep = "|---|---|" + "---|" * len(self.seeds)
         lines = [
-            f"Task {self.task}, model {self.model}, K={self.k} per class, test n={self.test_n}; "
+            f"Task {self.task}, model {self.model}, {self._k_text()}, test n={self.test_n}; "
             f"test {self.metric} x100.",
             "",
             head,

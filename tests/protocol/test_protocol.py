@@ -224,6 +224,14 @@ def test_table_shows_gains_over_the_strongest_baseline_and_the_default_template(
     assert "| gain over default template | -2.5 | -2.5 [-5.0, +0.0] | – |" in worse.markdown()
 
 
+def test_table_header_says_per_class_only_for_classification_metrics() -> None:
+    assert _result().markdown().startswith("Task toy, model fake, K=4 per class, test n=100;")
+    generation = replace(_result(), metric="exact_match")
+    assert generation.markdown().startswith("Task toy, model fake, K=4 train and dev examples, test n=100;")
+    unknown = replace(_result(), metric="a_plugin_metric")  # not registered here: no error
+    assert "K=4 per class" in unknown.markdown()
+
+
 def test_strongest_baseline_follows_the_metric_direction_and_ties() -> None:
     result = _result()
     tie = replace(
