@@ -202,7 +202,8 @@ class ProtocolResult:
     def merge(cls, parts: Sequence[ProtocolResult]) -> ProtocolResult:
         """Combine runs of the same protocol on different seeds (e.g. one process per seed).
 
-        Gains carry over per seed; the strongest baseline is chosen again over all the seeds.
+        Gains carry over per seed; the strongest baseline is chosen again over all the seeds. The
+        merged seeds are in ascending order, whatever the order of the parts.
 
         Raises:
             ConfigError: if the parts differ in task, model, k, test size, methods or metric,
@@ -237,7 +238,7 @@ class ProtocolResult:
             first.task,
             first.model,
             first.k,
-            tuple(seeds),
+            tuple(sorted(seeds)),
             first.test_n,
             methods,
             first.metric,

@@ -133,6 +133,7 @@ def test_protocol_runs_baselines_and_searches_per_seed(tmp_path: Path) -> None:
         for s in (13, 21)
     ]
     merged = ProtocolResult.merge(halves)
+    assert ProtocolResult.merge(halves[::-1]).seeds == (13, 21)  # ascending, whatever the order
     assert merged.seeds == (13, 21) and merged.gains == result.gains
     assert [m.per_seed for m in merged.methods] == [m.per_seed for m in result.methods]
     assert merged.markdown().splitlines()[2:] == result.markdown().splitlines()[2:]
