@@ -95,7 +95,10 @@ class BaseMetric(ABC):
     Subclasses set :attr:`name` and :attr:`kinds` and implement :meth:`per_example`;
     metrics whose aggregate is not the mean of the per-example values (macro-F1, corpus
     BLEU) set ``paired = False`` and override :meth:`aggregate`. Their per-example values
-    are then a proxy that pruners may use (correctness for macro-F1).
+    are then a proxy that pruners may use (correctness for macro-F1). Those whose aggregate is
+    a function of summed per-example statistics may also define :meth:`sufficient_statistics`
+    and :meth:`aggregate_statistics` (a subclass that changes the aggregate changes both): their
+    bootstrap intervals are then computed from the sums, fast enough for every test set.
 
     Attributes:
         name: Registry name, used in search spaces (``metric: macro_f1``) and reports.
@@ -120,6 +123,20 @@ class BaseMetric(ABC):
         if not len(predictions):
             return 0.0
         return float(np.mean(self.per_example(predictions)))
+
+    def sufficient_statistics(self, predictions: Predictions) -> np.ndarray | None:
+        """Per-example statistics (examples x k) whose column sums determine the aggregate.
+
+        Non-paired metrics that have them (macro-F1's per-class counts, BLEU's and chrF's n-gram
+        counts) return them, with :meth:`aggregate_statistics`: bootstrap intervals then sum
+        them over every resample at once instead of re-aggregating each resample. ``None`` (the
+        default, or for predictions that do not allow it) means no such shortcut.
+        """
+        return None
+
+    def aggregate_statistics(self, predictions: Predictions, totals: np.ndarray) -> np.ndarray:
+        """The aggregate of every row of summed :meth:`sufficient_statistics` (rows x k)."""
+        raise NotImplementedError(f"{type(self).__name__} has no sufficient statistics.")
 
     def check_kind(self, kind: str, where: str = "metric") -> None:
         """Raise :class:`ConfigError` when this metric cannot read ``kind`` predictions."""

@@ -78,3 +78,23 @@ class MacroF1(BaseMetric):
         denom = pred + true
         f1 = np.divide(2 * tp, denom, out=np.zeros(n), where=denom > 0)
         return float(f1.mean())
+
+    def sufficient_statistics(self, predictions: Predictions) -> np.ndarray | None:
+        """Per example: one-hot true positives, predictions and truths per class (n x 3C)."""
+        y, p = _arrays(predictions)
+        if not len(y):
+            return None
+        top = int(max(y.max(), p.max()))
+        if predictions.n_labels <= top or min(int(y.min()), int(p.min())) < 0:
+            return None  # The class count would vary between resamples: recompute them one by one.
+        classes = np.arange(predictions.n_labels)
+        tp = (y == p)[:, None] & (y[:, None] == classes)
+        return np.concatenate([tp, p[:, None] == classes, y[:, None] == classes], axis=1).astype(np.int64)
+
+    def aggregate_statistics(self, predictions: Predictions, totals: np.ndarray) -> np.ndarray:
+        c = predictions.n_labels
+        tp, pred, true = totals[:, :c], totals[:, c : 2 * c], totals[:, 2 * c :]
+        denom = (pred + true).astype(np.float64)
+        f1 = np.divide(2.0 * tp, denom, out=np.zeros(denom.shape), where=denom > 0)
+        out: np.ndarray = f1.mean(axis=1)
+        return out

@@ -90,6 +90,21 @@ class _SacreBleuMetric(BaseMetric):
         total = [sum(column) for column in zip(*stats)]
         return float(_scorer(self.scorer_name)._compute_score_from_stats(total).score) / 100.0
 
+    def sufficient_statistics(self, predictions: Predictions) -> np.ndarray | None:
+        """sacrebleu's statistics of every segment (the ones the corpus score sums)."""
+        if not len(predictions):
+            return None
+        rows = [
+            _segment_stats(self.scorer_name, str(out), _references(refs))
+            for out, refs in zip(predictions.predicted, predictions.targets)
+        ]
+        return np.array(rows, dtype=np.int64)
+
+    def aggregate_statistics(self, predictions: Predictions, totals: np.ndarray) -> np.ndarray:
+        scorer = _scorer(self.scorer_name)
+        scores = [float(scorer._compute_score_from_stats(row).score) / 100.0 for row in totals.tolist()]
+        return np.array(scores, dtype=np.float64)
+
 
 @register_metric
 class Bleu(_SacreBleuMetric):

@@ -63,6 +63,56 @@ def test_macro_f1_with_classes_beyond_n_labels_takes_the_general_path() -> None:
     assert intervals["macro_f1"] == bootstrap_interval(get_metric("macro_f1"), preds, n_resamples=50)
 
 
+def test_a_plugin_metric_with_sufficient_statistics_takes_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A non-paired metric that defines its summed statistics is bootstrapped from them: the same
+    interval as resampling it one resample at a time, without calling its aggregate per resample."""
+    from promptsearch.metrics import BaseMetric, metrics
+
+    class PrecisionOfOne(BaseMetric):
+        name, kinds, paired = "precision_of_one_test", frozenset({"label"}), False
+
+        def per_example(self, predictions: Predictions) -> np.ndarray:
+            return np.array([float(p == y) for p, y in zip(predictions.predicted, predictions.targets)])
+
+        def aggregate(self, predictions: Predictions) -> float:
+            stats = self.sufficient_statistics(predictions)
+            return (
+                0.0
+                if stats is None
+                else float(self.aggregate_statistics(predictions, stats.sum(0, keepdims=True))[0])
+            )
+
+        def sufficient_statistics(self, predictions: Predictions) -> np.ndarray | None:
+            p, y = np.asarray(predictions.predicted), np.asarray(predictions.targets)
+            return np.stack([(p == 1) & (y == 1), p == 1], axis=1).astype(np.int64) if len(p) else None
+
+        def aggregate_statistics(self, predictions: Predictions, totals: np.ndarray) -> np.ndarray:
+            out: np.ndarray = np.divide(
+                totals[:, 0], totals[:, 1], out=np.zeros(len(totals)), where=totals[:, 1] > 0
+            )
+            return out
+
+    metric = PrecisionOfOne()
+    monkeypatch.setitem(metrics._entries, metric.name, metric)  # type: ignore[attr-defined]
+    preds = _labels(200, 2, seed=5)
+    expected = bootstrap_interval(metric, preds, n_resamples=100, seed=1)
+    calls = 0
+    original = PrecisionOfOne.aggregate
+
+    def counted(self: PrecisionOfOne, predictions: Predictions) -> float:
+        nonlocal calls
+        calls += 1
+        return original(self, predictions)
+
+    monkeypatch.setattr(PrecisionOfOne, "aggregate", counted)
+    values, intervals = score_metrics(preds, [metric.name], n_resamples=100, seed=1)
+    assert calls == 0
+    assert values[metric.name] == pytest.approx(original(metric, preds))
+    assert intervals[metric.name] == pytest.approx(expected, abs=1e-12)
+
+
 def test_resample_counts_are_the_resamples() -> None:
     idx, counts = resample_counts(7, n_resamples=5, seed=1)
     assert counts.shape == (5, 7) and (counts.sum(axis=1) == 7).all()

@@ -3,6 +3,7 @@
 :func:`check_metric` builds predictions of every kind the metric reads and checks: one finite
 value per example, the aggregate is the mean of them for paired metrics, perfect predictions
 score at least as well as poor ones, the result does not depend on how examples were chunked,
+sufficient statistics (where a metric has them) sum to its aggregate,
 a bootstrap interval brackets the value, no examples give a finite value, and kinds it cannot
 read are refused with a :class:`~promptsearch.exceptions.ConfigError`.
 """
@@ -63,6 +64,14 @@ def check_metric(metric: BaseMetric) -> None:
         assert metric.aggregate(preds) == value  # deterministic
         halves = Predictions.concat([preds.subset(range(0, 25)), preds.subset(range(25, len(preds)))])
         assert metric.aggregate(halves) == pytest.approx(value)
+        stats = metric.sufficient_statistics(preds)
+        if stats is not None:  # summed statistics must give the aggregate, on any subset too
+            assert stats.shape[0] == len(preds)
+            for part in (preds, preds.subset([0, 0, 3, 7, 7, 7, 11])):
+                part_stats = metric.sufficient_statistics(part)
+                assert part_stats is not None
+                summed = metric.aggregate_statistics(part, part_stats.sum(axis=0, keepdims=True))
+                assert float(summed[0]) == pytest.approx(metric.aggregate(part))
         low, high = bootstrap_interval(metric, preds, n_resamples=200)
         assert low <= value + 1e-9 and value - 1e-9 <= high
         empty = Predictions(kind, (), (), preds.n_labels)  # type: ignore[arg-type]
