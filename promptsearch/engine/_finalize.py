@@ -254,6 +254,7 @@ def _row(
         test_metrics=dict(result.metrics) if result else {},
         test_ci_low=result.ci_low if result else None,
         test_ci_high=result.ci_high if result else None,
+        test_intervals=dict(result.intervals) if result else {},
         test_n=result.n if result else 0,
         evaluations=evaluations,
         prompt=prompt.to_dict(),

@@ -167,6 +167,7 @@ def export_search(
         **{f"test_{name}": value for name, value in row.test_metrics.items()},
         "test_ci_low": row.test_ci_low,
         "test_ci_high": row.test_ci_high,
+        **{f"test_{name}_ci": list(ci) for name, ci in row.test_intervals.items()},
         "test_n": row.test_n,
         "split_seed": board.seed,
         "n_trials": board.n_trials,

@@ -98,6 +98,14 @@ def _gain(r: LeaderboardRow) -> str:
     return f'<td class="num">{r.gain:+.3f} [{low}, {high}]{p}</td>'
 
 
+def _with_interval(r: LeaderboardRow, metric: str) -> str:
+    """A test metric's cell, with its 95% interval when the row has one."""
+    value, interval = r.test_metrics.get(metric), r.test_intervals.get(metric)
+    if value is None or interval is None:
+        return _num(value)
+    return f'<td class="num">{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]</td>'
+
+
 def _leaderboard(rows: Sequence[LeaderboardRow], metric: str) -> str:
     others = sorted({m for r in rows for m in r.test_metrics if m != metric})
     label_words = any(r.verbalizer for r in rows)  # no label words: generation, multiple choice
@@ -111,7 +119,7 @@ def _leaderboard(rows: Sequence[LeaderboardRow], metric: str) -> str:
         *(["calibrated"] if label_words else []),
         f"dev {metric}",
         f"test {metric} [95% CI]",
-        *(f"test {m}" for m in others),
+        *(f"test {m} [95% CI]" for m in others),
         *(["gain vs baseline [CI]"] if gains else []),
         "cost (forward passes)",
         "origin",
@@ -138,7 +146,7 @@ def _leaderboard(rows: Sequence[LeaderboardRow], metric: str) -> str:
                 *([_text("yes" if r.calibrate else "no")] if label_words else []),
                 _num(r.dev_score),
                 test,
-                *(_num(r.test_metrics.get(m)) for m in others),
+                *(_with_interval(r, m) for m in others),
                 *([_gain(r)] if gains else []),
                 _num(r.evaluations),
                 f"<td>{_badge(r.origin)}</td>",

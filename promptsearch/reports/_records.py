@@ -24,6 +24,7 @@ class LeaderboardRow:
         metric: Name of the optimized metric.
         test_metrics: Every metric of the task's prediction kind on the test set.
         test_ci_low, test_ci_high: 95% bootstrap interval of :attr:`metric` on test.
+        test_intervals: Every test metric's 95% bootstrap interval ``(low, high)``.
         evaluations: Example scorings (forward passes) spent on this prompt during the search.
         origin, parents, generation: How the prompt's candidate was produced.
         examples: A few dev examples with the winner's outputs (generation tasks).
@@ -47,6 +48,7 @@ class LeaderboardRow:
     test_metrics: Mapping[str, float] = field(default_factory=dict)
     test_ci_low: float | None = None
     test_ci_high: float | None = None
+    test_intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     test_n: int = 0
     evaluations: int = 0
     trial: int = -1
@@ -82,6 +84,7 @@ class LeaderboardRow:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["test_metrics"] = dict(self.test_metrics)
+        out["test_intervals"] = {k: [float(lo), float(hi)] for k, (lo, hi) in self.test_intervals.items()}
         out["parents"] = list(self.parents)
         out["labels"] = list(self.labels)
         out["confusion"] = [list(r) for r in self.confusion]
@@ -95,6 +98,9 @@ class LeaderboardRow:
         if "test_metrics" not in data:  # Leaderboards written before metrics were objects.
             old = {"accuracy": data.get("test_accuracy"), "macro_f1": data.get("test_macro_f1")}
             kwargs["test_metrics"] = {k: v for k, v in old.items() if v is not None}
+        kwargs["test_intervals"] = {
+            k: (float(v[0]), float(v[1])) for k, v in kwargs.get("test_intervals", {}).items()
+        }
         kwargs["parents"] = tuple(kwargs.get("parents", ()))
         kwargs["labels"] = tuple(kwargs.get("labels", ()))
         kwargs["confusion"] = tuple(tuple(r) for r in kwargs.get("confusion", ()))
@@ -253,6 +259,7 @@ def leaderboard_csv(board: Leaderboard) -> str:
         d["confusion"] = json.dumps(d["confusion"])
         d["per_class"] = json.dumps(row.per_class)
         d["test_metrics"] = json.dumps(d["test_metrics"])
+        d["test_intervals"] = json.dumps(d["test_intervals"])
         d["examples"] = json.dumps(d["examples"], ensure_ascii=False)
         d.update({f"test_{m}": row.test_metrics.get(m) for m in metric_names})
         writer.writerow(d)

@@ -150,6 +150,18 @@ def test_generation_search(toy_generation_task: Task, fake_lm: FakeBackend, tmp_
     assert board.metric == "exact_match"
     best = board.rows[0]
     assert {"exact_match", "token_f1"} <= set(best.test_metrics) and best.test_score is not None
+    # every test metric has its interval, in the row, the JSON file and the HTML report
+    assert set(best.test_intervals) == set(best.test_metrics)
+    for name, (low, high) in best.test_intervals.items():
+        assert low - 1e-9 <= best.test_metrics[name] <= high + 1e-9, name
+    saved = json.loads((tmp_path / "leaderboard.json").read_text())["rows"][0]["test_intervals"]
+    assert saved == {k: list(v) for k, v in best.test_intervals.items()}
+    from promptsearch.reports import LeaderboardRow
+
+    assert (
+        LeaderboardRow.from_dict(json.loads((tmp_path / "leaderboard.json").read_text())["rows"][0]) == best
+    )
+    assert "test token_f1 [95% CI]" in (tmp_path / "report.html").read_text()
     assert best.examples and {"input", "output", "references"} <= set(best.examples[0])
     assert json.loads((tmp_path / "leaderboard.json").read_text())["rows"][0]["examples"]
     assert search.best_prompt_.template.generation
