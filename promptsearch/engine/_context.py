@@ -49,6 +49,8 @@ class SearchContext:
         pool: Every labelled example (train and dev) when prompts are compared on all of them,
             demonstrations drawn from it leave-one-out; ``None``: compared on dev.
         phases: Seconds spent per phase of this run (model load, label words, trials, final).
+        tuned_forward_passes: Examples scored by tuned trials' own backends (the study's
+            backend counts the rest).
         stop: Set to stop after the current trial and raise (a signal).
         halt: Set when a callback called ``study.stop()``: the remaining steps are skipped and
             the leaderboard is made from the trials so far.
@@ -71,6 +73,7 @@ class SearchContext:
     batch_size: int | None = None
     pool: tuple[Example, ...] | None = None
     phases: dict[str, float] = field(default_factory=dict, compare=False)
+    tuned_forward_passes: list[int] = field(default_factory=lambda: [0], compare=False)
     stop: threading.Event = field(default_factory=threading.Event, compare=False)
     halt: threading.Event = field(default_factory=threading.Event, compare=False)
 

@@ -176,7 +176,9 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
             for t in all_trials
             if t.state == optuna.trial.TrialState.PRUNED or Attr.PRUNED_AT in t.user_attrs
         ),
-        forward_passes=ctx.backend.stats.instances,
+        forward_passes=ctx.backend.stats.instances
+        + ctx.tuned_forward_passes[0]
+        + sum(b.stats.instances for b in {id(c.backend): c.backend for c in rescored if c.backend}.values()),
         cache_hits=int(getattr(ctx.cache, "hits", 0)),
         seconds=time.perf_counter() - ctx.started,
         metadata={

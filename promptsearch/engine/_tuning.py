@@ -107,4 +107,7 @@ def tuned_trial(ctx: SearchContext, trial: optuna.Trial, tuning: TuningChoice, p
     trial.set_user_attr(Attr.SECONDS_PER_STEP, float(result.seconds_per_step))
     trial.set_user_attr(Attr.PEAK_MEMORY_MB, float(result.peak_memory_mb))
     tuned = result.backend(loaded, batch_size=ctx.batch_size)
-    return ctx.objective.run(trial, prompt, backend=tuned, only=ctx.dev_ids)  # trained on train
+    try:
+        return ctx.objective.run(trial, prompt, backend=tuned, only=ctx.dev_ids)  # trained on train
+    finally:
+        ctx.tuned_forward_passes[0] += tuned.stats.instances

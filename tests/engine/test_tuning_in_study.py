@@ -116,6 +116,10 @@ def test_staged_schedule_tunes_the_best_discrete_prompts(
     board = search.leaderboard_
     assert {r.tuning for r in board.rows} == {"none", "prompt_tuning"}
     assert "| origin | tuning |" in (tmp_path / "leaderboard.md").read_text()
+    # the forward passes counted include those of the tuned prompts' own backends
+    tuned_evaluations = sum(int(t.user_attrs.get("evaluations", 0)) for t in tuned)
+    assert tuned_evaluations > 0
+    assert board.forward_passes >= search.backend_.stats.instances + tuned_evaluations
     # resuming runs nothing more, and the bases stay those stored in the study; the tuned
     # rows' dev and test scores come from the cache (keyed by a hash of the trained weights)
     import promptsearch.tuning as tuning_module
