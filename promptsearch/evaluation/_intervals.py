@@ -25,6 +25,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from promptsearch.metrics import BaseMetric, Predictions, bootstrap_interval, get_metric
+from promptsearch.metrics._bootstrap import resample_counts as counts_of
+from promptsearch.metrics._bootstrap import resampled_values
 
 __all__ = ["resample_counts", "score_metrics"]
 
@@ -34,9 +36,7 @@ def resample_counts(n: int, *, n_resamples: int = 1000, seed: int = 0) -> tuple[
     each example was drawn (``n_resamples x n`` each)."""
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(n_resamples, n))
-    offsets = (np.arange(n_resamples, dtype=np.int64) * n)[:, None]
-    counts = np.bincount((idx + offsets).ravel(), minlength=n_resamples * n).reshape(n_resamples, n)
-    return idx, counts
+    return idx, counts_of(idx)
 
 
 def score_metrics(
@@ -102,7 +102,6 @@ def _resampled(
     stats = metric.sufficient_statistics(predictions)
     if stats is None:
         return None
-    totals = np.rint(counts.astype(np.float64) @ stats.astype(np.float64)).astype(np.int64)
     full = stats.sum(axis=0, keepdims=True).astype(np.int64)
     value = float(metric.aggregate_statistics(predictions, full)[0])
-    return value, metric.aggregate_statistics(predictions, totals)
+    return value, resampled_values(metric, predictions, idx, counts)

@@ -9,7 +9,7 @@ import numpy as np
 from promptsearch.exceptions import ConfigError
 from promptsearch.metrics._base import BaseMetric, Predictions
 
-__all__ = ["PairedGain", "bootstrap_interval", "paired_bootstrap"]
+__all__ = ["PairedGain", "bootstrap_interval", "paired_bootstrap", "resample_counts", "resampled_values"]
 
 
 def bootstrap_interval(
@@ -22,8 +22,8 @@ def bootstrap_interval(
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of ``metric`` over the examples of ``predictions``.
 
-    Paired metrics resample their per-example values (vectorized); the others recompute the
-    aggregate on every resample.
+    Paired metrics resample their per-example values, metrics with sufficient statistics sum
+    them per resample (both vectorized); the others recompute the aggregate on every resample.
 
     Example:
         >>> from promptsearch.metrics import get_metric
@@ -37,12 +37,37 @@ def bootstrap_interval(
         return (0.0, 0.0)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(n_resamples, n))
-    if metric.paired:
-        values = metric.per_example(predictions)[idx].mean(axis=1)
-    else:
-        values = np.array([metric.aggregate(predictions.subset(row)) for row in idx])
+    values = resampled_values(metric, predictions, idx)
     alpha = (1.0 - confidence) / 2
     return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+
+
+def resample_counts(idx: np.ndarray) -> np.ndarray:
+    """How often each example was drawn in each resample (``n_resamples x n``) of ``idx``."""
+    n_resamples, n = idx.shape
+    offsets = (np.arange(n_resamples, dtype=np.int64) * n)[:, None]
+    return np.bincount((idx + offsets).ravel(), minlength=n_resamples * n).reshape(n_resamples, n)
+
+
+def resampled_values(
+    metric: BaseMetric, predictions: Predictions, idx: np.ndarray, counts: np.ndarray | None = None
+) -> np.ndarray:
+    """The metric on every resample (row of example indices ``idx``) of ``predictions``.
+
+    Paired metrics: means of resampled per-example values. Metrics with
+    :meth:`~BaseMetric.sufficient_statistics`: the statistics summed per resample (one matrix
+    product with the resample ``counts``, computed from ``idx`` when not given). Others: the
+    aggregate of every resample, one by one.
+    """
+    if metric.paired:
+        out: np.ndarray = metric.per_example(predictions)[idx].mean(axis=1)
+        return out
+    stats = metric.sufficient_statistics(predictions)
+    if stats is not None:
+        counts = resample_counts(idx) if counts is None else counts
+        totals = np.rint(counts.astype(np.float64) @ stats.astype(np.float64)).astype(np.int64)
+        return metric.aggregate_statistics(predictions, totals)
+    return np.array([metric.aggregate(predictions.subset(row)) for row in idx])
 
 
 @dataclass(frozen=True)
@@ -81,7 +106,8 @@ def paired_bootstrap(
 
     Every resample draws the same examples for both, so what they share (easy and hard
     examples) cancels out. Paired metrics resample per-example differences (vectorized);
-    the others recompute both aggregates on every resample.
+    metrics with sufficient statistics sum them per resample; the others recompute both
+    aggregates on every resample.
 
     Example:
         >>> from promptsearch.metrics import get_metric
@@ -104,7 +130,8 @@ def paired_bootstrap(
         diff = metric.per_example(a) - metric.per_example(b)
         values = diff[idx].mean(axis=1)
     else:
-        values = np.array([metric.aggregate(a.subset(row)) - metric.aggregate(b.subset(row)) for row in idx])
+        counts = resample_counts(idx)
+        values = resampled_values(metric, a, idx, counts) - resampled_values(metric, b, idx, counts)
     sign = 1.0 if metric.direction == "maximize" else -1.0
     alpha = (1.0 - confidence) / 2
     return PairedGain(

@@ -189,3 +189,21 @@ def test_evaluate_takes_the_generation_settings_of_a_space() -> None:
     assert set(short.predictions) == {"city"} and short.exact_match == 0.0
     cut = evaluate(task, fake, "Q: {text}\nA:", k=4, limit=6, stop=["1"])
     assert [p for p in cut.predictions if p != "city"] and all("1" not in p for p in cut.predictions)
+
+
+@pytest.mark.parametrize("name", ["chrf", "bleu"])
+def test_paired_bootstrap_of_a_corpus_metric_sums_its_statistics(name: str) -> None:
+    """The fast path gives the gains a resample-by-resample recomputation gives."""
+    from promptsearch.metrics import paired_bootstrap
+
+    metric = get_metric(name)
+    a, other = _texts(40, seed=1), _texts(40, seed=2)
+    b = Predictions("text", other.predicted, a.targets)
+    gain = paired_bootstrap(metric, a, b, n_resamples=100, seed=4)
+    idx = np.random.default_rng(4).integers(0, 40, size=(100, 40))
+    slow = np.array([metric.aggregate(a.subset(r)) - metric.aggregate(b.subset(r)) for r in idx])
+    assert gain.gain == pytest.approx(metric.aggregate(a) - metric.aggregate(b))
+    assert (gain.low, gain.high) == pytest.approx(
+        (float(np.quantile(slow, 0.025)), float(np.quantile(slow, 0.975))), abs=1e-12
+    )
+    assert gain.p_value == pytest.approx(float(np.mean(slow <= 0)))
