@@ -25,8 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from promptsearch.metrics import BaseMetric, Predictions, bootstrap_interval, get_metric
-from promptsearch.metrics._bootstrap import resample_counts as counts_of
-from promptsearch.metrics._bootstrap import resampled_values
+from promptsearch.metrics._bootstrap import draw_counts, resampled_values
 
 __all__ = ["resample_counts", "score_metrics"]
 
@@ -36,7 +35,7 @@ def resample_counts(n: int, *, n_resamples: int = 1000, seed: int = 0) -> tuple[
     each example was drawn (``n_resamples x n`` each)."""
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(n_resamples, n))
-    return idx, counts_of(idx)
+    return idx, draw_counts(idx)
 
 
 def score_metrics(
@@ -104,4 +103,4 @@ def _resampled(
         return None
     full = stats.sum(axis=0, keepdims=True).astype(np.int64)
     value = float(metric.aggregate_statistics(predictions, full)[0])
-    return value, resampled_values(metric, predictions, idx, counts)
+    return value, resampled_values(metric, predictions, idx, counts, stats)

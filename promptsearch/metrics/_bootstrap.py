@@ -9,7 +9,7 @@ import numpy as np
 from promptsearch.exceptions import ConfigError
 from promptsearch.metrics._base import BaseMetric, Predictions
 
-__all__ = ["PairedGain", "bootstrap_interval", "paired_bootstrap", "resample_counts", "resampled_values"]
+__all__ = ["PairedGain", "bootstrap_interval", "draw_counts", "paired_bootstrap", "resampled_values"]
 
 
 def bootstrap_interval(
@@ -42,7 +42,7 @@ def bootstrap_interval(
     return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
 
 
-def resample_counts(idx: np.ndarray) -> np.ndarray:
+def draw_counts(idx: np.ndarray) -> np.ndarray:
     """How often each example was drawn in each resample (``n_resamples x n``) of ``idx``."""
     n_resamples, n = idx.shape
     offsets = (np.arange(n_resamples, dtype=np.int64) * n)[:, None]
@@ -50,21 +50,26 @@ def resample_counts(idx: np.ndarray) -> np.ndarray:
 
 
 def resampled_values(
-    metric: BaseMetric, predictions: Predictions, idx: np.ndarray, counts: np.ndarray | None = None
+    metric: BaseMetric,
+    predictions: Predictions,
+    idx: np.ndarray,
+    counts: np.ndarray | None = None,
+    stats: np.ndarray | None = None,
 ) -> np.ndarray:
     """The metric on every resample (row of example indices ``idx``) of ``predictions``.
 
     Paired metrics: means of resampled per-example values. Metrics with
     :meth:`~BaseMetric.sufficient_statistics`: the statistics summed per resample (one matrix
-    product with the resample ``counts``, computed from ``idx`` when not given). Others: the
+    product with the resample ``counts``; ``counts`` and ``stats`` are computed when not given).
+    Others: the
     aggregate of every resample, one by one.
     """
     if metric.paired:
         out: np.ndarray = metric.per_example(predictions)[idx].mean(axis=1)
         return out
-    stats = metric.sufficient_statistics(predictions)
+    stats = metric.sufficient_statistics(predictions) if stats is None else stats
     if stats is not None:
-        counts = resample_counts(idx) if counts is None else counts
+        counts = draw_counts(idx) if counts is None else counts
         totals = np.rint(counts.astype(np.float64) @ stats.astype(np.float64)).astype(np.int64)
         return metric.aggregate_statistics(predictions, totals)
     return np.array([metric.aggregate(predictions.subset(row)) for row in idx])
@@ -130,7 +135,7 @@ def paired_bootstrap(
         diff = metric.per_example(a) - metric.per_example(b)
         values = diff[idx].mean(axis=1)
     else:
-        counts = resample_counts(idx)
+        counts = draw_counts(idx)
         values = resampled_values(metric, a, idx, counts) - resampled_values(metric, b, idx, counts)
     sign = 1.0 if metric.direction == "maximize" else -1.0
     alpha = (1.0 - confidence) / 2
