@@ -18,6 +18,8 @@ _logger = logging.getLogger(__name__)
 
 #: Examples the probe scores (they are cached: the baseline trial reuses them).
 PROBE_EXAMPLES = 8
+#: Seconds a worker waits at most for another worker's probe.
+PROBE_WAIT_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -65,16 +67,20 @@ def estimate_cost(ctx: SearchContext, trials_left: int) -> CostEstimate | None:
         return None
     me = worker_id()
     stored = ctx.study.user_attrs.get(StudyAttr.PROBE_RATE)
-    if stored is None and publish_once(ctx.study, StudyAttr.PROBE, me) == me:  # one probe per study
+    owner = publish_once(ctx.study, StudyAttr.PROBE, me) if stored is None else None
+    if stored is not None:  # a resumed run: the first run's rate (this one's would hit the cache)
+        rate = float(stored)
+    elif owner == me:  # one probe per study
         start = time.perf_counter()
         ctx.objective.predictions(baseline_prompt(ctx), examples)
         seconds = time.perf_counter() - start
         rate = len(examples) / seconds if seconds > 0 else 1e9
         ctx.study.set_user_attr(StudyAttr.PROBE_RATE, rate)
-    elif stored is not None:  # a resumed run: the first run's rate (this one's would hit the cache)
-        rate = float(stored)
-    else:  # another worker is probing
-        return None
+    else:  # another worker is probing: wait for its rate
+        waited = _await_probe(ctx, str(owner))
+        if waited is None:
+            return None
+        rate = waited
     n_sel = len(ctx.objective.dev)
     limit = ctx.space.final.test_limit
     test_n = min(limit, len(ctx.split.test)) if limit else len(ctx.split.test)
@@ -93,3 +99,20 @@ def estimate_cost(ctx: SearchContext, trials_left: int) -> CostEstimate | None:
         estimate.minutes,
     )
     return estimate
+
+
+def _await_probe(ctx: SearchContext, owner: str) -> float | None:
+    """The rate another worker's probe stores, once it does: the baseline trial this worker may
+    start next scores the same examples, which then come from the shared cache instead of being
+    computed twice at the same time. ``None`` if the prober died, a stop was requested or
+    :data:`PROBE_WAIT_SECONDS` passed."""
+    from promptsearch.engine._workers import POLL_SECONDS, dead
+    from promptsearch.study import StudyAttr
+
+    end = time.monotonic() + PROBE_WAIT_SECONDS
+    while time.monotonic() < end and not ctx.stopping() and not dead(owner):
+        rate = ctx.study.user_attrs.get(StudyAttr.PROBE_RATE)
+        if rate is not None:
+            return float(rate)
+        time.sleep(POLL_SECONDS / 4)
+    return None

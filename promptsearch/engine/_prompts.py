@@ -122,6 +122,7 @@ def choices_attrs(choices: PromptChoices, prompt: Prompt, generation: int) -> di
         Attr.GENERATION: generation,
         **candidate_attrs(choices.candidate),
         Attr.PROMPT_ID: prompt.id,
+        Attr.REQUESTS_ID: prompt.requests_id,
         Attr.VERBALIZER_WORDS: json.dumps(verb.to_dict() if verb is not None else None),
         Attr.N_DEMOS_USED: choices.n_demos,
         Attr.SELECTION: choices.selection if choices.n_demos else "none",

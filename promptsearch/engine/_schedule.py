@@ -93,7 +93,7 @@ class DiscreteGenerations(Schedule):
             for key, value in choices_attrs(choices, prompt, generation).items():
                 trial.set_user_attr(key, value)
             if tuning.mode == "none":
-                await_twin(trial, prompt.id)
+                await_twin(trial, prompt.requests_id)
                 return ctx.objective.run(trial, prompt)
             return tuned_trial(ctx, trial, tuning, prompt)
 

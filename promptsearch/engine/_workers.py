@@ -134,9 +134,10 @@ def claim_slot(trial: optuna.Trial, attr: str, value: Any, budget: int) -> None:
         raise SurplusTrial(f"Trial {trial.number} started after its step's {budget} trials; it does nothing.")
 
 
-def await_twin(trial: optuna.Trial, prompt_id: str) -> None:
-    """Wait while an earlier trial of another worker scores the same prompt: its scores then come
-    from the shared cache instead of being computed twice at the same time.
+def await_twin(trial: optuna.Trial, requests_id: str) -> None:
+    """Wait while an earlier trial of another worker sends the same requests (the same prompt,
+    or one that differs only by calibration: see :attr:`~promptsearch.templates.Prompt.requests_id`):
+    its scores then come from the shared cache instead of being computed twice at the same time.
 
     Earlier running trials that have not chosen their prompt yet are waited for too (they take
     milliseconds), since they may choose this one.
@@ -149,7 +150,7 @@ def await_twin(trial: optuna.Trial, prompt_id: str) -> None:
             for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
             if t.number < trial.number and t.user_attrs.get(Attr.TUNING_MODE, "none") == "none"
         ]
-        twins = [t for t in earlier if t.user_attrs.get(Attr.PROMPT_ID, prompt_id) == prompt_id]
+        twins = [t for t in earlier if t.user_attrs.get(Attr.REQUESTS_ID, requests_id) == requests_id]
         if not twins or fail_stale(trial.study):
             return
         time.sleep(POLL_SECONDS / 10)

@@ -46,6 +46,7 @@ class Attr:
     STAGE = "stage"
     CANDIDATE_ID = "candidate_id"
     PROMPT_ID = "prompt_id"
+    REQUESTS_ID = "requests_id"
     ORIGIN = "origin"
     PARENTS = "parents"
     INSTRUCTION = "instruction"
@@ -71,6 +72,7 @@ class Attr:
     PROMPT = (
         CANDIDATE_ID,
         PROMPT_ID,
+        REQUESTS_ID,
         ORIGIN,
         PARENTS,
         INSTRUCTION,

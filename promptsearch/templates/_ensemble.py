@@ -141,6 +141,12 @@ class PromptEnsemble(Prompt):
         return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
 
     @property
+    def requests_id(self) -> str:
+        """Hash of the members' :attr:`~Prompt.requests_id`, in order."""
+        payload = {self.dict_key: [m.requests_id for m in self.members]}
+        return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
+
+    @property
     def prefix(self) -> str:
         raise TemplateError(_NO_TEXT)
 

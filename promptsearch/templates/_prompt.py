@@ -255,7 +255,23 @@ class Prompt:
     @property
     def id(self) -> str:
         """Content hash of everything that affects scores."""
+        return self._hash(self._id_payload())
+
+    @property
+    def requests_id(self) -> str:
+        """Content hash of what the backend is asked: the :attr:`id` of this prompt without
+        calibration, which only post-processes the same scores. Two prompts with one
+        ``requests_id`` send the same requests (the shared cache answers the second)."""
+        payload = self._id_payload()
+        payload.pop("calibrate")
+        return self._hash(payload)
+
+    def _id_payload(self) -> dict[str, Any]:
         payload = self.to_dict()
         payload["demonstrations"] = [d["id"] for d in payload["demonstrations"]]
         payload["selector"] = self.selector.id if self.selector is not None else None
+        return payload
+
+    @staticmethod
+    def _hash(payload: dict[str, Any]) -> str:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

@@ -60,6 +60,8 @@ def test_id_hashes_member_ids_in_order() -> None:
     assert ab.id not in {a.id, b.id}
     assert ab.id != PromptEnsemble.of([replace(a, calibrate=False), b]).id  # a member changed
     assert len(ab.id) == 16
+    plain = PromptEnsemble.of([replace(a, calibrate=False), b])
+    assert ab.requests_id == plain.requests_id != PromptEnsemble.of([a, c]).requests_id
 
 
 def test_invalid_ensembles_raise() -> None:

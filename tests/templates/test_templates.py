@@ -105,6 +105,17 @@ def test_prompt_id_is_content_hash_and_roundtrips() -> None:
     assert Prompt.from_dict(a.to_dict()).id == a.id
 
 
+def test_requests_id_ignores_calibration_only() -> None:
+    """Prompts that differ only by calibration send the same requests (one requests_id)."""
+    task = _task()
+    plain = Prompt.create("{text} It was{label}", "bad,good", task.label_names)
+    calibrated = Prompt.create("{text} It was{label}", "bad,good", task.label_names, calibrate=True)
+    other = Prompt.create("{text} It was{label}", "bad,great", task.label_names, calibrate=True)
+    assert plain.id != calibrated.id
+    assert plain.requests_id == calibrated.requests_id != other.requests_id
+    assert plain.instances(task.examples) == calibrated.instances(task.examples)
+
+
 def test_prompt_check_rejects_wrong_labels() -> None:
     p = Prompt.create("{text}{label}", "a,b,c", ("x", "y", "z"))
     with pytest.raises(TemplateError, match="verbalizer covers labels"):
