@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from promptsearch.backends._base import LoglikelihoodRequest, ProgressCallback, TokenLogprobs
 from promptsearch.backends._hf import HFBackend
+from promptsearch.backends._hf_kernels import fuse_rms_norms, short_attention
 from promptsearch.backends._hf_tensors import (
     PrefixStore,
     SharedPrefix,
@@ -46,6 +48,9 @@ class HFCausalBackend(HFBackend):
       stored prefix without copying it per row where the model's attention allows (see
       :mod:`promptsearch.backends._hf_tensors`); position ids continue after the prefix, so the
       scores equal those computed without it.
+    * On CPU, attention over short rows runs as grouped matmuls instead of PyTorch's flash
+      attention, and RMSNorm as one fused operator (``fast_kernels``; see
+      :mod:`promptsearch.backends._hf_kernels`).
 
     Args:
         batch_size: Most rows per forward call (``None``: as many as ``batch_tokens`` allows).
@@ -53,6 +58,8 @@ class HFCausalBackend(HFBackend):
         min_shared_tokens: Shortest shared prefix worth caching.
         batch_tokens: Padded tokens per forward call (``None``: 1024 on CPU, 8192 on GPU).
         prefix_cache_mb: Memory for stored prefix key/values, in MiB.
+        fast_kernels: Use the faster CPU paths for attention and RMSNorm, each checked against
+            the model's own (default on; ``False`` runs the model exactly as loaded).
     """
 
     kind: ClassVar[str] = "causal"
@@ -66,14 +73,23 @@ class HFCausalBackend(HFBackend):
         min_shared_tokens: int = 16,
         batch_tokens: int | None = None,
         prefix_cache_mb: float = 256,
+        fast_kernels: bool = True,
     ) -> None:
         super().__init__(model, batch_size=batch_size)
+        self.fast_kernels = fast_kernels
+        if fast_kernels:
+            fuse_rms_norms(model.model)
         self._max_rows = batch_size
         on_gpu = str(model.device).startswith("cuda")
         self.batch_tokens = batch_tokens or (8192 if on_gpu else 1024)
         self.prefix_caching = prefix_caching
         self.min_shared_tokens = min_shared_tokens
         self.prefixes = PrefixStore(int(prefix_cache_mb * 2**20))
+
+    def attention_scope(self) -> contextlib.AbstractContextManager[None]:
+        """Where a forward call runs without a broadcast prefix: the short-row attention when
+        ``fast_kernels`` is on (see :func:`~promptsearch.backends._hf_kernels.short_attention`)."""
+        return short_attention(self.model.model) if self.fast_kernels else contextlib.nullcontext()
 
     @property
     def batch_size(self) -> int:
@@ -190,8 +206,6 @@ class HFCausalBackend(HFBackend):
     def _score_batch(
         self, batch: Sequence[EncodedInstance], prefix: SharedPrefix | None = None
     ) -> list[np.ndarray]:
-        import contextlib
-
         import torch
 
         model = self.model.model
@@ -202,7 +216,7 @@ class HFCausalBackend(HFBackend):
         extra: dict[str, Any] = {}
         real_tokens = int(mask.sum())
         offset = 0
-        scope: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+        scope = self.attention_scope()
         if prefix is not None:
             # Positions continue after the prefix. Broadcast: the batch attends to the stored
             # prefix (batch of one). Otherwise: [prefix][pads][body] in a per-row copy of the

@@ -211,7 +211,8 @@ def _causal_batch(
     ids, mask = left_pad(rows, tok.pad_token_id or 0)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     extra: dict[str, Any] = {}
-    scope: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    attention = getattr(backend, "attention_scope", None)
+    scope: contextlib.AbstractContextManager[None] = attention() if attention else contextlib.nullcontext()
     if prefix is not None:
         positions = positions + prefix.length
         if broadcast_supported(model):

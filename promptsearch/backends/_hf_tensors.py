@@ -30,6 +30,7 @@ __all__ = [
     "broadcast_supported",
     "cache_argument",
     "compute_prefix",
+    "config_allows",
     "left_pad",
     "output_cache",
     "repeated_cache",
@@ -235,12 +236,14 @@ def broadcast_supported(model: Any) -> bool:
     """
     known = _SUPPORTED.get(model)
     if known is None:
-        known = _config_allows(model.config) and _probe(model)
+        known = config_allows(model.config) and _probe(model)
         _SUPPORTED[model] = known
     return known
 
 
-def _config_allows(config: Any) -> bool:
+def config_allows(config: Any) -> bool:
+    """Plain causal self-attention through ``transformers``' attention interface (SDPA or eager):
+    no soft-capping, no sliding window."""
     if getattr(config, "_attn_implementation", None) not in ("sdpa", "eager"):
         return False
     if getattr(config, "attn_logit_softcapping", None):
