@@ -388,7 +388,7 @@ def run_dtype(
 
     folder = fetch_model(args.model)
     loaded = load_model(str(folder), dtype=dtype, device="cpu")
-    ps = hf_backend(loaded, batch_tokens=args.batch_tokens)
+    ps = hf_backend(loaded, batch_tokens=args.batch_tokens, fast_kernels=not args.no_fast_kernels)
     lm = HFLM(pretrained=str(folder), batch_size=args.lm_eval_batch_size, dtype=dtype, device="cpu")
     counter = LmEvalTokens(lm)
     params = non_embedding_parameters(loaded.model)
@@ -423,6 +423,11 @@ def main() -> None:
     ap.add_argument("--lm-eval-batch-size", type=int, default=32)
     ap.add_argument("--batch-tokens", type=int, default=None, help="the backend's padded tokens per call")
     ap.add_argument("--model", default="smollm2-135m-instruct")
+    ap.add_argument(
+        "--no-fast-kernels",
+        action="store_true",
+        help="the backend keeps the model's own attention (no short-row attention in bf16)",
+    )
     args = ap.parse_args()
     reexec_with_malloc_settings()
     sentences = 50 if args.quick else args.sentences

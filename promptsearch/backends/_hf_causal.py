@@ -10,7 +10,7 @@ import numpy as np
 
 from promptsearch.backends._base import LoglikelihoodRequest, ProgressCallback, TokenLogprobs
 from promptsearch.backends._hf import HFBackend
-from promptsearch.backends._hf_kernels import fuse_rms_norms, short_attention
+from promptsearch.backends._hf_kernels import short_attention
 from promptsearch.backends._hf_tensors import (
     PrefixStore,
     SharedPrefix,
@@ -48,8 +48,8 @@ class HFCausalBackend(HFBackend):
       stored prefix without copying it per row where the model's attention allows (see
       :mod:`promptsearch.backends._hf_tensors`); position ids continue after the prefix, so the
       scores equal those computed without it.
-    * On CPU, attention over short rows runs as grouped matmuls instead of PyTorch's flash
-      attention, and RMSNorm as one fused operator (``fast_kernels``; see
+    * On CPU in bfloat16 or float16, attention over short rows runs as grouped matmuls instead
+      of PyTorch's flash attention (``fast_kernels``; see
       :mod:`promptsearch.backends._hf_kernels`).
 
     Args:
@@ -58,8 +58,8 @@ class HFCausalBackend(HFBackend):
         min_shared_tokens: Shortest shared prefix worth caching.
         batch_tokens: Padded tokens per forward call (``None``: 1024 on CPU, 8192 on GPU).
         prefix_cache_mb: Memory for stored prefix key/values, in MiB.
-        fast_kernels: Use the faster CPU paths for attention and RMSNorm, each checked against
-            the model's own (default on; ``False`` runs the model exactly as loaded).
+        fast_kernels: Use the faster CPU attention for short rows in half precision (default
+            on; ``False`` runs the model's own attention).
     """
 
     kind: ClassVar[str] = "causal"
@@ -77,8 +77,6 @@ class HFCausalBackend(HFBackend):
     ) -> None:
         super().__init__(model, batch_size=batch_size)
         self.fast_kernels = fast_kernels
-        if fast_kernels:
-            fuse_rms_norms(model.model)
         self._max_rows = batch_size
         on_gpu = str(model.device).startswith("cuda")
         self.batch_tokens = batch_tokens or (8192 if on_gpu else 1024)
