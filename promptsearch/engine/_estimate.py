@@ -109,6 +109,7 @@ def _await_probe(ctx: SearchContext, owner: str) -> float | None:
     from promptsearch.engine._workers import POLL_SECONDS, dead
     from promptsearch.study import StudyAttr
 
+    _logger.info("Waiting for the cost probe of worker %s (it scores the baseline's first examples).", owner)
     end = time.monotonic() + PROBE_WAIT_SECONDS
     while time.monotonic() < end and not ctx.stopping() and not dead(owner):
         rate = ctx.study.user_attrs.get(StudyAttr.PROBE_RATE)
