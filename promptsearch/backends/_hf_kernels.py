@@ -15,9 +15,10 @@ in bfloat16 it was no faster, so the model's norms are left as they are.)
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Iterator
 from typing import Any
+
+from promptsearch.backends._hf_tensors import config_allows, run_attention
 
 __all__ = ["short_attention", "short_attention_supported"]
 
@@ -35,8 +36,6 @@ def short_attention_supported(model: Any) -> bool:
     """Whether :func:`short_attention` applies: a CPU model in bfloat16 or float16 whose
     attention goes through ``transformers``' attention interface with plain causal attention
     (SDPA or eager)."""
-    from promptsearch.backends._hf_tensors import config_allows
-
     weight = next(model.parameters())
     on_cpu = weight.device.type == "cpu" and str(weight.dtype).removeprefix("torch.") in _DTYPES
     return on_cpu and config_allows(model.config)
@@ -51,23 +50,8 @@ def short_attention(model: Any) -> Iterator[None]:
     if not short_attention_supported(model):
         yield
         return
-    _register()
-    config = model.config
-    previous = config._attn_implementation
-    config._attn_implementation = _ATTENTION
-    try:
+    with run_attention(model, _ATTENTION, _short_rows_attention):
         yield
-    finally:
-        config._attn_implementation = previous
-
-
-@functools.cache
-def _register() -> None:
-    from transformers import AttentionInterface
-    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
-
-    AttentionInterface.register(_ATTENTION, _short_rows_attention)
-    ALL_MASK_ATTENTION_FUNCTIONS.register(_ATTENTION, sdpa_mask)
 
 
 def _short_rows_attention(

@@ -34,6 +34,7 @@ __all__ = [
     "left_pad",
     "output_cache",
     "repeated_cache",
+    "run_attention",
     "token_batches",
 ]
 
@@ -216,16 +217,26 @@ def attend_to_prefix(model: Any, prefix: SharedPrefix) -> Iterator[None]:
     Pass only the batch's own tokens (and its own cache, if any); position ids must count
     from ``prefix.length``. Needs :func:`broadcast_supported`.
     """
-    _register()
+    token = _ACTIVE.set(prefix)
+    try:
+        with run_attention(model, _ATTENTION, _prefix_attention):
+            yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+@contextlib.contextmanager
+def run_attention(model: Any, name: str, function: Any) -> Iterator[None]:
+    """Within this block, ``model``'s attention layers call ``function`` (registered once under
+    ``name`` in ``transformers``' attention interface, with SDPA's boolean masks)."""
+    _register(name, function)
     config = model.config
     previous = config._attn_implementation
-    token = _ACTIVE.set(prefix)
-    config._attn_implementation = _ATTENTION
+    config._attn_implementation = name
     try:
         yield
     finally:
         config._attn_implementation = previous
-        _ACTIVE.reset(token)
 
 
 def broadcast_supported(model: Any) -> bool:
@@ -281,12 +292,12 @@ def _probe(model: Any) -> bool:
 
 
 @functools.cache
-def _register() -> None:
+def _register(name: str, function: Any) -> None:
     from transformers import AttentionInterface
     from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
 
-    AttentionInterface.register(_ATTENTION, _prefix_attention)
-    ALL_MASK_ATTENTION_FUNCTIONS.register(_ATTENTION, sdpa_mask)
+    AttentionInterface.register(name, function)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(name, sdpa_mask)
 
 
 def _prefix_attention(
