@@ -101,13 +101,7 @@ def main() -> None:
     monitor = CoreMonitor()
     monitor.calibrate()
     lines = [line for dtype in args.dtypes.split(",") if dtype for line in run_dtype(args, dtype, monitor)]
-    monitor.finish()
-    if monitor.busy_runs:
-        print(f"REFUSED: other processes used the cores during {len(monitor.busy_runs)} timed run(s):")
-        for line in monitor.busy_runs:
-            print(f"  {line}")
-        sys.exit(3)
-    print(f"cores idle during every timed run (others used at most {monitor.worst:.0%} of them)")
+    monitor.conclude()
     print("\n".join(lines))
 
 

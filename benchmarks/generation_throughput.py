@@ -163,13 +163,7 @@ def main() -> None:
     monitor = CoreMonitor()
     monitor.calibrate()
     lines = [run_dtype(args, dtype, monitor) for dtype in args.dtypes.split(",") if dtype]
-    monitor.finish()
-    if monitor.busy_runs:
-        print(f"REFUSED: other processes used the cores during {len(monitor.busy_runs)} timed run(s):")
-        for line in monitor.busy_runs:
-            print(f"  {line}")
-        sys.exit(3)
-    print(f"cores idle during every timed run (others used at most {monitor.worst:.0%} of them)")
+    monitor.conclude()
     for line in lines:
         print(line)
 

@@ -105,6 +105,19 @@ class CoreMonitor:
     def run(self, label: str) -> _Watch:
         return _Watch(self, label)
 
+    def conclude(self) -> None:
+        """After the last run: refuse (exit 3, listing the busy runs) or say the cores were idle."""
+        self.finish()
+        if self.busy_runs:
+            print(
+                f"REFUSED: other processes used the cores during {len(self.busy_runs)} timed run(s), so the "
+                "ratios are not reported:"
+            )
+            for line in self.busy_runs:
+                print(f"  {line}")
+            sys.exit(3)
+        print(f"cores idle during every timed run (others used at most {self.worst:.0%} of them)")
+
 
 class _Watch:
     def __init__(self, monitor: CoreMonitor, label: str) -> None:
@@ -444,17 +457,8 @@ def main() -> None:
     results: list[Result] = []
     for dtype in [d for d in args.dtypes.split(",") if d]:
         results += run_dtype(args, dtype, scenarios, monitor)
-    monitor.finish()
-    if monitor.busy_runs:
-        print(
-            f"REFUSED: other processes used the cores during {len(monitor.busy_runs)} timed run(s), so the "
-            "ratios are not reported:"
-        )
-        for line in monitor.busy_runs:
-            print(f"  {line}")
-        sys.exit(3)
+    monitor.conclude()
     bad = [r for r in results if r.dtype == "float32" and r.maxdiff > 1e-3]
-    print(f"cores idle during every timed run (others used at most {monitor.worst:.0%} of them)")
     for r in results:
         print(
             f"vs_lm_eval {r.scenario} {r.dtype} ratio={r.ratio:.2f} maxdiff={r.maxdiff:.1e} "
