@@ -24,8 +24,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from promptsearch.metrics import BaseMetric, Predictions, bootstrap_interval, get_metric
-from promptsearch.metrics._bootstrap import draw_counts, resampled_values
+from promptsearch.metrics import (
+    BaseMetric,
+    Predictions,
+    bootstrap_interval,
+    draw_counts,
+    get_metric,
+    resampled_values,
+)
 
 __all__ = ["resample_counts", "score_metrics"]
 

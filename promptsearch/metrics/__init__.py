@@ -20,7 +20,13 @@ from promptsearch.metrics._base import (
     metrics_for,
     register_metric,
 )
-from promptsearch.metrics._bootstrap import PairedGain, bootstrap_interval, paired_bootstrap
+from promptsearch.metrics._bootstrap import (
+    PairedGain,
+    bootstrap_interval,
+    draw_counts,
+    paired_bootstrap,
+    resampled_values,
+)
 from promptsearch.metrics._classification import Accuracy, BalancedAccuracy, MacroF1
 from promptsearch.metrics._rouge import RougeL
 from promptsearch.metrics._sacrebleu import Bleu, Chrf
@@ -40,11 +46,13 @@ __all__ = [
     "RougeL",
     "TokenF1",
     "bootstrap_interval",
+    "draw_counts",
     "get_metric",
     "metrics",
     "metrics_for",
     "normalize_answer",
     "paired_bootstrap",
     "register_metric",
+    "resampled_values",
     "squad_scores",
 ]

@@ -61,8 +61,7 @@ def resampled_values(
     Paired metrics: means of resampled per-example values. Metrics with
     :meth:`~BaseMetric.sufficient_statistics`: the statistics summed per resample (one matrix
     product with the resample ``counts``; ``counts`` and ``stats`` are computed when not given).
-    Others: the
-    aggregate of every resample, one by one.
+    Others: the aggregate of every resample, one by one.
     """
     if metric.paired:
         out: np.ndarray = metric.per_example(predictions)[idx].mean(axis=1)
