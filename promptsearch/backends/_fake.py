@@ -63,7 +63,8 @@ class FakeBackend(LMBackend):
         name: Model name (its ``model_id`` also hashes the settings).
         latency: Seconds each call waits, as a remote model would (for tests of many workers).
         ledger: A file that gets one line per answered request (tests check nothing is
-            computed twice); ``None`` keeps no record.
+            computed twice); a log-likelihood request's text is its parts joined by ``"\x1f"``,
+            as :func:`promptsearch.scoring.request_key` hashes them. ``None`` keeps no record.
 
     Example:
         >>> fake = FakeBackend(affinities={"great": {"positive": 3.0}})
@@ -159,7 +160,7 @@ class FakeBackend(LMBackend):
             time.sleep(self.latency)
         if self.ledger and texts:
             with open(self.ledger, "a", encoding="utf-8") as fh:
-                fh.writelines(json.dumps([kind, self.model_id, t]) + "\n" for t in texts)
+                fh.write("".join(json.dumps([kind, self.model_id, t]) + "\n" for t in texts))  # one write
 
     def loglikelihood(
         self, requests: Sequence[LoglikelihoodRequest], progress: ProgressCallback | None = None
@@ -167,7 +168,7 @@ class FakeBackend(LMBackend):
         self.check_text(requests)
         self._record(
             "loglikelihood",
-            [r.full_context + "\x1f" + "\x1e".join(r.continuations) + "\x1f" + r.suffix for r in requests],
+            ["\x1f".join((r.prefix, r.context, "\x1e".join(r.continuations), r.suffix)) for r in requests],
         )
         out = []
         for r in requests:

@@ -21,10 +21,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from promptsearch.exceptions import PromptSearchError
-from promptsearch.study import Attr
+from promptsearch.study import Attr, worker_id
 
 if TYPE_CHECKING:
     import optuna
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from promptsearch.engine._context import SearchContext
 
 __all__ = [
+    "ORPHAN_SECONDS",
     "POLL_SECONDS",
     "SurplusTrial",
     "await_twin",
@@ -48,16 +50,14 @@ _logger = logging.getLogger(__name__)
 
 #: Seconds between looks at the study while waiting for other workers.
 POLL_SECONDS = 1.0
+#: Seconds after which a running trial that names no worker is taken for one whose worker died
+#: as it took it (a worker names itself within milliseconds; see :func:`fail_stale`).
+ORPHAN_SECONDS = 30.0
 _FINISHED_OK = ("COMPLETE", "PRUNED")
 
 
 class SurplusTrial(PromptSearchError):
     """A trial started beyond its step's budget (by a race between workers); it does nothing."""
-
-
-def worker_id() -> str:
-    """``host:pid`` of this process, recorded in the trials it runs."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def dead(worker: str) -> bool:
@@ -82,8 +82,11 @@ def fail_stale(study: optuna.Study) -> int:
     """Fail and retry (same parameters) the running trials of dead workers; return how many.
 
     Databases with heartbeats also fail trials of workers on other machines after the grace
-    period (Optuna's ``fail_stale_trials``).
+    period (Optuna's ``fail_stale_trials``). A running trial that names no worker after
+    :data:`ORPHAN_SECONDS` was taken by a worker that died at once (see
+    :mod:`promptsearch.study`: trials name their worker from the start) and is failed too.
     """
+    import copy
     import warnings
 
     import optuna
@@ -96,7 +99,7 @@ def fail_stale(study: optuna.Study) -> int:
     failed = 0
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         worker = trial.user_attrs.get(Attr.WORKER)
-        if not isinstance(worker, str) or not dead(worker):
+        if not (dead(worker) if isinstance(worker, str) else _orphan(trial)):
             continue
         try:
             ok = study._storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL)
@@ -105,12 +108,23 @@ def fail_stale(study: optuna.Study) -> int:
         if ok:
             failed += 1
             _logger.warning(
-                "Trial %d of a worker that died (%s) failed; it is retried.", trial.number, worker
+                "Trial %d of a worker that died (%s) failed; it is retried.", trial.number, worker or "?"
             )
+            # The retry is queued without the dead worker's name: whoever takes it writes its own.
+            stale = copy.deepcopy(study.trials[trial.number])
+            stale.user_attrs = {k: v for k, v in stale.user_attrs.items() if k != Attr.WORKER}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                retry(study, study.trials[trial.number])
+                retry(study, stale)
     return failed
+
+
+def _orphan(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether a running trial that names no worker has done so for :data:`ORPHAN_SECONDS`."""
+    start = trial.datetime_start
+    if start is None:
+        return False
+    return (datetime.now(start.tzinfo) - start).total_seconds() > ORPHAN_SECONDS
 
 
 def claim_slot(trial: optuna.Trial, attr: str, value: Any, budget: int) -> None:

@@ -29,7 +29,7 @@ from promptsearch.study._pruners import (
     register_pruner,
     sign_test_p_value,
 )
-from promptsearch.study._publish import publish_once
+from promptsearch.study._publish import publish_once, worker_id
 from promptsearch.study._samplers import make_sampler, register_sampler, samplers
 from promptsearch.study._sql_cache import SQLScoreCache, cache_for_storage
 from promptsearch.study._storage import check_storage, is_storage_url, make_storage, mask_url, open_storage
@@ -68,4 +68,5 @@ __all__ = [
     "register_sampler",
     "samplers",
     "sign_test_p_value",
+    "worker_id",
 ]

@@ -183,13 +183,14 @@ def _make_folder(folder: Path, what: str) -> None:
 
 
 def _journal_storage(url: str) -> Any:
-    import optuna
     from optuna.storages.journal import JournalFileBackend
+
+    from promptsearch.study._owned import OwnedJournalStorage
 
     path = url.removeprefix("journal:")
     _make_folder(Path(path).parent, f"the folder of journal storage {mask_url(url)!r}")
     try:
-        return optuna.storages.JournalStorage(JournalFileBackend(path))
+        return OwnedJournalStorage(JournalFileBackend(path))
     except OSError as exc:
         raise ConfigError(
             f"Cannot open journal storage {mask_url(url)!r} ({exc.strerror}); choose a file you can write to."
@@ -246,10 +247,9 @@ def _rdb_storage(url: str, driver: str) -> Any:
     import warnings
 
     import optuna
-    from optuna.storages import RDBStorage
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-    from promptsearch.study._sqlite import SQLiteStorage
+    from promptsearch.study._owned import OwnedRDBStorage
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -260,8 +260,8 @@ def _rdb_storage(url: str, driver: str) -> Any:
         else:  # Optuna < 4.9
             kwargs["failed_trial_callback"] = optuna.storages.RetryFailedTrialCallback(max_retry=2)
         try:
-            cls = SQLiteStorage if url.startswith("sqlite") else RDBStorage  # atomic queue pops
-            return with_retries(lambda: cls(url, engine_kwargs=_engine_kwargs(url, driver), **kwargs))
+            engine_kwargs = _engine_kwargs(url, driver)
+            return with_retries(lambda: OwnedRDBStorage(url, engine_kwargs=engine_kwargs, **kwargs))
         except ArgumentError as exc:
             raise ConfigError(
                 f"Storage {mask_url(url)!r} is not a valid database URL ({_reason(exc, url)}); use e.g. "

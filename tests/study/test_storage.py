@@ -15,7 +15,7 @@ import sqlalchemy
 import sqlalchemy.exc
 
 from promptsearch.exceptions import ConfigError
-from promptsearch.study import _storage, make_storage, open_storage
+from promptsearch.study import _owned, _storage, make_storage, open_storage
 from promptsearch.study._storage import check_storage, mask_url
 
 SECRET = "pa55word"
@@ -132,7 +132,7 @@ def test_unreachable_server_is_a_config_error_without_the_password(monkeypatch: 
             )
             raise sqlalchemy.exc.OperationalError("SELECT 1", {}, reason)
 
-    monkeypatch.setattr(optuna.storages, "RDBStorage", Refusing)
+    monkeypatch.setattr(_owned, "OwnedRDBStorage", Refusing)
     monkeypatch.setattr(_storage, "_check_driver", lambda url: "psycopg2")
     url = f"postgresql+psycopg2://u:{SECRET}@127.0.0.1:1/db"
     with pytest.raises(ConfigError) as info:
