@@ -9,6 +9,7 @@ implements log-likelihoods (``_hf_causal``, ``_hf_masked``, ``_hf_seq2seq``), an
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -85,6 +86,11 @@ class HFBackend(LMBackend):
     def vocabulary(self) -> tuple[str, ...]:
         """Token texts as in running text (see :class:`~promptsearch.backends.TokenLogprobs`)."""
         return _vocabulary(self.model.tokenizer, self.kind)
+
+    def attention_scope(self) -> contextlib.AbstractContextManager[None]:
+        """The context a forward call without a broadcast prefix runs in (the model's own
+        attention here; the causal backend swaps in faster kernels)."""
+        return contextlib.nullcontext()
 
     def generate(
         self,

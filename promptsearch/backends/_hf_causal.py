@@ -85,8 +85,8 @@ class HFCausalBackend(HFBackend):
         self.prefixes = PrefixStore(int(prefix_cache_mb * 2**20))
 
     def attention_scope(self) -> contextlib.AbstractContextManager[None]:
-        """Where a forward call runs without a broadcast prefix: the short-row attention when
-        ``fast_kernels`` is on (see :func:`~promptsearch.backends._hf_kernels.short_attention`)."""
+        """The short-row attention when ``fast_kernels`` is on (see
+        :func:`~promptsearch.backends._hf_kernels.short_attention`)."""
         return short_attention(self.model.model) if self.fast_kernels else contextlib.nullcontext()
 
     @property

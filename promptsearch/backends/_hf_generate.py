@@ -192,7 +192,6 @@ def _causal_batch(
     ``embed_rows(ids) -> embeddings`` (soft prompts, whose rows hold ids below 0 for soft
     tokens) runs the prompt as ``inputs_embeds``; the generated tokens are ordinary ids.
     """
-    import contextlib
 
     import torch
 
@@ -211,8 +210,7 @@ def _causal_batch(
     ids, mask = left_pad(rows, tok.pad_token_id or 0)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     extra: dict[str, Any] = {}
-    attention = getattr(backend, "attention_scope", None)
-    scope: contextlib.AbstractContextManager[None] = attention() if attention else contextlib.nullcontext()
+    scope = backend.attention_scope()
     if prefix is not None:
         positions = positions + prefix.length
         if broadcast_supported(model):

@@ -8,8 +8,6 @@ the members' log-softmax over the labels (or the example's choices).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, NoReturn
@@ -137,14 +135,12 @@ class PromptEnsemble(Prompt):
     @property
     def id(self) -> str:
         """Hash of the members' ids, in order (another order is another ensemble)."""
-        payload = {self.dict_key: [m.id for m in self.members]}
-        return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
+        return self._hash({self.dict_key: [m.id for m in self.members]})
 
     @property
     def requests_id(self) -> str:
         """Hash of the members' :attr:`~Prompt.requests_id`, in order."""
-        payload = {self.dict_key: [m.requests_id for m in self.members]}
-        return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
+        return self._hash({self.dict_key: [m.requests_id for m in self.members]})
 
     @property
     def prefix(self) -> str:
