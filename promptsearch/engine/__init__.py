@@ -5,7 +5,7 @@ candidate pools, tuning inside the study, and the final evaluation.
 from promptsearch.engine._context import Callback, SearchContext
 from promptsearch.engine._finalize import finalize
 from promptsearch.engine._objective import TIE_BREAK, DevObjective
-from promptsearch.engine._pools import initial_pool, load_pool, next_pool, verbalizer_pool
+from promptsearch.engine._pools import fitted_verbalizers, initial_pool, load_pool, next_pool, verbalizer_pool
 from promptsearch.engine._prompts import (
     PromptChoices,
     build_prompt,
@@ -34,6 +34,7 @@ __all__ = [
     "choices_attrs",
     "choices_of",
     "finalize",
+    "fitted_verbalizers",
     "initial_pool",
     "load_pool",
     "next_pool",

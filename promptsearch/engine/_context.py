@@ -48,6 +48,8 @@ class SearchContext:
         batch_size: Batch size for tuned backends.
         pool: Every labelled example (train and dev) when prompts are compared on all of them,
             demonstrations drawn from it leave-one-out; ``None``: compared on dev.
+        fitted: The label words (``str(verbalizer)``) fitted to the training examples: a prompt
+            using them is judged on dev only (see :meth:`judged_on`).
         phases: Seconds spent per phase of this run (model load, label words, trials, final).
         tuned_forward_passes: Examples scored by tuned trials' own backends (the study's
             backend counts the rest).
@@ -72,6 +74,7 @@ class SearchContext:
     deadline: float | None = None
     batch_size: int | None = None
     pool: tuple[Example, ...] | None = None
+    fitted: frozenset[str] = frozenset()
     phases: dict[str, float] = field(default_factory=dict, compare=False)
     tuned_forward_passes: list[int] = field(default_factory=lambda: [0], compare=False)
     stop: threading.Event = field(default_factory=threading.Event, compare=False)
@@ -132,6 +135,20 @@ class SearchContext:
     def selection_examples(self) -> tuple[Example, ...]:
         """The examples prompts are compared on (train and dev, or dev)."""
         return tuple(self.objective.dev)
+
+    def judged_on(self, prompt: Prompt) -> frozenset[str] | None:
+        """Ids of the selection examples ``prompt`` may be judged on (``None``: all of them).
+
+        Nothing fitted to examples is judged on the examples it was fitted to: a prompt whose
+        label words (or an ensemble member's) were found on the training examples is judged on
+        the dev examples only, when prompts are compared on train and dev together.
+        """
+        if self.pool is None or not self.fitted:
+            return None
+        members: tuple[Prompt, ...] = getattr(prompt, "members", ()) or (prompt,)
+        if any(m.verbalizer is not None and str(m.verbalizer) in self.fitted for m in members):
+            return self.dev_ids
+        return None
 
     @property
     def dev_ids(self) -> frozenset[str]:

@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from promptsearch.engine._confirm import confirm_winner
 from promptsearch.engine._winner import (
     BASELINE,
     Contender,
@@ -120,8 +121,9 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
     rescored = []
     for t in ranked:
         tuned = ctx.tuned_backend(t)
-        only = ctx.dev_ids if tuned is not None else None  # tuned on train: compared on dev
-        rescored.append(score_contender(ctx, ctx.rebuild(t), trial=t, backend=tuned, only=only))
+        prompt = ctx.rebuild(t)
+        only = ctx.dev_ids if tuned is not None else ctx.judged_on(prompt)  # fitted on train: judged on dev
+        rescored.append(score_contender(ctx, prompt, trial=t, backend=tuned, only=only))
         if progress is not None:
             progress.update(n_sel)
     rescored.sort(key=lambda c: (-sign * c.value, c.trial.number if c.trial else -1))
@@ -136,6 +138,19 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
     contenders += [ensemble] if ensemble is not None else []
     contenders = [with_gain(ctx, c, base) for c in contenders]
     winner, reason = choose_winner(ctx, contenders, base)
+    confirmation = confirm_winner(ctx, winner, base)
+    if confirmation is not None and not confirmation.passed:
+        worse = ", ".join(
+            f"{name} {confirmation.gains[name][0]:+.3f}" for name in confirmation.failed_on
+        )
+        reason = (
+            f"the best searched prompt ({reason}) was worse than your template on the "
+            f"{confirmation.n} confirmation examples ({worse}): your template is kept"
+        )
+        _logger.info("The winner failed its confirmation (%s); your template is kept.", worse)
+        winner = base
+    elif confirmation is not None:
+        reason += f"; not worse than your template on the {confirmation.n} confirmation examples"
     shown = [winner, *sorted((c for c in contenders if c is not winner), key=lambda c: -sign * c.value)]
     shown += [base] if winner is not base else []
     rows = []
@@ -193,11 +208,37 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
                 "level": space.selection.level,
                 "ensemble": space.selection.ensemble,
                 "winner": reason,
+                **balance(ctx),
+                "confirmation": confirmation.to_dict() if confirmation is not None else None,
             },
             "phases": {**ctx.phases, "final": time.perf_counter() - final_started},
         },
     )
     return board, winner.prompt
+
+
+def balance(ctx: SearchContext) -> dict[str, Any]:
+    """The split's strategy, the data's and the selection examples' class shares, and what the
+    selection scores estimate (for the leaderboard's metadata)."""
+    from promptsearch.metrics import ClassWeighted
+
+    task, split = ctx.task, ctx.split
+    metric = ctx.objective.metric
+    out: dict[str, Any] = {"strategy": split.strategy, "confirm_n": len(split.confirm)}
+    if task.label_names and split.shares:
+        selection = ctx.selection_examples
+        out["data_shares"] = dict(zip(task.label_names, split.shares))
+        out["selection_shares"] = {
+            name: sum(e.label == name for e in selection) / max(1, len(selection)) for name in task.label_names
+        }
+    weighted = isinstance(metric, ClassWeighted)
+    out["objective"] = (
+        f"{metric.name} at the data's class shares (each example weighted by its class's share in the "
+        "data over its share among the selection examples)"
+        if weighted
+        else f"{metric.name} on the selection examples"
+    )
+    return out
 
 
 def _row(

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from promptsearch.space import SearchSpace
     from promptsearch.tasks import FewShotSplit, Task
 
-__all__ = ["initial_pool", "load_pool", "next_pool", "verbalizer_pool"]
+__all__ = ["fitted_verbalizers", "initial_pool", "load_pool", "next_pool", "verbalizer_pool"]
 
 _logger = logging.getLogger(__name__)
 
@@ -162,13 +162,26 @@ def verbalizer_pool(
         v = Verbalizer.from_mapping(task.verbalizer_or_default(), task.label_names)
         pool[str(v)] = v
     auto = space.verbalizers.auto
+    fitted: list[str] = []
     if auto.enabled and space.templates.seeds:
         found = _automatic_label_words(space, task, split, backend, next(iter(pool.values())))
         for v in found:
-            pool.setdefault(str(v), v)
+            if str(v) not in pool:
+                pool[str(v)] = v
+                fitted.append(str(v))
         _logger.info("automatic label words: %s", ", ".join(str(v) for v in found) or "none")
+    # Which words were fitted to the training examples is stored first: a worker that reads
+    # the pool then always finds it.
+    publish_once(study, StudyAttr.FITTED_VERBALIZERS, json.dumps(fitted))
     items = _store(study, StudyAttr.VERBALIZERS, [v.to_dict() for v in pool.values()])
     return [Verbalizer.from_mapping(d, task.label_names) for d in items]
+
+
+def fitted_verbalizers(study: optuna.Study) -> frozenset[str]:
+    """The label words of the study's pool that were fitted to the training examples (automatic
+    label words), as ``str(verbalizer)``: they are judged only on examples they were not fitted to."""
+    raw = study.user_attrs.get(StudyAttr.FITTED_VERBALIZERS)
+    return frozenset(json.loads(raw)) if raw is not None else frozenset()
 
 
 def _automatic_label_words(

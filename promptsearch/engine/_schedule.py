@@ -94,7 +94,7 @@ class DiscreteGenerations(Schedule):
                 trial.set_user_attr(key, value)
             if tuning.mode == "none":
                 await_twin(trial, prompt.requests_id)
-                return ctx.objective.run(trial, prompt)
+                return ctx.objective.run(trial, prompt, only=ctx.judged_on(prompt))
             return tuned_trial(ctx, trial, tuning, prompt)
 
         return objective

@@ -16,7 +16,7 @@ from promptsearch.engine._context import Callback, SearchContext
 from promptsearch.engine._estimate import estimate_cost, timed
 from promptsearch.engine._finalize import finalize_once
 from promptsearch.engine._objective import TIE_BREAK, DevObjective
-from promptsearch.engine._pools import verbalizer_pool
+from promptsearch.engine._pools import fitted_verbalizers, verbalizer_pool
 from promptsearch.engine._schedule import schedules
 from promptsearch.engine._study import open_study
 from promptsearch.engine._workers import stop_on_signals, wait_idle
@@ -25,13 +25,14 @@ from promptsearch.study import MemoryScoreCache, SQLiteScoreCache, StudyAttr, ca
 
 if TYPE_CHECKING:
     from promptsearch.backends import LMBackend
+    from promptsearch.metrics import BaseMetric
     from promptsearch.reports import Leaderboard, LeaderboardRow
     from promptsearch.space import SearchSpace
-    from promptsearch.tasks import FewShotSplit, Task
+    from promptsearch.tasks import Example, FewShotSplit, Task
     from promptsearch.templates import Prompt
     from promptsearch.tuning import SavedTuning
 
-__all__ = ["PromptSearch", "override_final"]
+__all__ = ["PromptSearch", "at_data_balance", "override_final"]
 
 _logger = logging.getLogger(__name__)
 
@@ -128,9 +129,10 @@ class PromptSearch:
     def _resolve(self) -> tuple[SearchSpace, Task, FewShotSplit]:
         """The space (with this search's overrides), the task and its few-shot split."""
         from promptsearch.space import BackendSpec, SearchSpace, load_search_space
-        from promptsearch.tasks import Task, few_shot_split, load_task
+        from promptsearch.tasks import Task, load_task
 
         space = self.space if isinstance(self.space, SearchSpace) else load_search_space(self.space)
+        from_file = False
         if isinstance(self.task, Task):
             task = self.task
         else:
@@ -142,6 +144,7 @@ class PromptSearch:
             if spec.kind() is None and seeds and all("{label}" not in s.template for s in seeds):
                 kwargs["task_type"] = "generation"  # answers follow the templates: a generation space
             task = load_task(spec.name_or_path, **kwargs)
+            from_file = not spec.is_catalog()
         if self.n_trials is not None and self.n_trials < 1:
             raise ConfigError(f"--trials must be at least 1, got {self.n_trials}.")
         overrides: dict[str, Any] = {}
@@ -151,8 +154,7 @@ class PromptSearch:
             overrides["backend"] = BackendSpec(self.backend, space.backend.options)
         space = override_final(replace(space, **overrides), test_limit=self.test_limit, top=self.top)
         space.check_task_type(task.task_type)
-        seed = space.split.seed if self.seed is None else self.seed
-        split = few_shot_split(task, k=space.split.k, seed=seed)
+        split = space.split.make(task, seed=self.seed, from_file=from_file)
         return space, task, split.shorten(space.task.max_words if space.task is not None else None)
 
     def _make_cache(self, out: Path | None) -> Any:
@@ -215,11 +217,12 @@ class PromptSearch:
             },
         )
         pool = (*split.train, *split.dev) if space.selection.examples == "all" and split.train else None
+        selection = pool if pool is not None else split.dev
         objective = DevObjective(
             backend,
             task,
-            pool if pool is not None else split.dev,
-            metric,
+            selection,
+            at_data_balance(metric, task, selection, split.shares),
             cache=cache,
             chunk_size=space.pruner.chunk_size,
             per_example_reports=pruners.get(space.pruner.name).per_example,
@@ -230,6 +233,7 @@ class PromptSearch:
         )
         with timed(phases, "label_words"):
             verbalizers = tuple(verbalizer_pool(study, space, task, split, backend))
+            fitted = fitted_verbalizers(study)
         timeout = space.budget.timeout_s
         ctx = SearchContext(
             space=space,
@@ -248,6 +252,7 @@ class PromptSearch:
             deadline=None if timeout is None else started + timeout,
             batch_size=self.batch_size,
             pool=pool,
+            fitted=fitted,
             phases=phases,
         )
         budget = self.n_trials if self.n_trials is not None else space.budget.trials
@@ -301,6 +306,21 @@ def override_final(space: SearchSpace, *, test_limit: int | None, top: int | Non
         top=space.final.top if top is None else top,
     )
     return replace(space, final=final)
+
+
+def at_data_balance(
+    metric: BaseMetric, task: Task, examples: Sequence[Example], shares: Sequence[float]
+) -> BaseMetric:
+    """``metric`` as it reads on the data's class balance ``shares``, estimated on ``examples``
+    (each weighted by its class's share in the data over its share among ``examples``; see
+    :func:`promptsearch.metrics.weighted_by_class`). Metrics that weight classes equally, and
+    tasks without classes, keep ``metric`` as it is."""
+    from promptsearch.metrics import weighted_by_class
+
+    if task.kind.output != "label" or not shares:
+        return metric
+    index = {name: i for i, name in enumerate(task.label_names)}
+    return weighted_by_class(metric, [index[e.label] for e in examples], shares)
 
 
 def check_embedder(space: SearchSpace) -> str:

@@ -108,7 +108,8 @@ def ensemble_of(ctx: SearchContext, ranked: Sequence[Contender], size: int) -> C
             break
     if len(members) < 2:
         return None
-    return score_contender(ctx, PromptEnsemble.of(members), origin=ENSEMBLE)
+    ensemble = PromptEnsemble.of(members)
+    return score_contender(ctx, ensemble, only=ctx.judged_on(ensemble), origin=ENSEMBLE)
 
 
 def _aligned(c: Contender, base: Contender) -> tuple[Predictions, Predictions]:

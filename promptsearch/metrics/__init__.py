@@ -31,6 +31,7 @@ from promptsearch.metrics._classification import Accuracy, BalancedAccuracy, Mac
 from promptsearch.metrics._rouge import RougeL
 from promptsearch.metrics._sacrebleu import Bleu, Chrf
 from promptsearch.metrics._text import ExactMatch, TokenF1, normalize_answer, squad_scores
+from promptsearch.metrics._weighted import ClassWeighted, class_weights, weighted_by_class
 
 __all__ = [
     "KINDS",
@@ -39,6 +40,7 @@ __all__ = [
     "BaseMetric",
     "Bleu",
     "Chrf",
+    "ClassWeighted",
     "ExactMatch",
     "MacroF1",
     "PairedGain",
@@ -46,6 +48,7 @@ __all__ = [
     "RougeL",
     "TokenF1",
     "bootstrap_interval",
+    "class_weights",
     "draw_counts",
     "get_metric",
     "metrics",
@@ -55,4 +58,5 @@ __all__ = [
     "register_metric",
     "resampled_values",
     "squad_scores",
+    "weighted_by_class",
 ]

@@ -106,6 +106,12 @@ class BaseMetric(ABC):
         direction: ``"maximize"`` or ``"minimize"``.
         paired: Whether ``aggregate`` is the mean of ``per_example``.
         scale: Values lie in ``[0, scale]``; reports print ``100 * value / scale`` as points.
+        class_weighted: Whether the metric's value depends on the mix of classes among the
+            examples (accuracy does; balanced accuracy and macro-F1 weight classes equally).
+            A search then weights each selection example by its class's share in the data
+            over its share among the selection examples (see
+            :func:`~promptsearch.metrics.weighted_by_class`), so that the metric estimates
+            its value on the data's own balance. Paired metrics only.
     """
 
     name: ClassVar[str] = ""
@@ -113,6 +119,7 @@ class BaseMetric(ABC):
     direction: ClassVar[Literal["maximize", "minimize"]] = "maximize"
     paired: ClassVar[bool] = True
     scale: ClassVar[float] = 1.0
+    class_weighted: ClassVar[bool] = False
 
     @abstractmethod
     def per_example(self, predictions: Predictions) -> np.ndarray:

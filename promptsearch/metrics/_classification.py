@@ -19,6 +19,7 @@ class Accuracy(BaseMetric):
 
     name = "accuracy"
     kinds = frozenset({"label", "choice"})
+    class_weighted = True
 
     def per_example(self, predictions: Predictions) -> np.ndarray:
         y, p = _arrays(predictions)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +91,8 @@ def run_protocol(
     from promptsearch.tasks import Task, few_shot_split, load_task
 
     out = Path(out_dir)
+    # LM-BFF's protocol exactly: k per class for train and for dev, nothing else labelled.
+    space = replace(space, split=replace(space.split, strategy="k_shot", confirm=0))
     if isinstance(task, Task):
         task_obj = task
     else:

@@ -13,12 +13,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from promptsearch._registry import suggest
 from promptsearch.exceptions import ConfigError, TemplateError
 from promptsearch.space._validate import Section, at_least, build, distinct
 from promptsearch.templates import parse_template
+
+if TYPE_CHECKING:
+    from promptsearch.tasks import FewShotSplit, Task
 
 __all__ = [
     "MAX_DEMONSTRATIONS",
@@ -138,6 +141,12 @@ class TaskSpec(Section):
 
         return CATALOG.get(self.name_or_path).labels if self.name_or_path in CATALOG else None
 
+    def is_catalog(self) -> bool:
+        """Whether the task is a catalog task (else the user's own file, folder or hub data set)."""
+        from promptsearch.tasks._catalog import CATALOG
+
+        return self.name_or_path in CATALOG
+
     def kind(self) -> str | None:
         """The task type when known without loading the data (the catalog's, or given)."""
         from promptsearch.tasks._catalog import CATALOG
@@ -170,17 +179,54 @@ class TaskSpec(Section):
 
 @dataclass(frozen=True)
 class SplitSpec(Section):
-    """The few-shot split: ``k`` training (and dev) examples per class, chosen by ``seed``."""
+    """How the labelled examples are split, chosen by ``seed``.
+
+    ``strategy: k_shot`` (LM-BFF) takes ``k`` training and ``k`` dev examples per class: the
+    dev set is balanced. ``strategy: data`` takes ``k`` training examples per class and a dev
+    set of up to ``size`` examples at the data's own class shares (``min_per_class`` each at
+    least), so that prompts are compared on data like the user's. ``auto`` (the default):
+    ``data`` for a task read from a file or a hub data set, ``k_shot`` for a catalog task or a
+    :class:`~promptsearch.tasks.Task` object. Either keeps ``confirm`` examples, at the data's
+    shares, that no fitting and no selection sees: the winner must not lose to your template
+    there (0: no confirmation; the ``--seeds`` protocol uses none).
+    """
 
     _section: ClassVar[str | None] = "split"
 
-    k: int = field(default=16, metadata={"help": "Training examples per class (dev gets as many)."})
+    k: int = field(default=16, metadata={"help": "Training examples per class (k_shot: dev gets as many)."})
     seed: int = field(default=13, metadata={"help": "Seed of the split (0 is a valid seed)."})
+    strategy: str = field(default="auto", metadata={"help": "auto, k_shot or data."})
+    size: int = field(default=400, metadata={"help": "data: dev examples at the data's class shares."})
+    min_per_class: int = field(default=8, metadata={"help": "data: dev examples per class at least."})
+    confirm: int = field(
+        default=200, metadata={"help": "Confirmation examples at the data's class shares (0: none)."}
+    )
 
     def __post_init__(self) -> None:
+        from promptsearch.tasks import SPLIT_STRATEGIES
+
         self._normalize()
         at_least(self, "k", 1)
         at_least(self, "seed", 0)
+        at_least(self, "size", 1)
+        at_least(self, "min_per_class", 0)
+        at_least(self, "confirm", 0)
+        choices = ("auto", *SPLIT_STRATEGIES)
+        if self.strategy not in choices:
+            raise self._fail("strategy", f"unknown value {self.strategy!r}. {suggest(str(self.strategy), choices)}")
+
+    def make(self, task: Task, *, seed: int | None = None, from_file: bool = False) -> FewShotSplit:
+        """The split of ``task`` (``seed`` overrides this section's; ``from_file``: the task is
+        the user's own data, which ``auto`` splits by the data's balance)."""
+        from promptsearch.tasks import data_split, few_shot_split
+
+        seed = self.seed if seed is None else seed
+        strategy = self.strategy if self.strategy != "auto" else ("data" if from_file else "k_shot")
+        if strategy == "data":
+            return data_split(
+                task, k=self.k, seed=seed, size=self.size, min_per_class=self.min_per_class, confirm=self.confirm
+            )
+        return few_shot_split(task, k=self.k, seed=seed, confirm=self.confirm)
 
 
 @dataclass(frozen=True)

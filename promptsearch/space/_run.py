@@ -284,7 +284,9 @@ class SelectionSpec(Section):
     zero-shot) unless a challenger beats it in a one-sided paired bootstrap test on the
     selection examples at ``level``; among challengers that do, the one with the highest lower
     bound of its gain wins. ``rule: best`` takes the best score. ``ensemble: N`` adds the
-    average of the N best prompts as a candidate (0 or 1: none).
+    average of the N best prompts as a candidate (0 or 1: none). The winner must then not be
+    worse than the baseline on the split's confirmation examples (``split.confirm``), on the
+    study's metric and on each of ``guards`` that reads the task's predictions.
     """
 
     _section: ClassVar[str | None] = "selection"
@@ -299,6 +301,10 @@ class SelectionSpec(Section):
     ensemble: int = field(
         default=3, metadata={"help": "Best prompts averaged into an ensemble candidate (0: none)."}
     )
+    guards: tuple[str, ...] = field(
+        default=("macro_f1",),
+        metadata={"help": "Metrics the winner must not lose on the confirmation examples either."},
+    )
 
     def __post_init__(self) -> None:
         self._normalize()
@@ -309,3 +315,8 @@ class SelectionSpec(Section):
         if not 0 < self.level < 0.5:
             raise self._fail("level", f"must be between 0 and 0.5, got {self.level}.")
         at_least(self, "ensemble", 0)
+        from promptsearch.metrics import metrics
+
+        for i, name in enumerate(self.guards):
+            if name not in metrics:
+                raise self._fail(f"guards[{i}]", f"unknown metric {name!r}. {suggest(str(name), metrics.names())}")

@@ -88,6 +88,8 @@ class StudyAttr:
     """Names of study user attributes."""
 
     VERBALIZERS = "verbalizers"
+    #: The label words fitted to training examples (automatic label words): never judged on them.
+    FITTED_VERBALIZERS = "verbalizers_fitted"
     TUNING_BASES = "tuning_bases"
     LEADERBOARD = "leaderboard"
     SPACE = "space"

@@ -11,11 +11,12 @@ from promptsearch.tasks._kinds import TaskType, register_task_type, task_types
 from promptsearch.tasks._load import load_task
 from promptsearch.tasks._loaders import file_readers, load_file, load_hf_dataset, register_file_reader
 from promptsearch.tasks._records import Example, FewShotSplit, Task
-from promptsearch.tasks._splits import LMBFF_SEEDS, few_shot_split
+from promptsearch.tasks._splits import LMBFF_SEEDS, SPLIT_STRATEGIES, data_split, few_shot_split
 from promptsearch.tasks._types import Classification, Generation, MultipleChoice
 
 __all__ = [
     "LMBFF_SEEDS",
+    "SPLIT_STRATEGIES",
     "CatalogEntry",
     "Classification",
     "Example",
@@ -24,6 +25,7 @@ __all__ = [
     "MultipleChoice",
     "Task",
     "TaskType",
+    "data_split",
     "fetch_task",
     "few_shot_split",
     "file_readers",

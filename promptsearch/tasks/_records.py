@@ -193,10 +193,19 @@ class Task:
 
 @dataclass(frozen=True)
 class FewShotSplit:
-    """Train, dev and test examples of one few-shot split (LM-BFF protocol).
+    """Train, dev, confirmation and test examples of one split.
 
-    ``train`` and ``dev`` hold ``k`` examples per class chosen by ``seed``; ``test`` is the
-    task's fixed test set, disjoint from every train and dev split of every seed.
+    ``k_shot`` splits (LM-BFF protocol) hold ``k`` examples per class in ``train`` and in
+    ``dev``; ``data`` splits (a user's own file) hold ``k`` per class in ``train`` (where label
+    words are fitted and demonstrations drawn) and a sample of the data's own class balance in
+    ``dev`` (where prompts are compared). ``confirm`` is a further sample of the data's balance
+    that no fitting and no selection sees: the winner must not lose to the user's template
+    there. ``test`` is the task's fixed test set, disjoint from every other part of every seed.
+
+    Attributes:
+        strategy: ``k_shot`` or ``data`` (how ``dev`` was drawn).
+        shares: Class shares of every labelled example outside test (the data's balance;
+            empty for task types without classes).
     """
 
     task: Task
@@ -205,11 +214,14 @@ class FewShotSplit:
     train: tuple[Example, ...]
     dev: tuple[Example, ...]
     test: tuple[Example, ...]
+    confirm: tuple[Example, ...] = ()
+    strategy: str = "k_shot"
+    shares: tuple[float, ...] = ()
 
     def get(self, name: str) -> tuple[Example, ...]:
         """Return the split called ``name`` (``train``, ``dev`` or ``test``)."""
-        if name not in ("train", "dev", "test"):
-            raise DataError(f"Unknown split {name!r}; use 'train', 'dev' or 'test'.")
+        if name not in ("train", "dev", "test", "confirm"):
+            raise DataError(f"Unknown split {name!r}; use 'train', 'dev', 'confirm' or 'test'.")
         examples: tuple[Example, ...] = getattr(self, name)
         if not examples:
             raise DataError(
@@ -234,4 +246,5 @@ class FewShotSplit:
             train=tuple(ex.shorten(max_words) for ex in self.train),
             dev=tuple(ex.shorten(max_words) for ex in self.dev),
             test=tuple(ex.shorten(max_words) for ex in self.test),
+            confirm=tuple(ex.shorten(max_words) for ex in self.confirm),
         )

@@ -76,15 +76,25 @@ def test_the_study_optimizes_the_metric_of_the_space(
     space = classification_space(metric="macro_f1", calibration=(False,))
     search = _fit(space, toy_task, fake_lm, 10, tmp_path)
     assert search.study_.user_attrs["metric"] == "macro_f1" and search.leaderboard_.metric == "macro_f1"
+    from promptsearch.engine import build_prompt, choices_of, fitted_verbalizers
+    from promptsearch.study import TrialRecord
+
     split = few_shot_split(toy_task, k=4, seed=space.split.seed)
-    dev = [*split.train, *split.dev]  # prompts are selected on every labelled example
-    y = [toy_task.label_index(e.label) for e in dev]
+    fitted = fitted_verbalizers(search.study_)
+    assert fitted  # automatic label words, fitted on train...
+
+    def judged_on(prompt: Prompt) -> list:  # ...are judged on dev only; the others on train and dev
+        members = getattr(prompt, "members", ()) or (prompt,)
+        leak = any(str(m.verbalizer) in fitted for m in members)
+        return list(split.dev) if leak else [*split.train, *split.dev]
+
     for row in search.leaderboard_.rows:  # the selection score is macro-F1, not accuracy
-        out = predict(fake_lm, Prompt.from_dict(row.prompt), toy_task, dev).predictions
+        prompt = Prompt.from_dict(row.prompt)
+        dev = judged_on(prompt)
+        y = [toy_task.label_index(e.label) for e in dev]
+        out = predict(fake_lm, prompt, toy_task, dev).predictions
         assert row.dev_score == pytest.approx(f1_score(y, out.predicted, average="macro"))
         assert set(row.test_metrics) >= {"accuracy", "macro_f1", "balanced_accuracy"}
-    from promptsearch.engine import build_prompt, choices_of
-    from promptsearch.study import TrialRecord
 
     checked = 0
     for trial in search.study_.trials:  # each fully scored trial's value: macro-F1 plus the tie-break
@@ -97,6 +107,8 @@ def test_the_study_optimizes_the_metric_of_the_space(
             split_seed=split.seed,
             pool=(*split.train, *split.dev),  # demonstrations leave-one-out
         )
+        dev = judged_on(prompt)
+        y = [toy_task.label_index(e.label) for e in dev]
         out = predict(fake_lm, prompt, toy_task, dev).predictions
         expected = f1_score(y, out.predicted, average="macro") + 0.01 * float(np.mean(out.confidence))
         assert trial.value == pytest.approx(expected)
