@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from promptsearch.engine._balance import at_data_balance
 from promptsearch.metrics import get_metric, metrics, paired_bootstrap
 
 if TYPE_CHECKING:
@@ -56,11 +57,10 @@ class Confirmation:
 
 def confirm_winner(ctx: SearchContext, winner: Contender, base: Contender) -> Confirmation | None:
     """Compare ``winner`` with the template ``base`` on ``ctx.split.confirm`` (``None`` when
-    the split keeps no confirmation examples or the winner is the template)."""
-    from promptsearch.engine._search import at_data_balance
-
+    the split keeps no confirmation examples, the winner is the template, or
+    ``selection.rule: best`` asks for no test against the template)."""
     examples = list(ctx.split.confirm)
-    if not examples or winner is base:
+    if not examples or winner is base or ctx.space.selection.rule != "paired":
         return None
     objective = ctx.objective
     mine = objective.predictions(winner.prompt, examples, winner.backend)

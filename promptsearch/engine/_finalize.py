@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from promptsearch.engine._balance import balance_metadata
 from promptsearch.engine._confirm import confirm_winner
 from promptsearch.engine._winner import (
     BASELINE,
@@ -140,9 +141,7 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
     winner, reason = choose_winner(ctx, contenders, base)
     confirmation = confirm_winner(ctx, winner, base)
     if confirmation is not None and not confirmation.passed:
-        worse = ", ".join(
-            f"{name} {confirmation.gains[name][0]:+.3f}" for name in confirmation.failed_on
-        )
+        worse = ", ".join(f"{name} {confirmation.gains[name][0]:+.3f}" for name in confirmation.failed_on)
         reason = (
             f"the best searched prompt ({reason}) was worse than your template on the "
             f"{confirmation.n} confirmation examples ({worse}): your template is kept"
@@ -208,37 +207,13 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
                 "level": space.selection.level,
                 "ensemble": space.selection.ensemble,
                 "winner": reason,
-                **balance(ctx),
+                **balance_metadata(ctx),
                 "confirmation": confirmation.to_dict() if confirmation is not None else None,
             },
             "phases": {**ctx.phases, "final": time.perf_counter() - final_started},
         },
     )
     return board, winner.prompt
-
-
-def balance(ctx: SearchContext) -> dict[str, Any]:
-    """The split's strategy, the data's and the selection examples' class shares, and what the
-    selection scores estimate (for the leaderboard's metadata)."""
-    from promptsearch.metrics import ClassWeighted
-
-    task, split = ctx.task, ctx.split
-    metric = ctx.objective.metric
-    out: dict[str, Any] = {"strategy": split.strategy, "confirm_n": len(split.confirm)}
-    if task.label_names and split.shares:
-        selection = ctx.selection_examples
-        out["data_shares"] = dict(zip(task.label_names, split.shares))
-        out["selection_shares"] = {
-            name: sum(e.label == name for e in selection) / max(1, len(selection)) for name in task.label_names
-        }
-    weighted = isinstance(metric, ClassWeighted)
-    out["objective"] = (
-        f"{metric.name} at the data's class shares (each example weighted by its class's share in the "
-        "data over its share among the selection examples)"
-        if weighted
-        else f"{metric.name} on the selection examples"
-    )
-    return out
 
 
 def _row(

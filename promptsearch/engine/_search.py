@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptsearch.engine._artifacts import artifact_store
+from promptsearch.engine._balance import at_data_balance
 from promptsearch.engine._context import Callback, SearchContext
 from promptsearch.engine._estimate import estimate_cost, timed
 from promptsearch.engine._finalize import finalize_once
@@ -25,14 +26,13 @@ from promptsearch.study import MemoryScoreCache, SQLiteScoreCache, StudyAttr, ca
 
 if TYPE_CHECKING:
     from promptsearch.backends import LMBackend
-    from promptsearch.metrics import BaseMetric
     from promptsearch.reports import Leaderboard, LeaderboardRow
     from promptsearch.space import SearchSpace
-    from promptsearch.tasks import Example, FewShotSplit, Task
+    from promptsearch.tasks import FewShotSplit, Task
     from promptsearch.templates import Prompt
     from promptsearch.tuning import SavedTuning
 
-__all__ = ["PromptSearch", "at_data_balance", "override_final"]
+__all__ = ["PromptSearch", "override_final"]
 
 _logger = logging.getLogger(__name__)
 
@@ -306,21 +306,6 @@ def override_final(space: SearchSpace, *, test_limit: int | None, top: int | Non
         top=space.final.top if top is None else top,
     )
     return replace(space, final=final)
-
-
-def at_data_balance(
-    metric: BaseMetric, task: Task, examples: Sequence[Example], shares: Sequence[float]
-) -> BaseMetric:
-    """``metric`` as it reads on the data's class balance ``shares``, estimated on ``examples``
-    (each weighted by its class's share in the data over its share among ``examples``; see
-    :func:`promptsearch.metrics.weighted_by_class`). Metrics that weight classes equally, and
-    tasks without classes, keep ``metric`` as it is."""
-    from promptsearch.metrics import weighted_by_class
-
-    if task.kind.output != "label" or not shares:
-        return metric
-    index = {name: i for i, name in enumerate(task.label_names)}
-    return weighted_by_class(metric, [index[e.label] for e in examples], shares)
 
 
 def check_embedder(space: SearchSpace) -> str:

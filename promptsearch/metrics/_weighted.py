@@ -60,7 +60,8 @@ def class_weights(targets: Sequence[int], shares: Sequence[float]) -> tuple[floa
     if not present or mass <= 0:
         return tuple(1.0 for _ in shares)
     return tuple(
-        float((float(shares[c]) / mass) / (counts[c] / n)) if c in present else 0.0 for c in range(len(shares))
+        float((float(shares[c]) / mass) / (counts[c] / n)) if c in present else 0.0
+        for c in range(len(shares))
     )
 
 

@@ -200,9 +200,35 @@ def selection_sentence(board: Leaderboard) -> str:
     if not sel:
         return f"Ranked by {board.metric}{better} on the full dev set."
     where = "train and dev, demonstrations leave-one-out" if sel.get("examples") == "all" else "the dev set"
-    text = f"Ranked by {board.metric}{better} on {sel.get('n')} labelled examples ({where})."
+    text = f"Ranked by {board.metric}{better} on {sel.get('n')} labelled examples ({where})"
+    text += (f", {_balance_words(sel)}" if sel.get("objective") else "") + "."
     if sel.get("winner"):
         text += f" Winner: {sel['winner']}."
+    confirmation = sel.get("confirmation")
+    if confirmation:
+        gains = "; ".join(
+            f"{name} {g['gain']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]"
+            for name, g in confirmation.get("gains", {}).items()
+        )
+        verdict = "passed" if confirmation.get("passed") else "failed, your template kept"
+        text += (
+            f" Confirmation against your template on {confirmation.get('n')} examples no fitting or "
+            f"selection saw (gain, 90% interval): {gains}: {verdict}."
+        )
+    return text
+
+
+def _balance_words(sel: dict[str, Any]) -> str:
+    """``estimating ... (data's class shares ...; selection examples' ...)``."""
+    text = f"estimating {sel['objective']}"
+    data, chosen = sel.get("data_shares"), sel.get("selection_shares")
+    if data and chosen:
+        text += (
+            "; class shares in your data "
+            + ", ".join(f"{k} {v:.2f}" for k, v in data.items())
+            + ", among the selection examples "
+            + ", ".join(f"{k} {v:.2f}" for k, v in chosen.items())
+        )
     return text
 
 

@@ -213,7 +213,9 @@ class SplitSpec(Section):
         at_least(self, "confirm", 0)
         choices = ("auto", *SPLIT_STRATEGIES)
         if self.strategy not in choices:
-            raise self._fail("strategy", f"unknown value {self.strategy!r}. {suggest(str(self.strategy), choices)}")
+            raise self._fail(
+                "strategy", f"unknown value {self.strategy!r}. {suggest(str(self.strategy), choices)}"
+            )
 
     def make(self, task: Task, *, seed: int | None = None, from_file: bool = False) -> FewShotSplit:
         """The split of ``task`` (``seed`` overrides this section's; ``from_file``: the task is
@@ -224,7 +226,12 @@ class SplitSpec(Section):
         strategy = self.strategy if self.strategy != "auto" else ("data" if from_file else "k_shot")
         if strategy == "data":
             return data_split(
-                task, k=self.k, seed=seed, size=self.size, min_per_class=self.min_per_class, confirm=self.confirm
+                task,
+                k=self.k,
+                seed=seed,
+                size=self.size,
+                min_per_class=self.min_per_class,
+                confirm=self.confirm,
             )
         return few_shot_split(task, k=self.k, seed=seed, confirm=self.confirm)
 

@@ -319,4 +319,6 @@ class SelectionSpec(Section):
 
         for i, name in enumerate(self.guards):
             if name not in metrics:
-                raise self._fail(f"guards[{i}]", f"unknown metric {name!r}. {suggest(str(name), metrics.names())}")
+                raise self._fail(
+                    f"guards[{i}]", f"unknown metric {name!r}. {suggest(str(name), metrics.names())}"
+                )

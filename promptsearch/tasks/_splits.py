@@ -200,7 +200,9 @@ def data_split(
         rest.append([members[i] for i in order[n_train:]])
     left = sum(map(len, rest))
     n_confirm = min(confirm, left // 3)
-    confirm_counts = stratified_counts(n_confirm, [len(r) for r in rest], min(min_per_class, 1 if n_confirm else 0))
+    confirm_counts = stratified_counts(
+        n_confirm, [len(r) for r in rest], min(min_per_class, 1 if n_confirm else 0)
+    )
     kept = [r[:n] for r, n in zip(rest, confirm_counts)]
     rest = [r[n:] for r, n in zip(rest, confirm_counts)]
     dev_counts = stratified_counts(min(size, sum(map(len, rest))), [len(r) for r in rest], min_per_class)
@@ -235,7 +237,8 @@ def class_shares(task: Task, strata: list[tuple[str, list[Example]]]) -> tuple[f
 
 def stratified_counts(total: int, available: list[int], minimum: int = 0) -> list[int]:
     """How many examples to draw from each stratum: ``total`` in all, proportional to
-    ``available`` (largest remainders), each stratum at least ``minimum`` where it has them.
+    ``available`` (largest remainders), each stratum at least ``minimum`` where it has them
+    (and where ``total`` allows as many for every stratum).
 
     The minimum is taken from the largest strata, so the sum stays ``total`` when it can.
 
@@ -251,7 +254,7 @@ def stratified_counts(total: int, available: list[int], minimum: int = 0) -> lis
     by_remainder = sorted(range(len(available)), key=lambda i: (counts[i] - exact[i], i))
     for i in by_remainder[: total - sum(counts)]:
         counts[i] += 1
-    floor = [min(minimum, a) for a in available]
+    floor = [min(minimum, a, total // max(1, len(available))) for a in available]
     counts = [max(c, f) for c, f in zip(counts, floor)]
     excess = sum(counts) - total
     while excess > 0:

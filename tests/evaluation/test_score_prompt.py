@@ -55,7 +55,8 @@ def test_cache_gives_identical_scores_and_counts_hits(tiny_causal: LoadedModel, 
     assert scorer.stats.instances == calls  # nothing recomputed, even from a new connection
     np.testing.assert_allclose(first, second)
     uncached = score_prompt(make_scorer(tiny_causal), prompt, task.examples)
-    np.testing.assert_allclose(first, uncached, atol=1e-6)
+    # another batch size: fp32 kernels differ by ~1e-6 between batch shapes on some CPUs
+    np.testing.assert_allclose(first, uncached, atol=1e-5)
     mem = MemoryScoreCache()
     score_prompt(scorer, prompt, task.examples[:3], cache=mem)
     score_prompt(scorer, prompt, task.examples, cache=mem)
