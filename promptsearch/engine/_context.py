@@ -129,6 +129,7 @@ class SearchContext:
             split_seed=self.split.seed,
             embedder=self.embedder,
             pool=None if tuned else self.pool,
+            prior=self.split.shares,
         )
 
     @property

@@ -80,6 +80,7 @@ def build_prompt(
     split_seed: int,
     embedder: str = "tfidf",
     pool: Sequence[Example] | None = None,
+    prior: Sequence[float] = (),
 ) -> Prompt:
     """Turn choices into a :class:`Prompt`; demonstrations come from ``train``.
 
@@ -88,7 +89,8 @@ def build_prompt(
     with its own answer (random demonstrations get a
     :class:`~promptsearch.demonstrations.LeaveOneOutSelector`; similar ones never pick the
     query itself). ``embedder`` is how similar demonstrations are found (see
-    :func:`promptsearch.demonstrations.load_embedder`).
+    :func:`promptsearch.demonstrations.load_embedder`). ``prior``: the data's class shares,
+    which a calibrated prompt aims at.
     """
     template = Template(choices.candidate.template, generation=not task.kind.answer_slot)
     demos: tuple[Example, ...] = ()
@@ -112,6 +114,7 @@ def build_prompt(
         demonstrations=demos,
         calibrate=choices.calibrate,
         selector=selector,
+        prior=tuple(prior) if choices.calibrate else (),
     )
 
 

@@ -72,6 +72,8 @@ class Prompt:
         instruction: Text placed once before the demonstrations and the query.
         demonstrations: Labelled training examples shown in the prompt, in order.
         calibrate: Apply contextual calibration with content-free inputs.
+        prior: Class shares that calibration aims at, in label order (the data's balance);
+            empty: equal shares, as in Zhao et al. (2021). Ignored without ``calibrate``.
         separator: Text between instruction, demonstrations and the query.
         selector: Chooses demonstrations per query (e.g. the most similar training examples);
             used instead of ``demonstrations`` when given.
@@ -84,6 +86,7 @@ class Prompt:
     calibrate: bool = False
     separator: str = "\n\n"
     selector: DemoSelector | None = field(default=None, compare=False)
+    prior: tuple[float, ...] = ()
 
     #: Subclasses whose dicts carry this key are read back by their own ``from_dict``.
     dict_key: ClassVar[str] = ""
@@ -232,6 +235,8 @@ class Prompt:
         }
         if self.template.generation:  # Only when set, so that classification ids never change.
             out["generation"] = True
+        if self.calibrate and self.prior:  # Likewise: ids of prompts without a prior stay as they were.
+            out["prior"] = [float(p) for p in self.prior]
         return out
 
     @classmethod
@@ -250,6 +255,7 @@ class Prompt:
             calibrate=bool(data.get("calibrate", False)),
             separator=data.get("separator", "\n\n"),
             selector=selector_from_dict(data["selector"]) if data.get("selector") else None,
+            prior=tuple(float(p) for p in data.get("prior") or ()),
         )
 
     @property
@@ -264,6 +270,7 @@ class Prompt:
         ``requests_id`` send the same requests (the shared cache answers the second)."""
         payload = self._id_payload()
         payload.pop("calibrate")
+        payload.pop("prior", None)
         return self._hash(payload)
 
     def _id_payload(self) -> dict[str, Any]:

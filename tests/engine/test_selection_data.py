@@ -172,3 +172,31 @@ def test_no_confirmation_when_the_template_wins(tmp_path: Path) -> None:
     lm = FakeBackend(affinities={"good": {"positive": 2.0}, "bad": {"negative": 2.0}})
     search = _search(space, task, lm, tmp_path, n=3)
     assert search.leaderboard_.metadata["selection"]["confirmation"] is None
+
+
+def test_calibrated_prompts_aim_at_the_data_balance(tmp_path: Path) -> None:
+    """Calibration divides by the content-free prediction and then multiplies by the data's
+    class shares (not equal shares): the prior travels with the prompt through export."""
+    from promptsearch.export import load_prompt, save_prompt
+
+    task = _task(270, 30, test_size=60, pos="meh")
+    space = replace(
+        _space((BASELINE,), candidates=("negative,positive",), auto=False, strategy="data"),
+        calibration=(True,),
+        selection=replace(classification_space().selection, rule="best", ensemble=0),
+    )
+    lm = FakeBackend(affinities={"bad": {"negative": 3.0}}, noise=1.0)
+    search = _search(space, task, lm, tmp_path, n=2)
+    prompt = search.best_prompt_
+    assert prompt.calibrate and prompt.prior == pytest.approx(search.split_.shares)
+    assert prompt.prior[1] == pytest.approx(0.9, abs=0.01)
+    uniform = replace(prompt, prior=())
+    assert uniform.id != prompt.id and uniform.requests_id == prompt.requests_id  # same requests
+    test = list(search.split_.test)
+    from promptsearch.scoring import predict
+
+    aimed = predict(lm, prompt, task, test).predictions
+    flat = predict(lm, uniform, task, test).predictions
+    assert sum(aimed.predicted) > sum(flat.predicted)  # more of the majority class (index 1)
+    save_prompt(tmp_path / "export", prompt, model=lm, task=task)
+    assert load_prompt(tmp_path / "export", model=lm).prompt.prior == prompt.prior
