@@ -9,14 +9,19 @@ the user's obvious template ``Text: {text}\\nLabel:{label}`` with the label name
 first seed, which the leaderboard always evaluates). Accuracy and macro-F1 are reported for
 both, per seed, with the difference.
 
-    python benchmarks/imbalanced.py                       # the three files, 5 seeds, 40 trials
+    python benchmarks/imbalanced.py                       # every file, 5 seeds, 40 trials
     python benchmarks/imbalanced.py --files rt-85-15 --seeds 13 --trials 20   # one quick run
 
 Files (texts cut to their first 60 words; the subsample is drawn once with seed 0):
   * ``bbc-60-15-10-10-5``: BBC News topics at 60/15/10/10/5 (business, entertainment, politics,
     sport, tech);
   * ``rt-85-15``: Rotten Tomatoes critic snippets, 85% fresh / 15% rotten;
-  * ``movies5-natural``: the 5-class movie sentences at their own class shares.
+  * ``movies5-5-15-45-25-10``: the 5-class movie sentences at 5/15/45/25/10 (very negative to
+    very positive: most ratings in the middle);
+  * ``rt-subjectivity-natural``: critic snippets vs plot summaries at their own shares (92/8).
+
+(A multi-class BIG-bench task was the first choice for a natural multi-class balance, but the
+pinned ``bigbench==1.0.0`` sdist is not on the package registry this project can reach.)
 
 Results are appended to ``<out>/results.jsonl`` as each search ends (a crash loses nothing) and
 a Markdown table is printed at the end (``--table`` prints it from the file alone).
@@ -49,7 +54,11 @@ FILES = {
         {"business": 0.60, "entertainment": 0.15, "politics": 0.10, "sport": 0.10, "tech": 0.05},
     ),
     "rt-85-15": ("rt-fresh-rotten", {"fresh": 0.85, "rotten": 0.15}),
-    "movies5-natural": ("movies-5", None),
+    "movies5-5-15-45-25-10": (
+        "movies-5",
+        {"very negative": 0.05, "negative": 0.15, "neutral": 0.45, "positive": 0.25, "very positive": 0.10},
+    ),
+    "rt-subjectivity-natural": ("rt-subjectivity", None),
 }
 MAX_WORDS = 60
 TEST = 300

@@ -200,3 +200,27 @@ def test_calibrated_prompts_aim_at_the_data_balance(tmp_path: Path) -> None:
     assert sum(aimed.predicted) > sum(flat.predicted)  # more of the majority class (index 1)
     save_prompt(tmp_path / "export", prompt, model=lm, task=task)
     assert load_prompt(tmp_path / "export", model=lm).prompt.prior == prompt.prior
+
+
+def test_a_users_file_is_split_by_its_own_balance(tmp_path: Path) -> None:
+    """``split.strategy: auto``: a file is the user's data (``data``), a Task object or a
+    catalog task keeps LM-BFF's K-shot split; a typo in the strategy names the choices."""
+    from promptsearch.exceptions import ConfigError
+
+    rows = (
+        ["text,label"]
+        + [f"meh item{i},positive" for i in range(270)]
+        + [f"bad item{i},negative" for i in range(30)]
+    )
+    data = tmp_path / "mine.csv"
+    data.write_text("\n".join(rows) + "\n")
+    space = _space((BASELINE,), candidates=(), auto=False, strategy="auto", confirm=40)
+    search = PromptSearch(
+        space, task=str(data), model=FakeBackend(), n_trials=2, out_dir=tmp_path / "a"
+    ).fit()
+    assert search.split_.strategy == "data" and len(search.split_.confirm) == 40
+    assert search.split_.shares == pytest.approx((0.1, 0.9), abs=0.01)
+    as_object = PromptSearch(space, task=_task(270, 30, test_size=75), model=FakeBackend(), n_trials=2).fit()
+    assert as_object.split_.strategy == "k_shot"
+    with pytest.raises(ConfigError, match=r"split.strategy: unknown value 'dat'.*data"):
+        SplitSpec(strategy="dat")
