@@ -20,8 +20,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dtype",
         default="auto",
-        choices=["auto", "float32", "bfloat16", "float16"],
-        help="model dtype (auto: bfloat16 on GPU, float32 on CPU)",
+        choices=["auto", "fast", "float32", "bfloat16", "float16"],
+        help="model dtype (auto: bfloat16 on GPU, float32 on CPU; fast: also bfloat16 on CPUs that "
+        "compute it natively, AVX512-BF16 or AMX)",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=None, help="sequences per forward pass")

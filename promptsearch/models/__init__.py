@@ -8,7 +8,7 @@ Example:
 """
 
 from promptsearch.models._catalog import DEFAULT_MODEL, CatalogModel, fetch_model, list_models, register_model
-from promptsearch.models._devices import resolve_device, resolve_dtype
+from promptsearch.models._devices import cpu_has_native_bf16, resolve_device, resolve_dtype
 from promptsearch.models._loading import LoadedModel, ModelKind, detect_kind, load_model
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "CatalogModel",
     "LoadedModel",
     "ModelKind",
+    "cpu_has_native_bf16",
     "detect_kind",
     "fetch_model",
     "list_models",

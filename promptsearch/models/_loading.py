@@ -155,7 +155,8 @@ def load_model(
             ``save_pretrained``, a hub id (needs access to a hub), or an already loaded model
             (returned as is, or moved when ``device``/``dtype`` are given explicitly).
         kind: ``"causal"``, ``"masked"`` or ``"seq2seq"``; detected from the config when None.
-        dtype: ``"auto"``, ``"float32"``, ``"bfloat16"`` or ``"float16"``.
+        dtype: ``"auto"``, ``"fast"``, ``"float32"``, ``"bfloat16"`` or ``"float16"`` (see
+            :func:`resolve_dtype`).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         trust_remote_code: Passed to ``from_pretrained``; allows code shipped with the model to run.
 

@@ -47,7 +47,7 @@ SUPPORTED_VERSION = 1
 
 # Kept in sync with promptsearch.models (not imported here: that would import torch).
 _DEFAULT_MODEL = "smollm2-135m-instruct"
-Dtype = Literal["auto", "float32", "bfloat16", "float16", "fp32", "bf16", "fp16", "float", "half"]
+Dtype = Literal["auto", "fast", "float32", "bfloat16", "float16", "fp32", "bf16", "fp16", "float", "half"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,7 +91,11 @@ class SearchSpace(Section):
         metadata={"help": "The metric the study optimizes (see promptsearch.metrics); null: the task's."},
     )
     dtype: Dtype = field(
-        default="auto", metadata={"help": "Model dtype: auto, float32, bfloat16 or float16."}
+        default="auto",
+        metadata={
+            "help": "Model dtype: auto, fast (bfloat16 where the hardware computes it), float32, "
+            "bfloat16 or float16."
+        },
     )
     batch_size: int | None = field(default=None, metadata={"help": "Scoring batch size (None: automatic)."})
     split: SplitSpec = field(

@@ -224,7 +224,7 @@ class Prompt:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable description (demonstrations by id and content)."""
-        out = {
+        out: dict[str, Any] = {
             "template": self.template.source,
             "verbalizer": self.verbalizer.to_dict() if self.verbalizer is not None else None,
             "instruction": self.instruction,

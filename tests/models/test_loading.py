@@ -124,6 +124,27 @@ def test_resolve_dtype(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_dtype("auto", "cuda") == "float32"
 
 
+@pytest.mark.parametrize("native", [False, True])
+def test_fast_takes_bfloat16_only_where_the_cpu_computes_it(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, native: bool
+) -> None:
+    from promptsearch.models import _devices
+
+    _devices.cpu_has_native_bf16.cache_clear()
+    _devices._warn_emulated_bf16.cache_clear()
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    try:
+        assert resolve_dtype("fast", "cpu") == ("bfloat16" if native else "float32")
+        assert resolve_dtype("auto", "cpu") == "float32"  # auto never changes numerics on CPU
+        with caplog.at_level("WARNING", logger="promptsearch.models._devices"):
+            assert resolve_dtype("bfloat16", "cpu") == "bfloat16"  # asked for: kept, with a warning if slow
+        assert ("emulated" in caplog.text) is not native and ("--dtype fast" in caplog.text) is not native
+    finally:
+        _devices.cpu_has_native_bf16.cache_clear()
+        _devices._warn_emulated_bf16.cache_clear()
+
+
 def test_detect_kind() -> None:
     assert detect_kind(transformers.T5Config()) is ModelKind.SEQ2SEQ
     assert detect_kind(transformers.BertConfig()) is ModelKind.MASKED
