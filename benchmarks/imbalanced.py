@@ -43,9 +43,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from promptsearch.engine import PromptSearch  # noqa: E402
-from promptsearch.space import load_search_space  # noqa: E402
-from promptsearch.tasks import load_task  # noqa: E402
+from promptsearch.engine import PromptSearch
+from promptsearch.space import load_search_space
+from promptsearch.tasks import load_task
 
 SPACE = Path(__file__).resolve().parent.parent / "search_spaces" / "generic-classification.yaml"
 FILES = {
@@ -78,11 +78,11 @@ def build_file(name: str, folder: Path) -> Path:
     if shares is not None:  # as many as the scarcest class (relative to its share) allows
         total = min(int(len(by_label[lab]) / s) for lab, s in shares.items())
         total = min(total, 2500)
-        counts = {lab: int(round(total * s)) for lab, s in shares.items()}
+        counts = {lab: round(total * s) for lab, s in shares.items()}
     else:
         counts = {lab: len(v) for lab, v in by_label.items()}
         scale = min(1.0, 2500 / sum(counts.values()))
-        counts = {lab: int(round(n * scale)) for lab, n in counts.items()}
+        counts = {lab: round(n * scale) for lab, n in counts.items()}
     rows = []
     for lab, n in counts.items():
         texts = by_label[lab]
@@ -153,7 +153,8 @@ def table(results: list[dict[str, object]]) -> str:
         lines += [
             f"### {name} (test: {total} examples, {shares})",
             "",
-            "| seed | template acc | template macro-F1 | winner acc | winner macro-F1 | Δ acc | Δ macro-F1 | winner |",
+            "| seed | template acc | template macro-F1 | winner acc | winner macro-F1 | Δ acc | Δ macro-F1 "
+            "| winner |",
             "|---|---|---|---|---|---|---|---|",
         ]
         deltas: dict[str, list[float]] = {"accuracy": [], "macro_f1": []}
@@ -175,8 +176,8 @@ def table(results: list[dict[str, object]]) -> str:
                 + (", calibrated" if wp["calibrate"] else "")
             )
             lines.append(
-                f"| {r['seed']} | {100 * t['accuracy']:.1f} | {100 * t['macro_f1']:.1f} | {100 * w['accuracy']:.1f} "
-                f"| {100 * w['macro_f1']:.1f} | {da:+.1f} | {df:+.1f} | {what} |"
+                f"| {r['seed']} | {100 * t['accuracy']:.1f} | {100 * t['macro_f1']:.1f} "
+                f"| {100 * w['accuracy']:.1f} | {100 * w['macro_f1']:.1f} | {da:+.1f} | {df:+.1f} | {what} |"
             )
 
         def ms(values: list[float]) -> str:
