@@ -11,6 +11,7 @@ aggregate.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
@@ -157,7 +158,7 @@ class DevObjective:
                     trial.report(float(v), step)
             else:
                 trial.report(self.objective(Predictions.concat(parts)), seen)
-            if seen < len(steps) and trial.should_prune():
+            if seen < len(steps) and _should_prune(trial):
                 trial.set_user_attr(Attr.PRUNED_AT, seen)
                 break
         done = Predictions.concat(parts)
@@ -167,3 +168,12 @@ class DevObjective:
         if seen < len(steps) and not self.per_example_reports:
             raise optuna.TrialPruned()
         return self.objective(done)
+
+
+def _should_prune(trial: optuna.Trial) -> bool:
+    """``trial.should_prune()`` without Optuna's warning that the best trial lacks some of this
+    trial's steps: trials judged on dev only (fitted label words, tuned weights) share only
+    the dev steps with the others, by design, and paired pruners compare the shared ones."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*steps existing in the current trial but does not exist")
+        return bool(trial.should_prune())
