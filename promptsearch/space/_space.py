@@ -38,6 +38,7 @@ from promptsearch.space._run import (
     SelectionSpec,
 )
 from promptsearch.space._validate import Section, build, coerce
+from promptsearch.space._yaml import read_yaml
 from promptsearch.templates import Template, Verbalizer
 
 __all__ = ["SUPPORTED_VERSION", "SearchSpace", "load_search_space"]
@@ -329,7 +330,7 @@ def load_search_space(
     else:
         path = Path(source)
         where, stem = origin or str(path), path.stem
-        data = _read_yaml(path, where)
+        data = read_yaml(path, where)
     if not isinstance(data, Mapping):
         raise ConfigError(
             f"{where}: a search space must be a mapping of sections, got {type(data).__name__}."
@@ -342,61 +343,6 @@ def load_search_space(
         return build(SearchSpace, data, "")
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-
-
-def _read_yaml(path: Path, where: str) -> Any:
-    """Parse ``path`` with ``yaml.safe_load``; duplicate keys are errors (PyYAML keeps the last)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{where}: no such search-space file; check the path.") from None
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read the file ({exc}).") from None
-    try:
-        _check_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), "")
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise _yaml_error(where, exc) from None
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
-def _yaml_error(where: str, exc: yaml.YAMLError) -> ConfigError:
-    """One line naming the file, the line and column, and what the parser expected there.
-
-    PyYAML's own message spans several lines and names ``<unicode string>``; its parts are used
-    instead: ``broken.yaml, line 8, column 1: invalid YAML: expected ',' or ']', but got
-    '<scalar>' (while parsing a flow sequence that starts at line 7, column 7). ...``
-    """
-    if not isinstance(exc, yaml.MarkedYAMLError):
-        return ConfigError(f"{where}: invalid YAML: {' '.join(str(exc).split())}")
-    mark = exc.problem_mark or exc.context_mark
-    at = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    detail = exc.problem or exc.context or "unreadable"
-    context, start = exc.context, exc.context_mark
-    if exc.problem and context:
-        if start is not None and (mark is None or (start.line, start.column) != (mark.line, mark.column)):
-            context += f" that starts at line {start.line + 1}, column {start.column + 1}"
-        detail += f" ({context})"
-    return ConfigError(
-        f"{where}{at}: invalid YAML: {detail}. Check the quotes, brackets and indentation there "
-        "(spaces, not tabs; quote text that holds ': ', '#', '[' or '{')."
-    )
-
-
-def _check_duplicate_keys(node: yaml.Node | None, path: str) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            name = str(key.value)
-            where = f"{path}.{name}" if path else name
-            if name in seen:
-                raise ConfigError(f"{where}: duplicate key (line {key.start_mark.line + 1}); keep only one.")
-            seen.add(name)
-            _check_duplicate_keys(value, where)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _check_duplicate_keys(item, f"{path}[{i}]")
 
 
 def _answer_slot(task_type: str | None) -> bool:

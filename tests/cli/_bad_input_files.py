@@ -96,6 +96,12 @@ FILES: dict[str, Callable[[Path], None]] = {
     "qa-space.yaml": _text("qa-space.yaml", _QA_SPACE),
     "broken.yaml": _text("broken.yaml", _SPACE.replace('    - "Review', '    - ["Review')),
     "typo.yaml": _text("typo.yaml", _SPACE.replace("templates:", "tempaltes:")),
+    # "billion laughs": 425 bytes, 9 levels of 9 aliases (a search used to hang on it)
+    "bomb.yaml": _text(
+        "bomb.yaml",
+        "version: 1\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+        + "".join(f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi")),
+    ),
     "earlier-run": _text("runs/tiny/leaderboard.md", "# Leaderboard of an earlier run\n"),
     "texts.jsonl": _text("texts.jsonl", _jsonl([{"text": "a great movie"}, {"text": "a dull movie"}])),
     "reviews.jsonl (no text)": _text("reviews-no-text.jsonl", _jsonl([{"review": "a great movie"}])),

@@ -225,6 +225,13 @@ CASES: tuple[Case, ...] = (
         ("broken.yaml",),
     ),
     Case(
+        "yaml-alias-bomb",
+        "a search space whose aliases expand to billions of values",
+        "search bomb.yaml",
+        "the YAML expands to more than 100,000 values once its aliases (*name) are replaced",
+        ("bomb.yaml",),
+    ),
+    Case(
         "misspelt-key",
         "a misspelt key in a search space",
         "search typo.yaml",
