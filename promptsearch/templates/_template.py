@@ -17,6 +17,7 @@ lm-evaluation-harness does.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,20 @@ SOFT_MARKER = "\ue000"
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SOFT = re.compile(r"soft:(\d+)\Z")
+
+#: Most soft tokens a template may hold in all (``PROMPTSEARCH_MAX_SOFT_TOKENS`` raises it):
+#: prompt tuning uses tens of them, and each one costs memory in every scored sequence.
+MAX_SOFT_TOKENS = 512
+
+
+def max_soft_tokens() -> int:
+    """:data:`MAX_SOFT_TOKENS`, or the value of ``PROMPTSEARCH_MAX_SOFT_TOKENS``."""
+    raw = os.environ.get("PROMPTSEARCH_MAX_SOFT_TOKENS")
+    if raw is None:
+        return MAX_SOFT_TOKENS
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise TemplateError(f"PROMPTSEARCH_MAX_SOFT_TOKENS={raw!r} must be a positive whole number.")
+    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -132,6 +147,12 @@ def parse_template(source: str) -> tuple[Part, ...]:
         TemplateError: naming the position of a syntax error.
     """
     parts = _parse(source)
+    n_soft, limit = sum(p.n for p in parts if isinstance(p, SoftPart)), max_soft_tokens()
+    if n_soft > limit:
+        raise TemplateError(
+            f"Template {source[:80]!r} holds {n_soft} soft tokens in all, more than the limit of {limit} "
+            "(set PROMPTSEARCH_MAX_SOFT_TOKENS to raise it)."
+        )
     labels = sum(isinstance(p, LabelPart) for p in parts)
     if labels > 1:
         raise TemplateError(
@@ -146,7 +167,14 @@ def _slot(inner: str, pos: int, source: str) -> Part:
         return LabelPart()
     soft = _SOFT.match(inner)
     if soft:
-        count = int(soft.group(1))
+        digits, limit = soft.group(1).lstrip("0") or "0", max_soft_tokens()
+        if len(digits) > len(str(limit)) or int(digits) > limit:
+            shown = digits if len(digits) <= 12 else digits[:12] + "..."
+            raise TemplateError(
+                f"{{soft:{shown}}} at position {pos} asks for more soft tokens than the limit of {limit}; "
+                "prompt tuning needs tens of them (set PROMPTSEARCH_MAX_SOFT_TOKENS to raise the limit)."
+            )
+        count = int(digits)
         if count < 1:
             raise TemplateError(f"{{soft:{count}}} at position {pos} needs at least one soft token.")
         return SoftPart(count)

@@ -137,6 +137,13 @@ CASES: tuple[Case, ...] = (
         ("reviews.jsonl",),
     ),
     Case(
+        "huge-soft-slot",
+        "a soft-token slot of a hundred million tokens",
+        "evaluate --task reviews.jsonl --model tiny-model --template '{soft:100000000} {text}:{label}'",
+        "asks for more soft tokens than the limit of 512",
+        ("reviews.jsonl",),
+    ),
+    Case(
         "k-zero",
         "--k 0",
         "evaluate --task reviews.jsonl --model tiny-model --k 0",

@@ -120,3 +120,16 @@ def test_prompt_check_rejects_wrong_labels() -> None:
     p = Prompt.create("{text}{label}", "a,b,c", ("x", "y", "z"))
     with pytest.raises(TemplateError, match="verbalizer covers labels"):
         p.check(_task())
+
+
+def test_soft_slots_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``{soft:N}`` is checked when parsed, before anything is rendered or allocated."""
+    from promptsearch.templates import Template
+
+    for source in ("{soft:100000000} {text}{label}", "{soft:" + "9" * 5000 + "} {text}{label}"):
+        with pytest.raises(TemplateError, match="more soft tokens than the limit of 512"):
+            Template(source)
+    with pytest.raises(TemplateError, match="holds 600 soft tokens in all"):
+        Template("{soft:300} {text}{soft:300}{label}")
+    monkeypatch.setenv("PROMPTSEARCH_MAX_SOFT_TOKENS", "1000")
+    assert Template("{soft:300} {text}{soft:300}{label}").n_soft == 600
