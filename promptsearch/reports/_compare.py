@@ -13,6 +13,7 @@ from typing import Any
 from promptsearch.exceptions import ConfigError
 from promptsearch.reports._html import page, prompt_html, table
 from promptsearch.reports._io import stored_leaderboard
+from promptsearch.reports._markdown import md_cell
 from promptsearch.reports._records import Leaderboard, _atomic_write
 from promptsearch.reports._svg import esc
 from promptsearch.study import is_storage_url, mask_url, open_storage
@@ -202,7 +203,7 @@ def _pm(mean: float | None, std: float | None) -> str:
 
 
 def _md(text: str) -> str:
-    return text.replace("\n", "\\n").replace("|", "\\|")
+    return md_cell(text)
 
 
 def comparison_markdown(data: ComparisonData) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from promptsearch.exceptions import PromptSearchError
+from promptsearch.reports._markdown import md_cell
 
 if TYPE_CHECKING:
     from promptsearch.reports._records import Leaderboard
@@ -120,8 +121,5 @@ def _scores(
 
 
 def _md(text: str, width: int) -> str:
-    """One Markdown table cell: newlines shown as ``\\n``, pipes escaped, cut at ``width``."""
-    flat = text.replace("\n", "\\n")
-    if len(flat) > width:
-        flat = flat[: width - 1].rstrip() + "…"
-    return flat.replace("|", "\\|")
+    """One Markdown table cell (see :func:`~promptsearch.reports._markdown.md_cell`)."""
+    return md_cell(text, width)

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from promptsearch.reports._markdown import md_cell, md_text
+
 __all__ = ["Leaderboard", "LeaderboardRow", "leaderboard_markdown", "write_leaderboard"]
 
 
@@ -152,7 +154,7 @@ def _cell(value: Any) -> str:
         return "–"
     if isinstance(value, float):
         return f"{value:.3f}"
-    return str(value).replace("\n", "\\n").replace("|", "\\|")
+    return md_cell(str(value))
 
 
 def _columns(board: Leaderboard, rows: tuple[LeaderboardRow, ...]) -> list[tuple[str, Any]]:
@@ -237,11 +239,12 @@ def leaderboard_markdown(board: Leaderboard, *, top: int | None = None) -> str:
     rows = board.rows[:top] if top else board.rows
     columns = _columns(board, rows)
     lines = [
-        f"# Leaderboard: {board.task} / {board.model} / seed {board.seed}",
+        f"# Leaderboard: {md_text(board.task)} / {md_text(board.model)} / seed {board.seed}",
         "",
         f"{board.n_trials} trials ({board.n_pruned} pruned), {board.forward_passes} example forward "
-        f"passes, {board.cache_hits} cache hits, {board.seconds:.0f} s. {selection_sentence(board)} Test "
-        "shown with a 95% bootstrap interval; gain_vs_baseline: paired bootstrap on the selection examples.",
+        f"passes, {board.cache_hits} cache hits, {board.seconds:.0f} s. "
+        f"{md_text(selection_sentence(board))} Test shown with a 95% bootstrap interval; "
+        "gain_vs_baseline: paired bootstrap on the selection examples.",
         "",
         "| " + " | ".join(name for name, _ in columns) + " |",
         "|" + "|".join("---" for _ in columns) + "|",

@@ -11,7 +11,7 @@ import optuna
 from optuna.trial import create_trial
 
 from promptsearch.reports import Leaderboard, ReportData, build_report_data, render_html, write_report
-from tests.reports._study import XSS
+from tests.reports._study import XSS, make_leaderboard
 
 SECTION_IDS = (
     "leaderboard",
@@ -141,3 +141,22 @@ def test_write_report_writes_four_files(study: optuna.Study, board: Leaderboard,
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths.values())
     assert paths["html"].name == "report.html"
     assert not list((tmp_path / "out").glob("*.tmp"))
+
+
+def test_markdown_escapes_html_from_texts_and_labels(study: optuna.Study, tmp_path: Path) -> None:
+    """Markdown viewers render raw HTML: texts from users' files are escaped there too."""
+    hostile = "</textarea><script>alert(1)</script>"
+    board = make_leaderboard(task=f"task{hostile}")
+    row = replace(board.rows[0], template=f"{{text}} {hostile}{{label}}", verbalizer=f"bad|{hostile}")
+    sel = {
+        "n": 32,
+        "examples": "all",
+        "winner": "kept",
+        "objective": "accuracy",
+        "data_shares": {hostile: 1.0},
+    }
+    sel["selection_shares"] = {hostile: 1.0}
+    board = replace(board, rows=(row, *board.rows[1:]), metadata={"selection": sel})
+    text = write_report(study, board, tmp_path / "out")["md"].read_text()
+    assert "<script" not in text.lower() and "</textarea" not in text.lower()
+    assert text.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 4  # title, template, words, shares
