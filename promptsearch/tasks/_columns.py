@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,8 @@ TextFields = Sequence[str] | Mapping[str, str] | None
 """Input columns: ``None`` (guess), column names, or a mapping file column -> field name."""
 
 _DEFAULT_TEXT_COLUMNS = ("text", "sentence", "question", "input")
+#: An integer written as text, perhaps as a float with a zero fraction ("3", "-1", "1.0").
+_INTEGRAL = re.compile(r"[+-]?\d{1,18}(\.0*)?\Z")
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,9 @@ def normalize_labels(
 ) -> tuple[list[str], tuple[str, ...]]:
     ints = [as_int(v) for v in raw]
     all_int = all(v is not None for v in ints)
-    labels = [str(v) if all_int else str(r) for v, r in zip(ints, raw, strict=True)]
+    # "1" and "1.0" (a CSV column that pandas or a spreadsheet wrote as floats) are one class,
+    # and so are "positive" and "positive " (stray spaces).
+    labels = [str(v) if all_int else str(r).strip() for v, r in zip(ints, raw, strict=True)]
     if label_names is None:
         if all_int:
             uniq = sorted({v for v in ints if v is not None})
@@ -136,8 +141,8 @@ def as_int(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value.strip())
+    if isinstance(value, str) and _INTEGRAL.match(value.strip()):
+        return int(value.strip().split(".")[0])
     return None
 
 

@@ -200,3 +200,18 @@ def test_bad_generation_and_choice_files(
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     with pytest.raises(DataError, match=message):
         load_task(path, **kwargs)  # type: ignore[arg-type]
+
+
+def test_integer_labels_written_as_floats_are_one_class(tmp_path: Path) -> None:
+    """Labels ``1`` and ``1.0`` (or ``pos`` and ``pos ``) in one column are one class, not two."""
+    path = tmp_path / "mixed.csv"
+    path.write_text("text,label\na,1\nb,1.0\nc,0\nd,0.0\ne,1\n")
+    task = load_file(path)
+    assert task.label_names == ("0", "1")
+    assert [e.label for e in task.examples] == ["1", "1", "0", "0", "1"]
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text('text,label\na,pos\nb,"pos "\nc,neg\n')
+    assert load_file(spaced).label_names == ("neg", "pos")
+    fractional = tmp_path / "fractional.csv"
+    fractional.write_text("text,label\na,1.5\nb,1\n")
+    assert load_file(fractional).label_names == ("1", "1.5")  # not integers: kept as written
