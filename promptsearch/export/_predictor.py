@@ -13,6 +13,7 @@ import numpy as np
 from promptsearch.exceptions import DataError, ModelError
 from promptsearch.export._manifest import read_manifest
 from promptsearch.export._tuning import get_tuning_loader
+from promptsearch.export._verify import tuning_folder
 from promptsearch.tasks import Example
 from promptsearch.templates import Prompt, prompt_fields
 
@@ -261,6 +262,8 @@ def load_prompt(
             loaded.name,
             loaded.kind.value,
         )
+    if mode != "none":
+        tuning_folder(path, manifest)  # inside the export, no pickle, the files exported
     scorer = get_tuning_loader(mode)(loaded, path, manifest, batch_size)
     if batch_size is not None:
         scorer.batch_size = batch_size

@@ -24,6 +24,7 @@ from promptsearch.export._manifest import (
     write_json,
 )
 from promptsearch.export._tuning import TUNING_DIR, TuningArtifact, tuned_modes
+from promptsearch.export._verify import file_hashes
 from promptsearch.templates import Prompt, PromptEnsemble, prompt_fields
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ def save_prompt(
             (tmp / TUNING_DIR).mkdir()
             tuning.save(tmp / TUNING_DIR)
             _refuse_pickles(tmp)
+            manifest["tuning"]["files"] = file_hashes(tmp / TUNING_DIR)  # checked when loaded
         write_json(tmp / MANIFEST_NAME, manifest)
         (tmp / "README.md").write_text(render_card(manifest), encoding="utf-8")
         _swap(tmp, path)

@@ -123,9 +123,18 @@ def load_finetuned(base_model: LoadedModel, folder: str | Path) -> LoadedModel:
     if meta.get("mode") == "lora":
         from peft import PeftModel
 
+        # PEFT falls back to a pickled adapter_model.bin, then to the Hub, when a file is missing:
+        # only the local safetensors adapter is loaded here.
+        absent = [n for n in ("adapter_config.json", "adapter_model.safetensors") if not (path / n).is_file()]
+        if absent:
+            raise ModelError(
+                f"{str(path)!r} lacks {absent}; the LoRA adapter cannot be loaded. Export it again."
+            )
         with warnings.catch_warnings():  # PEFT reads a property that transformers 5 deprecates
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-            peft_model = PeftModel.from_pretrained(copy.deepcopy(base_model.model), str(path))
+            peft_model = PeftModel.from_pretrained(
+                copy.deepcopy(base_model.model), str(path), local_files_only=True
+            )
         net = peft_model.merge_and_unload()
         net.eval()
         for p in net.parameters():

@@ -238,7 +238,9 @@ def test_tuning_artifact_is_saved_and_its_loader_is_called(
 ) -> None:
     assert isinstance(_FakeAdapter(), TuningArtifact)
     folder = save_prompt(tmp_path / "e", PROMPTS["plain"], model=str(model_dir), tuning=_FakeAdapter())
-    assert read_manifest(folder)["tuning"] == {"mode": "lora", "path": "tuning/"}
+    tuning = read_manifest(folder)["tuning"]
+    assert {k: tuning[k] for k in ("mode", "path")} == {"mode": "lora", "path": "tuning/"}
+    assert set(tuning["files"]) == {"adapter_config.json", "adapter_model.safetensors"}  # sha256 each
     saved = sorted(p.name for p in (folder / "tuning").iterdir())
     assert saved == ["adapter_config.json", "adapter_model.safetensors"]
     calls: list[tuple[Any, Path, int | None]] = []
@@ -377,3 +379,54 @@ def test_export_a_real_search(tiny_causal: LoadedModel, model_dir: Path, tmp_pat
     texts = [e.inputs["text"] for e in search.split_.test]
     probs = load_prompt(folder, model=model_dir, device="cpu").predict_proba(texts)
     np.testing.assert_allclose(probs, direct_probs(tiny_causal, search.best_prompt_, texts), atol=1e-6)
+
+
+def _tampered(folder: Path, edit: Any) -> Path:
+    manifest = json.loads((folder / "prompt.json").read_text())
+    edit(manifest)
+    (folder / "prompt.json").write_text(json.dumps(manifest))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("damage", "error", "message"),
+    [
+        ("path-up", DataError, "points outside the export folder"),
+        ("path-absolute", DataError, "points outside the export folder"),
+        ("pickle-added", DataError, "may hold pickled objects"),
+        ("weights-missing", DataError, r"missing \['adapter_model.safetensors'\]"),
+        ("weights-replaced", DataError, r"changed \['adapter_model.safetensors'\]"),
+        ("old-export-without-weights", ModelError, "holds no .safetensors weights"),
+    ],
+)
+def test_a_hostile_or_damaged_export_is_refused_before_loading(
+    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str, error: type, message: str
+) -> None:
+    """Only the export's own safetensors and JSON, as exported, reach a loader: no path outside
+    the folder, no pickle, no missing file replaced by a Hub download."""
+    folder = save_prompt(tmp_path / "e", PROMPTS["plain"], model=str(model_dir), tuning=_FakeAdapter())
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "adapter_model.safetensors").write_bytes(b"\0" * 8)
+    weights = folder / "tuning" / "adapter_model.safetensors"
+    if damage == "path-up":
+        _tampered(folder, lambda m: m["tuning"].update(path="../etc"))
+    elif damage == "path-absolute":
+        _tampered(folder, lambda m: m["tuning"].update(path=str(tmp_path / "etc")))
+    elif damage == "pickle-added":
+        (folder / "tuning" / "adapter_model.bin").write_bytes(b"\x80\x04N.")
+    elif damage == "weights-missing":
+        weights.unlink()
+    elif damage == "weights-replaced":
+        weights.write_bytes(b"\1" * 8)
+    else:
+        weights.unlink()
+        _tampered(folder, lambda m: m["tuning"].pop("files"))
+    called: list[Path] = []
+    monkeypatch.setitem(
+        tuning_modes._entries,
+        "lora",
+        replace(tuning_modes.get("lora"), loader=lambda loaded, where, batch: called.append(where)),
+    )
+    with pytest.raises(error, match=message):
+        load_prompt(folder, device="cpu")
+    assert not called  # refused before any loader ran

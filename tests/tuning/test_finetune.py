@@ -73,3 +73,18 @@ def test_finetune_rejects_soft_slots_and_wrong_mode(
     plain = Prompt.create("{text}:{label}", "bad,good", ("neg", "pos"))
     with pytest.raises(ConfigError, match="'full' tuner"):
         tuners.get("lora")(tiny_causal, plain, toy_train, toy_dev, FinetuneConfig(mode="full"))
+
+
+def test_a_lora_folder_without_its_safetensors_never_reaches_the_hub(
+    tiny_causal: LoadedModel, tmp_path: Path
+) -> None:
+    """PEFT would fall back to a pickled adapter_model.bin, then to a Hub download."""
+    import json
+
+    from promptsearch.exceptions import ModelError
+
+    (tmp_path / "promptsearch_finetune.json").write_text(json.dumps({"mode": "lora"}))
+    (tmp_path / "adapter_config.json").write_text("{}")
+    (tmp_path / "adapter_model.bin").write_bytes(b"\x80\x04N.")
+    with pytest.raises(ModelError, match=r"lacks \['adapter_model.safetensors'\]"):
+        load_finetuned(tiny_causal, tmp_path)
