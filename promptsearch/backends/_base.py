@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -79,6 +80,20 @@ class GenerationRequest:
         return self.prefix + self.context
 
 
+#: Longest answer a generation may ask for (``PROMPTSEARCH_MAX_NEW_TOKENS`` raises it).
+MAX_NEW_TOKENS = 2048
+
+
+def max_new_tokens_limit() -> int:
+    """:data:`MAX_NEW_TOKENS`, or the value of ``PROMPTSEARCH_MAX_NEW_TOKENS``."""
+    raw = os.environ.get("PROMPTSEARCH_MAX_NEW_TOKENS")
+    if raw is None:
+        return MAX_NEW_TOKENS
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise ConfigError(f"PROMPTSEARCH_MAX_NEW_TOKENS={raw!r} must be a positive whole number.")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
     """How to generate: greedy by default; sampling is seeded per request.
@@ -102,8 +117,18 @@ class GenerationSettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stop", tuple(self.stop))
+        if isinstance(self.max_new_tokens, bool) or not isinstance(self.max_new_tokens, int):
+            raise ConfigError(f"max_new_tokens must be a whole number, got {self.max_new_tokens!r}.")
         if self.max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}.")
+        limit = max_new_tokens_limit()
+        if self.max_new_tokens > limit:
+            raise ConfigError(
+                f"max_new_tokens={self.max_new_tokens} is more than the limit of {limit}: answers that "
+                "long outgrow the models' context windows (set PROMPTSEARCH_MAX_NEW_TOKENS to raise it)."
+            )
+        if any(not isinstance(s, str) for s in self.stop):
+            raise ConfigError(f"Stop strings must be text, got {list(self.stop)!r}.")
         if any(not s for s in self.stop):
             raise ConfigError("Stop strings must not be empty.")
         if self.temperature <= 0 or not 0 < self.top_p <= 1:

@@ -131,4 +131,32 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     for key in ("prompt", "model", "labels", "input_fields", "tuning"):
         if key not in data:
             raise DataError(f"{file} lacks the {key!r} entry; export the prompt again.")
+    _check_entries(data, file)
     return data
+
+
+def _check_entries(data: Mapping[str, Any], file: Path) -> None:
+    """The entries a hand-edited manifest may get wrong, each with the fix."""
+
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+    if not isinstance(data["model"], Mapping) or not isinstance(data["tuning"], Mapping):
+        raise DataError(f'{file}: "model" and "tuning" must be objects; export the prompt again.')
+    generation = data.get("generation")
+    if generation is not None:
+        if not isinstance(generation, Mapping):
+            raise DataError(f'{file}: "generation" must be an object or null; export the prompt again.')
+        tokens, stop = generation.get("max_new_tokens"), generation.get("stop")
+        if tokens is not None and not whole(tokens):
+            raise DataError(
+                f"{file}: generation.max_new_tokens must be a whole number >= 1, got {tokens!r}; fix it "
+                "or export the prompt again."
+            )
+        if stop is not None and (
+            not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop)
+        ):
+            raise DataError(f"{file}: generation.stop must be a list of non-empty strings, got {stop!r}.")
+    max_words = data.get("max_words")
+    if max_words is not None and not whole(max_words):
+        raise DataError(f"{file}: max_words must be a whole number >= 1 or null, got {max_words!r}.")

@@ -430,3 +430,33 @@ def test_a_hostile_or_damaged_export_is_refused_before_loading(
     with pytest.raises(error, match=message):
         load_prompt(folder, device="cpu")
     assert not called  # refused before any loader ran
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"generation": {"max_new_tokens": "12a", "stop": ["\n"]}}, r"max_new_tokens must be a whole number"),
+        ({"generation": {"max_new_tokens": 8, "stop": [""]}}, "generation.stop must be a list of non-empty"),
+        ({"generation": "long"}, '"generation" must be an object'),
+        ({"max_words": 2.5}, "max_words must be a whole number"),
+        ({"tuning": "lora"}, '"model" and "tuning" must be objects'),
+    ],
+)
+def test_a_hand_edited_manifest_says_what_to_fix(
+    model_dir: Path, tmp_path: Path, edit: dict[str, Any], message: str
+) -> None:
+    folder = save_prompt(tmp_path / "e", PROMPTS["plain"], model=str(model_dir))
+    _tampered(folder, lambda m: m.update(edit))
+    with pytest.raises(DataError, match=message):
+        load_prompt(folder, device="cpu")
+
+
+def test_max_new_tokens_is_a_bounded_whole_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    from promptsearch.backends import GenerationSettings
+
+    with pytest.raises(ConfigError, match="must be a whole number, got '12a'"):
+        GenerationSettings(max_new_tokens="12a")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"more than the limit of 2048.*PROMPTSEARCH_MAX_NEW_TOKENS"):
+        GenerationSettings(max_new_tokens=100_000)
+    monkeypatch.setenv("PROMPTSEARCH_MAX_NEW_TOKENS", "200000")
+    assert GenerationSettings(max_new_tokens=100_000).max_new_tokens == 100_000
