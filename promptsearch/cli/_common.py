@@ -13,7 +13,15 @@ from typing import Any
 
 from promptsearch.exceptions import ConfigError
 
-__all__ = ["check_at_least", "check_folder", "emit_json", "format_table", "progress_bar", "unescape"]
+__all__ = [
+    "LogProgress",
+    "check_at_least",
+    "check_folder",
+    "emit_json",
+    "format_table",
+    "progress_bar",
+    "unescape",
+]
 
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}
 
@@ -32,18 +40,78 @@ def unescape(text: str) -> str:
     return "".join(out)
 
 
+class LogProgress:
+    """What a progress bar becomes when stderr is not a terminal (a log file, CI): one line per
+    tenth of the work done, instead of a bar redrawn every second into thousands of lines.
+
+    It has the part of tqdm's interface the CLI uses (``update``, ``reset``, ``set_postfix``,
+    ``refresh``, ``close``, ``n``, ``total``, ``disable``, ``leave``).
+    """
+
+    def __init__(self, total: int | None, desc: str, unit: str, *, disable: bool = False) -> None:
+        self.total, self.desc, self.unit, self.disable = total, desc, unit, disable
+        self.n, self.leave, self.postfix = 0, True, ""
+        self._shown, self._written = 0, 0  # tenths of the work logged, and the count last written
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self._log()
+
+    def reset(self, total: int | None = None) -> None:
+        self.total, self.n, self._shown, self._written = total, 0, 0, 0
+
+    def set_postfix(self, refresh: bool = True, **values: Any) -> None:
+        self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
+
+    def refresh(self) -> None:
+        """Nothing to redraw: lines are written as the work advances."""
+
+    def close(self) -> None:
+        if self.leave and self.n and self.n != self._written:
+            self._write()
+
+    def _log(self) -> None:
+        if self.disable or not self.total:
+            return
+        tenths = min(10, 10 * self.n // self.total)
+        if tenths > self._shown:
+            self._shown = tenths
+            self._write()
+
+    def _write(self) -> None:
+        if self.disable:
+            return
+        of = f"/{self.total}" if self.total else ""
+        pct = f" ({100 * self.n // self.total}%)" if self.total else ""
+        extra = f", {self.postfix}" if self.postfix else ""
+        self._written = self.n
+        sys.stderr.write(f"{self.desc}: {self.n}{of} {self.unit}{pct}{extra}\n")
+        sys.stderr.flush()
+
+
 @contextmanager
 def progress_bar(total: int | None, desc: str, *, enabled: bool = True, unit: str = "ex") -> Iterator[Any]:
-    """A tqdm bar on stderr (silent when disabled or stderr is not a terminal and CI is quiet).
+    """A tqdm bar on stderr, or where stderr is not a terminal a :class:`LogProgress` (a line
+    per tenth of the work); silent when disabled.
 
     The bar appears after half a second only, and is erased when an error ends the work, so
     that bad input gives its one error message and nothing else.
     """
     from tqdm.auto import tqdm
 
-    bar = tqdm(
-        total=total, desc=desc, unit=unit, disable=not enabled, file=sys.stderr, dynamic_ncols=True, delay=0.5
-    )
+    bar: Any
+    if not sys.stderr.isatty():
+        bar = LogProgress(total, desc, unit, disable=not enabled)
+    else:
+        bar = tqdm(
+            total=total,
+            desc=desc,
+            unit=unit,
+            disable=not enabled,
+            file=sys.stderr,
+            dynamic_ncols=True,
+            delay=0.5,
+        )
     try:
         yield bar
     except BaseException:

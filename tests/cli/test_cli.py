@@ -151,3 +151,24 @@ def test_search_generic_space_with_a_renamed_column(
     for name in ("leaderboard.md", "leaderboard.json", "leaderboard.csv", "report.html"):
         assert (out / name).is_file()
     assert (tmp_path / "best" / "prompt.json").is_file()
+
+
+def test_progress_without_a_terminal_is_a_line_per_tenth(capsys: pytest.CaptureFixture[str]) -> None:
+    """Redirected to a file, a bar would redraw itself every second into thousands of lines."""
+    from promptsearch.cli._common import progress_bar
+
+    with progress_bar(200, "trials", unit="trial") as bar:
+        for _ in range(200):
+            bar.set_postfix(best="0.800", refresh=False)
+            bar.update(1)
+            bar.refresh()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "trials: 20/200 trial (10%), best=0.800" and len(lines) == 10
+    assert lines[-1].startswith("trials: 200/200 trial (100%)")
+    with progress_bar(0, "final evaluation") as final:
+        final.reset(total=7)
+        final.update(3)
+    assert capsys.readouterr().err.splitlines() == ["final evaluation: 3/7 ex (42%)"]
+    with progress_bar(10, "quiet", enabled=False) as off:
+        off.update(10)
+    assert capsys.readouterr().err == ""
