@@ -13,6 +13,7 @@ __all__ = [
     "ModelError",
     "PromptSearchError",
     "SearchInterrupted",
+    "StudyMismatchError",
     "TemplateError",
     "UnknownNameError",
     "VerbalizerError",
@@ -56,3 +57,7 @@ class FetchError(PromptSearchError, RuntimeError):
 
 class SearchInterrupted(PromptSearchError):
     """A search stopped on request (SIGINT, SIGTERM) after its current trial; run it again to resume."""
+
+
+class StudyMismatchError(ConfigError):
+    """A study in the storage was made for another task, space, model, metric or split."""

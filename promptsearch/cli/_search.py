@@ -37,6 +37,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="Optuna storage URL (default: sqlite:///OUT/study.db; journal:OUT/study.log with --workers)",
     )
     p.add_argument("--study", default=None, help="study name (default: derived from space, task and seed)")
+    p.add_argument(
+        "--force-resume",
+        action="store_true",
+        help="resume the stored study even if it was made for another task, space, model, metric or split",
+    )
     p.add_argument("--out", default=None, help="output folder (default: runs/<space name>)")
     p.add_argument("--task", default=None, help="catalog name or local file overriding the space's task")
     p.add_argument(
@@ -319,6 +324,7 @@ def _search(args: argparse.Namespace, space: Any, out: Path, threads: int | None
             test_limit=args.test_limit,
             top=args.top,
             artifacts=args.artifacts,
+            force_resume=args.force_resume,
         )
         shared = pool is not None or args.storage is not None  # other workers may finish trials
         try:

@@ -19,7 +19,7 @@ from promptsearch.engine._finalize import finalize_once
 from promptsearch.engine._objective import TIE_BREAK, DevObjective
 from promptsearch.engine._pools import fitted_verbalizers, verbalizer_pool
 from promptsearch.engine._schedule import schedules
-from promptsearch.engine._study import open_study
+from promptsearch.engine._study import open_study, study_identity
 from promptsearch.engine._workers import stop_on_signals, wait_idle
 from promptsearch.exceptions import ConfigError, PromptSearchError, SearchInterrupted
 from promptsearch.study import MemoryScoreCache, SQLiteScoreCache, StudyAttr, cache_for_storage
@@ -63,6 +63,8 @@ class PromptSearch:
         final_progress: A tqdm-like object (``reset(total=...)``, ``update(n)``) advanced while
             the best prompts are re-scored on dev and evaluated on test.
         test_limit: Overrides the space's ``final.test_limit``; ``top``: its ``final.top``.
+        force_resume: Resume a stored study even when it was made for another task, search
+            space, model, metric or split (by default that is an error naming what differs).
 
     Attributes (after ``fit``):
         best_prompt_: The winner: your template (the space's first seed template, zero-shot)
@@ -104,6 +106,7 @@ class PromptSearch:
         backend: str | None = None,
         metric: str | None = None,
         artifacts: Any = None,
+        force_resume: bool = False,
     ) -> None:
         self.space = space
         self.task = task
@@ -124,6 +127,7 @@ class PromptSearch:
         self.backend = backend
         self.metric = metric
         self.artifacts = artifacts
+        self.force_resume = force_resume
 
     # -- setup ---------------------------------------------------------------------------------
     def _resolve(self) -> tuple[SearchSpace, Task, FewShotSplit]:
@@ -208,6 +212,8 @@ class PromptSearch:
             metric=metric,
             seed=split.seed,
             resolution=TIE_BREAK,
+            identity=study_identity(space, task, backend.name, metric.name, split),
+            force_resume=self.force_resume,
             attrs={
                 StudyAttr.TASK: task.name,
                 StudyAttr.MODEL: backend.name,

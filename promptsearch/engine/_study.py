@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from promptsearch.exceptions import StudyMismatchError
 from promptsearch.space import check_tuning_space
 from promptsearch.study import StudyAttr, make_pruner, make_routed_pruner, make_sampler
 
@@ -14,10 +16,33 @@ if TYPE_CHECKING:
 
     from promptsearch.metrics import BaseMetric
     from promptsearch.space import SearchSpace
+    from promptsearch.tasks import FewShotSplit, Task
 
-__all__ = ["open_study", "warn_if_space_changed"]
+__all__ = ["RUN_CONTROL", "open_study", "study_identity", "warn_if_space_changed"]
 
 _logger = logging.getLogger(__name__)
+
+
+#: Sections of a space that may change between runs of one study (they do not touch its trials).
+RUN_CONTROL = frozenset({"budget", "final", "task"})
+
+
+def study_identity(
+    space: SearchSpace, task: Task, model: str, metric: str, split: FewShotSplit
+) -> dict[str, str]:
+    """What a study was made for: the task's content, the search space (run control aside), the
+    model, the metric and the split. A resumed run must match it (see :func:`open_study`)."""
+    digest = hashlib.sha256()
+    for part in (task.task_type, *task.label_names, *sorted(e.id for e in task.examples)):
+        digest.update(part.encode("utf-8") + b"\x1f")
+    settings = {k: v for k, v in space.to_dict().items() if k not in RUN_CONTROL}
+    return {
+        "task": digest.hexdigest()[:16],
+        "space": hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16],
+        "model": model,
+        "metric": metric,
+        "split": f"{split.strategy} k={split.k} seed={split.seed}",
+    }
 
 
 def open_study(
@@ -29,11 +54,19 @@ def open_study(
     seed: int,
     resolution: float,
     attrs: dict[str, Any],
+    identity: dict[str, str] | None = None,
+    force_resume: bool = False,
 ) -> optuna.Study:
     """Create the study in ``storage`` (an Optuna storage or ``None`` for memory), or load it when
     it exists (a resumed run or another worker).
 
-    ``attrs`` are stored once, by the first run; a changed search space is reported.
+    ``attrs`` are stored once, by the first run. ``identity`` (see :func:`study_identity`) is
+    stored too, and a study made for another task, space, model, metric or split is refused,
+    naming what differs, unless ``force_resume`` (a changed space of a study made before
+    identities were stored is only reported).
+
+    Raises:
+        StudyMismatchError: resuming a study made for something else.
     """
     import optuna
 
@@ -50,11 +83,43 @@ def open_study(
         pruner=pruner,
         load_if_exists=True,
     )
-    for key, value in {**attrs, StudyAttr.SPACE: json.dumps(space.to_dict())}.items():
+    stored = study.user_attrs.get(StudyAttr.IDENTITY)
+    if identity is not None and stored is not None:
+        _check_identity(json.loads(stored), identity, name, force_resume)
+    elif study.user_attrs.get(StudyAttr.SPACE) is not None:
+        warn_if_space_changed(study, space, name)
+    extra = {StudyAttr.IDENTITY: json.dumps(identity)} if identity is not None else {}
+    for key, value in {**attrs, StudyAttr.SPACE: json.dumps(space.to_dict()), **extra}.items():
         if key not in study.user_attrs:
             study.set_user_attr(key, value)
-    warn_if_space_changed(study, space, name)
     return study
+
+
+def _check_identity(stored: dict[str, str], identity: dict[str, str], name: str, force: bool) -> None:
+    words = {
+        "task": "the task's examples or labels",
+        "space": "the search space (beyond budget and final)",
+        "model": "the model",
+        "metric": "the metric",
+        "split": "the split",
+    }
+    changed = [k for k in identity if stored.get(k) != identity[k]]
+    if not changed:
+        return
+    detail = "; ".join(
+        f"{words.get(k, k)}: {stored.get(k)!r} then, {identity[k]!r} now"
+        if k in ("model", "metric", "split")
+        else words.get(k, k)
+        for k in changed
+    )
+    if force:
+        _logger.warning("Resuming study %r made for something else (%s), as forced.", name, detail)
+        return
+    raise StudyMismatchError(
+        f"Study {name!r} in this storage was made for something else: {detail} changed. Its trials "
+        "would be mixed with this run's. Start a new study (another --out, --storage or --study-name), "
+        "or pass --force-resume (force_resume=True) to resume it anyway."
+    )
 
 
 def warn_if_space_changed(study: optuna.Study, space: SearchSpace, name: str) -> None:
@@ -63,7 +128,7 @@ def warn_if_space_changed(study: optuna.Study, space: SearchSpace, name: str) ->
     if stored is None:
         return
     old, new = json.loads(stored), json.loads(json.dumps(space.to_dict()))
-    run_control = {"budget", "final"}  # may change between runs without touching the trials
+    run_control = RUN_CONTROL - {"task"}  # may change between runs without touching the trials
     changed = sorted(k for k in (set(old) | set(new)) - run_control if old.get(k) != new.get(k))
     if changed:
         _logger.warning(

@@ -93,6 +93,8 @@ class StudyAttr:
     TUNING_BASES = "tuning_bases"
     LEADERBOARD = "leaderboard"
     SPACE = "space"
+    #: What the study was made for (task content, space, model, metric, split): a resumed run must match.
+    IDENTITY = "identity"
     TASK = "task"
     MODEL = "model"
     SEED = "seed"

@@ -167,21 +167,33 @@ def test_task_max_words_cuts_every_split(
         assert any(e.id.endswith("~w2") for e in examples)
 
 
-def test_resuming_with_a_changed_space_warns(
+def test_resuming_a_study_made_for_something_else_is_refused(
     space: SearchSpace,
     toy_task: Task,
     tiny_causal: LoadedModel,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    from promptsearch.exceptions import StudyMismatchError
+    from tests import _toy
+
     one = replace(space, evolution=replace(space.evolution, generations=1))
     _fit(one, toy_task, tiny_causal, tmp_path, 2)
     with caplog.at_level("WARNING", logger="promptsearch.engine._study"):
         _fit(replace(one, final=replace(one.final, top=2)), toy_task, tiny_causal, tmp_path, 2)
-    assert "different search space" not in caplog.text  # run control only
-    with caplog.at_level("WARNING", logger="promptsearch.engine._study"):
+    assert "something else" not in caplog.text  # run control only
+    with pytest.raises(
+        StudyMismatchError, match=r"made for something else: the search space .*--force-resume"
+    ):
         _fit(replace(one, calibration=(False,)), toy_task, tiny_causal, tmp_path, 2)
-    assert "different search space (changed: calibration)" in caplog.text
+    other_task = _toy.toy_task(seed=1)  # same name (same study name) and labels, other examples
+    with pytest.raises(StudyMismatchError, match="the task's examples or labels changed"):
+        _fit(one, other_task, tiny_causal, tmp_path, 2)
+    with pytest.raises(StudyMismatchError, match=r"the metric: 'accuracy' then, 'macro_f1' now"):
+        _fit(replace(one, metric="macro_f1"), toy_task, tiny_causal, tmp_path, 2)
+    with caplog.at_level("WARNING", logger="promptsearch.engine._study"):  # forced: resumed, with a warning
+        _fit(replace(one, calibration=(False,)), toy_task, tiny_causal, tmp_path, 2, force_resume=True)
+    assert "as forced" in caplog.text
 
 
 def test_a_bad_embedder_fails_before_any_trial(
