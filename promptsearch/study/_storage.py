@@ -84,7 +84,36 @@ def make_storage(url: str | None, out_dir: Path | None) -> Any:
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         path = Path(url.removeprefix("sqlite:///"))
         _make_folder(path.parent, f"the folder of storage {mask_url(url)!r}")
+        _check_writable(path, url)
     return _rdb_storage(url, driver)
+
+
+def _check_writable(path: Path, url: str) -> None:
+    """Fail now, not after the model has loaded, when the SQLite file cannot be written.
+
+    A write is tried in a transaction that is rolled back (root passes permission checks, so
+    only a real write tells a read-only file system or file apart).
+    """
+    import sqlite3
+
+    if path.is_dir():
+        return  # the storage's own error names it
+    try:
+        con = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("CREATE TABLE promptsearch_write_probe (x INTEGER)")
+            con.execute("ROLLBACK")
+        finally:
+            con.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return  # another worker is writing: it is writable
+        raise ConfigError(
+            f"Storage {mask_url(url)!r} cannot be written ({exc}): the database or its folder is "
+            "read-only. Give a writable --out or --storage (to resume, copy the database somewhere "
+            "writable first)."
+        ) from None
 
 
 def check_storage(url: str) -> None:

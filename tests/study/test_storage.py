@@ -231,3 +231,37 @@ def test_check_storage_connects_to_the_server(monkeypatch: pytest.MonkeyPatch) -
     assert engine.disposed and engine.kwargs == {
         "connect_args": {"connect_timeout": _storage._CONNECT_TIMEOUT_S}
     }
+
+
+@pytest.fixture()
+def read_only_folder(tmp_path: Path) -> Any:
+    """A folder holding a study database, mounted read-only (root passes permission bits, so a
+    read-only file system is the way to get "attempt to write a readonly database")."""
+    import subprocess
+
+    src, ro = tmp_path / "src", tmp_path / "ro"
+    src.mkdir()
+    ro.mkdir()
+    make_storage(None, src)  # an existing study database
+    mounted = subprocess.run(["mount", "--bind", str(src), str(ro)], capture_output=True).returncode == 0
+    if mounted:
+        mounted = (
+            subprocess.run(["mount", "-o", "remount,bind,ro", str(ro)], capture_output=True).returncode == 0
+        )
+        if not mounted:
+            subprocess.run(["umount", str(ro)], capture_output=True)
+    if not mounted:
+        pytest.skip("cannot mount a read-only folder here (needs root in a mount namespace)")
+    try:
+        yield ro
+    finally:
+        subprocess.run(["umount", str(ro)], capture_output=True)
+
+
+def test_a_read_only_study_database_fails_before_any_work(read_only_folder: Path) -> None:
+    with pytest.raises(
+        ConfigError, match=r"cannot be written \(attempt to write a readonly database\).*--out"
+    ):
+        make_storage(None, read_only_folder)
+    with pytest.raises(ConfigError, match="read-only"):
+        make_storage(f"sqlite:///{read_only_folder / 'study.db'}", None)
