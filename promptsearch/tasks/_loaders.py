@@ -96,7 +96,14 @@ def load_file(
         columns = file_readers.get(suffix)(path)
     except DataError:
         raise
-    except (OSError, ValueError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start : exc.start + 1]
+        raise DataError(
+            f"{str(path)!r} is not UTF-8 text (byte {exc.start} is {byte!r}); "
+            "it was probably saved as Latin-1 or Windows-1252. Re-encode it as UTF-8, e.g. "
+            f"`iconv -f cp1252 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}`, and load that file."
+        ) from None
+    except (OSError, ValueError, csv.Error) as exc:
         raise DataError(
             f"Could not read {str(path)!r} as {suffix[1:]}: {exc}. Check the file's format."
         ) from exc

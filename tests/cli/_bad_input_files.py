@@ -89,6 +89,9 @@ FILES: dict[str, Callable[[Path], None]] = {
         "no-label.jsonl", _jsonl([{"text": r["text"], "sentiment": r["label"]} for r in _rows()])
     ),
     "empty.jsonl": _text("empty.jsonl", ""),
+    "latin1.csv": lambda folder: (folder / "latin1.csv").write_bytes(
+        "text,label\nun caf\u00e9 sans go\u00fbt,negative\nsuperbe,positive\n".encode("latin-1")
+    ),
     "qa.jsonl": _text(
         "qa.jsonl", _jsonl([{"text": f"{i} + {i}?", "reference": str(2 * i)} for i in range(20)])
     ),

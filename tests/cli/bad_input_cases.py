@@ -74,6 +74,13 @@ CASES: tuple[Case, ...] = (
         ("empty.jsonl",),
     ),
     Case(
+        "latin1-data-file",
+        "a data file saved as Latin-1, not UTF-8",
+        "evaluate --task latin1.csv --model tiny-model",
+        "is not UTF-8 text (byte 17 is b'\\xe9'); it was probably saved as Latin-1 or Windows-1252",
+        ("latin1.csv",),
+    ),
+    Case(
         "no-label-column",
         "a data file without the label column",
         "evaluate --task no-label.jsonl --model tiny-model",
