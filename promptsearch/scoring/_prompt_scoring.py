@@ -94,22 +94,37 @@ def fit_instances(
                 break
             used = [f for f in prompt.template.fields if fields.get(f)]
             if not used:
-                raise TemplateError(
-                    "The prompt without its inputs is longer than the model's context "
-                    f"({scorer.max_length} tokens); use fewer demonstrations or a shorter instruction."
+                raise _too_long(
+                    scorer, prompt, ex, reserved=scorer.max_length - _MARGIN - budget, generation=reserve
                 )
             name = max(used, key=lambda f: len(fields[f]))
             keep = scorer.count_tokens(fields[name]) - overflow - _MARGIN
             if keep <= 0 and len(used) == 1:
-                raise TemplateError(
-                    "The prompt without its inputs is longer than the model's context "
-                    f"({scorer.max_length} tokens); use fewer demonstrations or a shorter instruction."
+                raise _too_long(
+                    scorer, prompt, ex, reserved=scorer.max_length - _MARGIN - budget, generation=reserve
                 )
             fields[name] = scorer.truncate_text(fields[name], keep)
             inst = prompt.instance(_with_inputs(ex, fields), prefix=prefix)
             scorer.warn_truncation_once(f"example {ex.id}, field {name!r}")
         out.append(inst)
     return out
+
+
+def _too_long(
+    scorer: LMBackend, prompt: Prompt, example: Example, *, reserved: int, generation: int | None
+) -> TemplateError:
+    """The error for a prompt that leaves no room for any input: which part takes the room."""
+    bare = prompt.instance(_with_inputs(example, dict.fromkeys(example.inputs, "")), prefix=prompt.prefix)
+    fixed = scorer.count_tokens(bare.full_context + bare.suffix)
+    if generation is not None and generation >= fixed:
+        fix = f"lower max_new_tokens (--max-new-tokens; {generation} now)"
+    else:
+        fix = "use fewer demonstrations or a shorter instruction"
+    room = "for the answer (max_new_tokens)" if generation is not None else "for the longest label word"
+    return TemplateError(
+        f"The prompt without its inputs takes {fixed} tokens and {reserved} more are kept {room}: "
+        f"together more than the model's context ({scorer.max_length} tokens), so no input fits; {fix}."
+    )
 
 
 def _head(scorer: LMBackend, text: str, n_tokens: int) -> str:
