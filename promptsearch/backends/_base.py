@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -20,6 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from promptsearch._limits import env_limit
 from promptsearch._registry import Registry
 from promptsearch.exceptions import ConfigError, ModelError, TemplateError
 from promptsearch.templates._template import SOFT_MARKER
@@ -86,12 +86,7 @@ MAX_NEW_TOKENS = 2048
 
 def max_new_tokens_limit() -> int:
     """:data:`MAX_NEW_TOKENS`, or the value of ``PROMPTSEARCH_MAX_NEW_TOKENS``."""
-    raw = os.environ.get("PROMPTSEARCH_MAX_NEW_TOKENS")
-    if raw is None:
-        return MAX_NEW_TOKENS
-    if not raw.strip().isdigit() or int(raw) < 1:
-        raise ConfigError(f"PROMPTSEARCH_MAX_NEW_TOKENS={raw!r} must be a positive whole number.")
-    return int(raw)
+    return env_limit("PROMPTSEARCH_MAX_NEW_TOKENS", MAX_NEW_TOKENS)
 
 
 @dataclass(frozen=True)

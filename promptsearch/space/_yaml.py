@@ -8,12 +8,12 @@ Duplicate keys are errors (PyYAML silently keeps the last one).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from promptsearch._limits import env_limit
 from promptsearch.exceptions import ConfigError
 
 __all__ = ["MAX_YAML_BYTES", "MAX_YAML_NODES", "read_yaml"]
@@ -25,22 +25,9 @@ MAX_YAML_BYTES = 1_000_000
 MAX_YAML_NODES = 100_000
 
 
-def _limit(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number; set it to a positive integer.") from None
-    if value < 1:
-        raise ConfigError(f"{name}={raw!r} must be a positive integer.")
-    return value
-
-
 def read_yaml(path: Path, where: str) -> Any:
     """Parse ``path`` with ``yaml.safe_load`` within the size limits; duplicate keys are errors."""
-    max_bytes = _limit("PROMPTSEARCH_MAX_YAML_BYTES", MAX_YAML_BYTES)
+    max_bytes = env_limit("PROMPTSEARCH_MAX_YAML_BYTES", MAX_YAML_BYTES)
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -57,7 +44,7 @@ def read_yaml(path: Path, where: str) -> Any:
         raise ConfigError(f"{where}: cannot read the file ({exc}).") from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-        _check_size(root, where, _limit("PROMPTSEARCH_MAX_YAML_NODES", MAX_YAML_NODES))
+        _check_size(root, where, env_limit("PROMPTSEARCH_MAX_YAML_NODES", MAX_YAML_NODES))
         try:
             _check_duplicate_keys(root, "", set())
         except ConfigError as exc:

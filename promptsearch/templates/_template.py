@@ -17,11 +17,11 @@ lm-evaluation-harness does.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from promptsearch._limits import env_limit
 from promptsearch.exceptions import TemplateError
 
 __all__ = [
@@ -52,12 +52,7 @@ MAX_SOFT_TOKENS = 512
 
 def max_soft_tokens() -> int:
     """:data:`MAX_SOFT_TOKENS`, or the value of ``PROMPTSEARCH_MAX_SOFT_TOKENS``."""
-    raw = os.environ.get("PROMPTSEARCH_MAX_SOFT_TOKENS")
-    if raw is None:
-        return MAX_SOFT_TOKENS
-    if not raw.strip().isdigit() or int(raw) < 1:
-        raise TemplateError(f"PROMPTSEARCH_MAX_SOFT_TOKENS={raw!r} must be a positive whole number.")
-    return int(raw)
+    return env_limit("PROMPTSEARCH_MAX_SOFT_TOKENS", MAX_SOFT_TOKENS, TemplateError)
 
 
 @dataclass(frozen=True)
