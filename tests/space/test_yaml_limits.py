@@ -42,7 +42,9 @@ def test_the_limits_can_be_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ConfigError, match=r"more than the limit of 100 .*PROMPTSEARCH_MAX_YAML_BYTES"):
         load_search_space(path)
     monkeypatch.setenv("PROMPTSEARCH_MAX_YAML_BYTES", "lots")
-    with pytest.raises(ConfigError, match="PROMPTSEARCH_MAX_YAML_BYTES='lots' must be a positive whole number"):
+    with pytest.raises(
+        ConfigError, match="PROMPTSEARCH_MAX_YAML_BYTES='lots' must be a positive whole number"
+    ):
         load_search_space(path)
 
 
