@@ -26,7 +26,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from promptsearch.cli import _data, _evaluate
+    from promptsearch.cli import _data, _evaluate, _predict, _report, _search
 
     parser: argparse.ArgumentParser = _Parser(
         prog="promptsearch",
@@ -36,22 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (_evaluate, _data):
+    for module in (_evaluate, _data, _search, _report, _predict):
         module.register(sub)
-    _register_optional(sub)
     return parser
-
-
-def _register_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Commands of later subpackages register themselves when present."""
-    import importlib
-
-    for name in ("_search", "_report", "_predict"):
-        try:
-            module = importlib.import_module(f"promptsearch.cli.{name}")
-        except ModuleNotFoundError:
-            continue
-        module.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
