@@ -118,7 +118,7 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
     test = list(split.test)[:limit] if limit else list(split.test)
     n_sel = len(ctx.objective.dev)
     if progress is not None:
-        progress.reset(total=(len(ranked) + 2) * n_sel + (n_top + 2) * len(test))
+        progress.reset(total=(len(ranked) + 2) * n_sel + 2 * len(split.confirm) + (n_top + 2) * len(test))
     rescored = []
     for t in ranked:
         tuned = ctx.tuned_backend(t)
@@ -140,8 +140,10 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
     contenders = [with_gain(ctx, c, base) for c in contenders]
     winner, reason = choose_winner(ctx, contenders, base)
     confirmation = confirm_winner(ctx, winner, base)
+    if progress is not None and confirmation is not None:
+        progress.update(2 * confirmation.n)
     if confirmation is not None and not confirmation.passed:
-        worse = ", ".join(f"{name} {confirmation.gains[name][0]:+.3f}" for name in confirmation.failed_on)
+        worse = ", ".join(f"{m} {confirmation.gains[m][0]:+.3f}" for m in confirmation.failed_on)
         reason = (
             f"the best searched prompt ({reason}) was worse than your template on the "
             f"{confirmation.n} confirmation examples ({worse}): your template is kept"
