@@ -31,8 +31,7 @@ def at_data_balance(
 
     if task.kind.output != "label" or not shares:
         return metric
-    index = {name: i for i, name in enumerate(task.label_names)}
-    return weighted_by_class(metric, [index[e.label] for e in examples], shares)
+    return weighted_by_class(metric, [task.label_index(e.label) for e in examples], shares)
 
 
 def balance_metadata(ctx: SearchContext) -> dict[str, Any]:

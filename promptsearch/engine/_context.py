@@ -137,13 +137,15 @@ class SearchContext:
         """The examples prompts are compared on (train and dev, or dev)."""
         return tuple(self.objective.dev)
 
-    def judged_on(self, prompt: Prompt) -> frozenset[str] | None:
+    def judged_on(self, prompt: Prompt, *, tuned: bool = False) -> frozenset[str] | None:
         """Ids of the selection examples ``prompt`` may be judged on (``None``: all of them).
 
-        Nothing fitted to examples is judged on the examples it was fitted to: a prompt whose
-        label words (or an ensemble member's) were found on the training examples is judged on
-        the dev examples only, when prompts are compared on train and dev together.
+        Nothing fitted to examples is judged on the examples it was fitted to: tuned weights
+        (``tuned``: trained on train) and label words found on the training examples (the
+        prompt's or an ensemble member's) are judged on the dev examples only.
         """
+        if tuned:
+            return self.dev_ids
         if self.pool is None or not self.fitted:
             return None
         members: tuple[Prompt, ...] = getattr(prompt, "members", ()) or (prompt,)

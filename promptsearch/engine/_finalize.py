@@ -123,7 +123,7 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
     for t in ranked:
         tuned = ctx.tuned_backend(t)
         prompt = ctx.rebuild(t)
-        only = ctx.dev_ids if tuned is not None else ctx.judged_on(prompt)  # fitted on train: judged on dev
+        only = ctx.judged_on(prompt, tuned=tuned is not None)
         rescored.append(score_contender(ctx, prompt, trial=t, backend=tuned, only=only))
         if progress is not None:
             progress.update(n_sel)

@@ -108,6 +108,6 @@ def tuned_trial(ctx: SearchContext, trial: optuna.Trial, tuning: TuningChoice, p
     trial.set_user_attr(Attr.PEAK_MEMORY_MB, float(result.peak_memory_mb))
     tuned = result.backend(loaded, batch_size=ctx.batch_size)
     try:
-        return ctx.objective.run(trial, prompt, backend=tuned, only=ctx.dev_ids)  # trained on train
+        return ctx.objective.run(trial, prompt, backend=tuned, only=ctx.judged_on(prompt, tuned=True))
     finally:
         ctx.tuned_forward_passes[0] += tuned.stats.instances

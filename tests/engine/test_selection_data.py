@@ -72,7 +72,9 @@ def test_label_words_fitted_on_train_are_not_judged_on_train(
     if leak_allowed:  # what the code did before: fitted words judged on every selection example
         from promptsearch.engine._context import SearchContext
 
-        monkeypatch.setattr(SearchContext, "judged_on", lambda self, prompt: None)
+        monkeypatch.setattr(
+            SearchContext, "judged_on", lambda self, prompt, tuned=False: self.dev_ids if tuned else None
+        )
     honest = {"good": {"positive": 1.0}, "bad": {"negative": 1.0}}
     lm = FakeBackend(
         affinities={**honest, **_knows(split.train, {"positive": "zpos", "negative": "zneg"})}, noise=10.0
