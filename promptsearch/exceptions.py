@@ -13,6 +13,7 @@ __all__ = [
     "ModelError",
     "PromptSearchError",
     "SearchInterrupted",
+    "ServerError",
     "StudyMismatchError",
     "TemplateError",
     "UnknownNameError",
@@ -42,6 +43,18 @@ class DataError(PromptSearchError, ValueError):
 
 class ModelError(PromptSearchError, RuntimeError):
     """A model could not be loaded or does not support the requested operation."""
+
+
+class ServerError(ModelError):
+    """A model server (OpenAI-compatible HTTP) could not be reached or refused a request.
+
+    Attributes:
+        status: The HTTP status of the refusal (``None`` when no answer came).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class UnknownNameError(PromptSearchError, KeyError):

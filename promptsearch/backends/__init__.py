@@ -5,8 +5,9 @@ distribution of the next token (whole vocabulary or top-k), and batched generati
 registered by name (:data:`backends`) and chosen with ``backend:`` in a search space or
 ``--backend`` on the command line.
 
-Built in: ``hf`` (any ``transformers`` causal, masked or encoder-decoder model) and ``fake``
-(a deterministic stand-in for tests and demos). Importing this package does not import torch.
+Built in: ``hf`` (any ``transformers`` causal, masked or encoder-decoder model), ``openai``
+(a model behind an OpenAI-compatible server such as vLLM) and ``fake`` (a deterministic
+stand-in for tests and demos). Importing this package does not import torch.
 
 Example:
     >>> from promptsearch.backends import LoglikelihoodRequest, load_backend
@@ -34,6 +35,7 @@ from promptsearch.backends._base import (
 from promptsearch.backends._fake import FakeBackend
 from promptsearch.backends._hf import HFBackend
 from promptsearch.backends._hf_load import hf_backend, load_hf
+from promptsearch.backends._openai import OpenAIBackend
 
 __all__ = [
     "BackendLoader",
@@ -45,6 +47,7 @@ __all__ = [
     "HFBackend",
     "LMBackend",
     "LoglikelihoodRequest",
+    "OpenAIBackend",
     "ProgressCallback",
     "TokenLogprobs",
     "backends",

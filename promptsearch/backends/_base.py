@@ -217,6 +217,9 @@ class LMBackend(ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: The name the backend is registered under (recorded in exported prompts).
     registry_name: ClassVar[str] = ""
+    #: Options that say where the model runs, not what it computes (a server's address,
+    #: timeouts): they may differ between the runs and workers of one study.
+    deployment_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, *, batch_size: int | None = None) -> None:
         self.batch_size = batch_size or 16

@@ -27,8 +27,48 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=None, help="sequences per forward pass")
     p.add_argument(
-        "--backend", default=None, help="the backend that runs the model: hf (default), fake, or a plugin's"
+        "--backend",
+        default=None,
+        help="the backend that runs the model: hf (default), openai (a served model), fake, or a plugin's",
     )
+    p.add_argument(
+        "--base-url",
+        default=None,
+        help="openai backend: the server's API root, e.g. http://127.0.0.1:8000/v1 (the API key is read "
+        "from OPENAI_API_KEY)",
+    )
+    p.add_argument(
+        "--backend-option",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="an option of the backend (as in a space's backend.options), e.g. max_in_flight=8 or "
+        "chat=true; repeat for several",
+    )
+
+
+def backend_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--backend-option KEY=VALUE`` (values read as JSON where they parse) and ``--base-url``.
+
+    Raises:
+        ConfigError: For an entry without ``=``.
+    """
+    import json
+
+    options: dict[str, Any] = {}
+    for entry in args.backend_option or []:
+        key, sep, value = entry.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(
+                f"--backend-option {entry!r}: write KEY=VALUE, e.g. --backend-option max_in_flight=8."
+            )
+        try:
+            options[key.strip()] = json.loads(value)
+        except ValueError:
+            options[key.strip()] = value
+    if args.base_url is not None:
+        options["base_url"] = args.base_url
+    return options
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -113,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             progress=bar.update,
             backend=args.backend or "hf",
+            backend_options=backend_options(args),
             metric=args.metric,
             max_new_tokens=args.max_new_tokens,
             stop=[unescape(s) for s in args.stop] if args.stop is not None else None,

@@ -168,13 +168,19 @@ class _TrialBar:
 
 
 def _with_overrides(space: Any, args: argparse.Namespace) -> Any:
-    """The space with ``--backend`` and ``--metric`` applied (checked like the YAML keys)."""
+    """The space with ``--backend`` (and its options) and ``--metric`` applied (checked like the
+    YAML keys)."""
     from dataclasses import replace
 
+    from promptsearch.cli._evaluate import backend_options
     from promptsearch.space import BackendSpec
 
-    if args.backend is not None:
-        space = replace(space, backend=BackendSpec(args.backend, space.backend.options))
+    options = backend_options(args)
+    if args.backend is not None or options:
+        name = args.backend or space.backend.name
+        # the space's options are for its own backend: a different --backend starts from none
+        kept = dict(space.backend.options) if name == space.backend.name else {}
+        space = replace(space, backend=BackendSpec(name, {**kept, **options}))
     if args.metric is not None:
         space = replace(space, metric=args.metric)
     return space

@@ -204,6 +204,7 @@ class PromptSearch:
         phases: dict[str, float] = {}
         with timed(phases, "model_load"):
             backend = self._load_backend(space)
+        space.check_backend(backend)
         name = self.study_name or f"{space.name}-{task.name}-seed{split.seed}"
         study = open_study(
             space,
@@ -212,7 +213,9 @@ class PromptSearch:
             metric=metric,
             seed=split.seed,
             resolution=TIE_BREAK,
-            identity=study_identity(space, task, backend.name, metric.name, split),
+            identity=study_identity(
+                space, task, backend.name, metric.name, split, deployment=backend.deployment_options
+            ),
             force_resume=self.force_resume,
             attrs={
                 StudyAttr.TASK: task.name,

@@ -28,14 +28,28 @@ RUN_CONTROL = frozenset({"budget", "final", "task"})
 
 
 def study_identity(
-    space: SearchSpace, task: Task, model: str, metric: str, split: FewShotSplit
+    space: SearchSpace,
+    task: Task,
+    model: str,
+    metric: str,
+    split: FewShotSplit,
+    *,
+    deployment: frozenset[str] = frozenset(),
 ) -> dict[str, str]:
     """What a study was made for: the task's content, the search space (run control aside), the
-    model, the metric and the split. A resumed run must match it (see :func:`open_study`)."""
+    model, the metric and the split. A resumed run must match it (see :func:`open_study`).
+
+    ``deployment`` names backend options that say where the model runs, not what it computes
+    (a server's address, timeouts: :attr:`LMBackend.deployment_options`); they may change
+    between runs and workers."""
     digest = hashlib.sha256()
     for part in (task.task_type, *task.label_names, *sorted(e.id for e in task.examples)):
         digest.update(part.encode("utf-8") + b"\x1f")
     settings = {k: v for k, v in space.to_dict().items() if k not in RUN_CONTROL}
+    backend = settings.get("backend")
+    if isinstance(backend, dict) and deployment:
+        options = {k: v for k, v in dict(backend.get("options") or {}).items() if k not in deployment}
+        settings["backend"] = {**backend, "options": options} if options else backend["name"]
     return {
         "task": digest.hexdigest()[:16],
         "space": hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16],

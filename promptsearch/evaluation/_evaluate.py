@@ -152,6 +152,7 @@ def evaluate(
     metric: str | None = None,
     max_new_tokens: int | None = None,
     stop: Sequence[str] | None = None,
+    backend_options: Mapping[str, Any] | None = None,
 ) -> EvaluationResult:
     """Evaluate a prompt on a task split.
 
@@ -168,11 +169,13 @@ def evaluate(
         limit: Use only the first ``limit`` examples of the split.
         n_demonstrations: Random training examples shown before each query.
         calibrate: Contextual calibration with content-free inputs (classification).
-        backend: The backend that runs ``model`` (``hf`` by default).
+        backend: The backend that runs ``model`` (``hf`` by default; ``openai`` for a served
+            model, with ``backend_options={"base_url": "http://HOST:PORT/v1"}``).
         metric: The metric the interval is for (default: the task's).
         max_new_tokens, stop: Generation tasks: the longest answer in tokens and the strings that
             end it (default: the task's, else 32 tokens ending at a newline), as a search
             space's ``generation:`` section sets them.
+        backend_options: Options of the backend (a space's ``backend.options``).
 
     Example:
         >>> result = promptsearch.evaluate("movies", template="Review: {text}\\nSentiment:{label}",
@@ -209,6 +212,7 @@ def evaluate(
         dtype=dtype,
         device=device,
         batch_size=batch_size,
+        **dict(backend_options or {}),
     )
     generation = None
     if max_new_tokens is not None or stop is not None:

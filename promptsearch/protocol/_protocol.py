@@ -112,6 +112,7 @@ def run_protocol(
         batch_size=batch,
         **dict(space.backend.options),
     )
+    space.check_backend(scorer)
     generation = generation_settings(
         task_obj, max_new_tokens=space.generation.max_new_tokens, stop=space.generation.stop
     )

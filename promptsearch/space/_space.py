@@ -246,6 +246,13 @@ class SearchSpace(Section):
 
         check_tuning_task(self.tuning, name)
 
+    def check_backend(self, backend: Any) -> None:
+        """Raise :class:`ConfigError` when the space asks for what the backend cannot do
+        (tuning modes on a backend without trainable weights, such as a served model)."""
+        from promptsearch.space._tuning import check_trainable
+
+        check_trainable(self.tuning, backend)
+
     def calibration_choices(self, label_words: bool = True) -> tuple[bool, ...]:
         """The calibration values to try: the space's, or both with label words and off without."""
         if self.calibration is not None:

@@ -23,7 +23,14 @@ from typing import Any
 
 from promptsearch.exceptions import ConfigError
 
-__all__ = ["TuningStage", "all_modes", "check_tuning_space", "check_tuning_task", "tuning_stage"]
+__all__ = [
+    "TuningStage",
+    "all_modes",
+    "check_trainable",
+    "check_tuning_space",
+    "check_tuning_task",
+    "tuning_stage",
+]
 
 _STAGE_KEYS = ("trials", "top")  # Keys of a staged schedule, next to ``modes``.
 
@@ -115,3 +122,15 @@ def tuning_stage(tuning: Mapping[str, Any] | None) -> TuningStage | None:
         return None
     check_tuning_space(tuning)
     return TuningStage(int(tuning["trials"]), int(tuning.get("top", TuningStage.top)))
+
+
+def check_trainable(tuning: Mapping[str, Any] | None, backend: Any) -> None:
+    """Raise :class:`ConfigError` at once when the ``tuning`` section asks for a tuning mode and
+    the backend does not expose weights to train (a served model, a fake one)."""
+    modes = [m for m in check_tuning_space(tuning) if m != "none"] if tuning else []
+    if modes and not backend.capabilities.trainable:
+        raise ConfigError(
+            f"tuning: {', '.join(modes)} train the model's embeddings or weights, which the "
+            f"{type(backend).registry_name or type(backend).__name__!r} backend does not expose "
+            f"(model {backend.name!r}); use the hf backend, or remove the tuning section."
+        )

@@ -16,12 +16,14 @@ import argparse
 import shlex
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from tests.cli._bad_input_files import FILES, MODEL
 
 __all__ = ["CASES", "FILES", "MODEL", "Case", "markdown"]
 
 PASSWORD = "s3cret-pw"
+SHOWN_URL = "http://127.0.0.1:8000/v1"  # the server's address as the README shows it
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class Case:
         expect: A fragment of the error message: what is wrong and how to fix it.
         files: Names in :data:`FILES` to write into the folder before the command runs.
         secret: Text that must not appear on stderr (a password).
+        server: Settings of the test's OpenAI-compatible server (``tests/backends/openai_server.py``)
+            whose address replaces ``{url}`` (its API root) and ``{root}`` (without ``/v1``) in
+            the arguments; ``None``: no server.
     """
 
     id: str
@@ -43,6 +48,12 @@ class Case:
     expect: str
     files: tuple[str, ...] = ()
     secret: str | None = None
+    server: tuple[tuple[str, Any], ...] | None = None
+
+    def argv_for(self, url: str) -> tuple[str, ...]:
+        """The arguments with the server's address filled in."""
+        root = url[: -len("/v1")]
+        return tuple(a.replace("{url}", url).replace("{root}", root) for a in self.argv)
 
     @property
     def argv(self) -> tuple[str, ...]:
@@ -51,7 +62,10 @@ class Case:
 
     @property
     def command(self) -> str:
-        return f"promptsearch {self.arguments}"
+        shown = SHOWN_URL
+        return f"promptsearch {self.arguments}".replace("{url}", shown).replace(
+            "{root}", shown[: -len("/v1")]
+        )
 
 
 _SPACE = ("space.yaml", "reviews.jsonl", "earlier-run")  # a search space, its data, an earlier run
@@ -555,6 +569,84 @@ CASES += (
     ),
 )
 
+# -- Served models (issue 19): the server is tests/backends/openai_server.py, serving `tiny` ---------
+_SERVED = "evaluate --task reviews.jsonl --backend openai --model tiny --limit 4"
+
+CASES += (
+    Case(
+        "served-down",
+        "a server that is not running (or a wrong port)",
+        "evaluate --task reviews.jsonl --backend openai --base-url http://127.0.0.1:9/v1 --model tiny",
+        "Could not reach the server at http://127.0.0.1:9/v1",
+        ("reviews.jsonl",),
+    ),
+    Case(
+        "served-no-v1",
+        "a server address without /v1",
+        f"{_SERVED} --base-url {{root}}",
+        "base_url must be the API root, ending in /v1",
+        ("reviews.jsonl",),
+        server=(),
+    ),
+    Case(
+        "served-unknown-model",
+        "a model name the server does not serve",
+        "evaluate --task reviews.jsonl --backend openai --base-url {url} --model tiny2",
+        "does not serve 'tiny2'; it serves ['tiny']. Did you mean 'tiny'?",
+        ("reviews.jsonl",),
+        server=(),
+    ),
+    Case(
+        "served-no-echo",
+        "a classification task on a server without prompt log-probabilities (llama.cpp, Ollama)",
+        f"{_SERVED} --base-url {{url}}",
+        "does not return the prompt's log-probabilities (completions with echo and logprobs)",
+        ("reviews.jsonl",),
+        server=(("prompt_logprobs", False),),
+    ),
+    Case(
+        "served-wrong-key",
+        "a missing or wrong API key",
+        f"{_SERVED} --base-url {{url}}",
+        "the API key is missing or wrong. Put the key in the environment variable",
+        ("reviews.jsonl",),
+        server=(("api_key", "the-right-key"),),
+    ),
+    Case(
+        "served-key-in-options",
+        "an API key given as an option",
+        f"{_SERVED} --base-url {{url}} --backend-option api_key=sk-abc123",
+        "Do not put an API key in options",
+        ("reviews.jsonl",),
+        secret="sk-abc123",
+        server=(),
+    ),
+    Case(
+        "served-5xx",
+        "a server that keeps failing (5xx)",
+        f"{_SERVED} --base-url {{url}} --backend-option retries=1",
+        "the server failed (500: injected failure 500) and kept failing after retries",
+        ("reviews.jsonl",),
+        server=(("fail_next", [500] * 4),),
+    ),
+    Case(
+        "served-4xx",
+        "a request the server refuses (4xx)",
+        f"{_SERVED} --base-url {{url}}",
+        "was refused (400: injected failure 400)",
+        ("reviews.jsonl",),
+        server=(("fail_next", [400]),),
+    ),
+    Case(
+        "served-timeout",
+        "a server that does not answer in time",
+        f"{_SERVED} --base-url {{url}} --backend-option timeout=0.3 --backend-option retries=0",
+        "no answer within 0.3 s (after 1 attempts). The server may be overloaded: raise the timeout",
+        ("reviews.jsonl",),
+        server=(("delay", 1.0),),
+    ),
+)
+
 _INTRO = """\
 ## Troubleshooting
 
@@ -565,6 +657,7 @@ is a two-class data file, `space.yaml` a search space that names it and the mode
 `tiny-model`, and `exported` a prompt folder written by `--export`. For generation, `answers.jsonl`
 holds questions in `text` and answers in `target`, `sums-*.yaml` are search spaces over it, and
 `qa.jsonl` keeps its answers in a column `reference`. A password in a storage URL is shown as `***`.
+For served models, a vLLM server at `http://127.0.0.1:8000/v1` serves a model named `tiny`.
 """
 _OUTRO = """\
 This table is generated from `tests/cli/bad_input_cases.py` (`python -m tests.cli.bad_input_cases

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from promptsearch.cli import main
 from promptsearch.models import LoadedModel
 from tests._tiny import save_loaded
+from tests.backends.openai_server import FakeServer, serve
 from tests.cli.bad_input_cases import CASES, FILES, MODEL, Case, markdown
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +50,12 @@ def test_there_are_enough_distinct_cases() -> None:
     assert all(name in FILES for c in CASES for name in c.files)
 
 
+@pytest.fixture(scope="module")
+def server(tiny_causal: LoadedModel) -> Iterator[FakeServer]:
+    with serve(tiny_causal) as state:
+        yield state
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_fails_cleanly(
     case: Case,
@@ -56,7 +64,16 @@ def test_bad_input_fails_cleanly(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
+    request: pytest.FixtureRequest,
 ) -> None:
+    argv = case.argv
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    if case.server is not None:
+        state: FakeServer = request.getfixturevalue("server")
+        for key, value in case.server:
+            monkeypatch.setattr(state, key, list(value) if isinstance(value, list) else value)
+        argv = case.argv_for(state.url)
     monkeypatch.chdir(tmp_path)
     (tmp_path / MODEL).symlink_to(model_dir, target_is_directory=True)
     for name in case.files:
@@ -64,7 +81,7 @@ def test_bad_input_fails_cleanly(
     before = _snapshot(tmp_path)
     capsys.readouterr()
     started = time.perf_counter()
-    code = _run(["-q", *case.argv])
+    code = _run(["-q", *argv])
     elapsed = time.perf_counter() - started
     out, err = capsys.readouterr()
     assert code == 2, f"exit status {code}; stderr:\n{err}"

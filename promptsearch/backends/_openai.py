@@ -1,0 +1,488 @@
+"""The ``openai`` backend: a model behind an OpenAI-compatible server (vLLM, llama.cpp, ...).
+
+Log-likelihoods come from the prompt's own log-probabilities (``/v1/completions`` with
+``echo``), so a server must return them: vLLM does; llama.cpp's server, Ollama and most hosted
+APIs do not, and serve generation tasks only. Every prompt is sent as token ids, tokenized
+exactly as the ``hf`` backend tokenizes it (the server's ``/tokenize``, or a local tokenizer
+given as ``tokenizer``), so that both backends score the same tokens: a continuation's
+log-probability is the sum over its own tokens, read by position, never by text offset.
+A text's first token has no log-probability (nothing precedes it); promptsearch puts the
+tokenizer's start tokens (BOS) first where it has them, as the ``hf`` backend does, and refuses
+a continuation with no context before it where it has none.
+
+Many workers share one server: it batches their requests together and caches the shared
+prefixes (demonstrations, instructions) itself. Soft prompts and tuning modes need the
+model's weights and are refused at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from promptsearch.backends._base import (
+    Capabilities,
+    GenerationRequest,
+    GenerationSettings,
+    LMBackend,
+    LoglikelihoodRequest,
+    ProgressCallback,
+    TokenLogprobs,
+    register_backend,
+)
+from promptsearch.backends._http import ServerClient
+from promptsearch.backends._tokens import encode_continuations
+from promptsearch.exceptions import ConfigError, ModelError, ServerError
+
+__all__ = ["OpenAIBackend", "ServerTokenizer"]
+
+_logger = logging.getLogger(__name__)
+
+#: Servers known to return prompt log-probabilities (named in error messages).
+_SCORING_SERVERS = "vLLM (python -m vllm.entrypoints.openai.api_server) or SGLang"
+_TOKENIZER_CACHE = 200_000  # texts whose token ids are kept
+
+
+class ServerTokenizer:
+    """Token ids from the server's ``/tokenize`` route (vLLM's), cached by text.
+
+    Called like a ``transformers`` tokenizer: ``tok(texts, add_special_tokens=False)`` returns
+    ``{"input_ids": [[...], ...]}``.
+    """
+
+    def __init__(self, client: ServerClient, model: str) -> None:
+        self.client = client
+        self.model = model
+        self._cache: dict[tuple[str, bool], list[int]] = {}
+
+    def __call__(self, texts: Sequence[str] | str, add_special_tokens: bool = False) -> dict[str, Any]:
+        single = isinstance(texts, str)
+        items = [texts] if isinstance(texts, str) else list(texts)
+        missing = list(dict.fromkeys(t for t in items if (t, add_special_tokens) not in self._cache))
+        if missing:
+            if len(self._cache) + len(missing) > _TOKENIZER_CACHE:
+                self._cache.clear()
+            bodies = [
+                {"model": self.model, "prompt": t, "add_special_tokens": add_special_tokens} for t in missing
+            ]
+            for text, answer in zip(missing, self.client.post_many("tokenize", bodies, root=True)):
+                tokens = answer.get("tokens") if isinstance(answer, dict) else None
+                if not isinstance(tokens, list):
+                    raise ServerError(
+                        f"{self.client.root_url}/tokenize answered without token ids ({str(answer)[:120]}); "
+                        "give the model's tokenizer (backend option tokenizer: a folder or hub id)."
+                    )
+                self._cache[(text, add_special_tokens)] = [int(t) for t in tokens]
+        ids = [self._cache[(t, add_special_tokens)] for t in items]
+        return {"input_ids": ids[0] if single else ids}
+
+
+class _LocalTokenizer:
+    """A ``transformers`` tokenizer loaded from a folder or hub id (no server round trips)."""
+
+    def __init__(self, name: str) -> None:
+        from transformers import AutoTokenizer
+
+        try:
+            self.tok = AutoTokenizer.from_pretrained(name)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"Could not load the tokenizer {name!r} ({exc}); give the folder or hub id of the served "
+                "model's tokenizer, or leave tokenizer out to use the server's /tokenize."
+            ) from None
+
+    def __call__(self, texts: Sequence[str] | str, add_special_tokens: bool = False) -> dict[str, Any]:
+        return {"input_ids": self.tok(texts, add_special_tokens=add_special_tokens)["input_ids"]}
+
+
+class OpenAIBackend(LMBackend):
+    """A served model, through the OpenAI-compatible HTTP API.
+
+    Args:
+        model: The served model's name (as ``/v1/models`` lists it).
+        base_url: The API root, e.g. ``http://127.0.0.1:8000/v1``.
+        api_key_env: Environment variable holding the API key (read once; never written).
+        tokenizer: A folder or hub id of the model's tokenizer; ``None`` uses the server's
+            ``/tokenize``.
+        chat: Generate through ``/v1/chat/completions`` (the server applies the chat template).
+        batch_size: Prompts per HTTP request.
+        max_in_flight: HTTP requests open at once.
+        timeout, retries: Per request; 429, 5xx, timeouts and dropped connections are retried
+            with exponential backoff.
+        max_logprobs: The server's cap on top log-probabilities (vLLM: 20, ``--max-logprobs``).
+        max_length: The model's context length when the server does not report it.
+    """
+
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        generate=True, next_token_logprobs=True, full_vocabulary=False, trainable=False
+    )
+    registry_name: ClassVar[str] = "openai"
+    deployment_options: ClassVar[frozenset[str]] = frozenset(
+        {"base_url", "api_key_env", "timeout", "retries", "max_in_flight", "batch_size", "tokenizer"}
+    )
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str,
+        api_key_env: str | None = None,
+        tokenizer: str | None = None,
+        chat: bool = False,
+        batch_size: int | None = None,
+        max_in_flight: int = 4,
+        timeout: float = 120.0,
+        retries: int = 3,
+        max_logprobs: int = 20,
+        max_length: int | None = None,
+    ) -> None:
+        super().__init__(batch_size=batch_size or 32)
+        self.client = ServerClient(
+            base_url,
+            api_key=_api_key(api_key_env),
+            timeout=timeout,
+            retries=retries,
+            max_in_flight=max_in_flight,
+        )
+        self.chat = bool(chat)
+        self.max_logprobs = int(max_logprobs)
+        self.served = self._served_model(model)
+        self._name = str(self.served.get("id", model))
+        reported = self.served.get("max_model_len")
+        self._max_length = (
+            int(reported) if isinstance(reported, int) and reported > 0 else (max_length or 2048)
+        )
+        self.tokenizer: Any = (
+            _LocalTokenizer(tokenizer) if tokenizer else ServerTokenizer(self.client, self._name)
+        )
+        self._start: list[int] | None = None
+
+    @classmethod
+    def load(
+        cls,
+        model: Any,
+        *,
+        dtype: str = "auto",
+        device: str = "auto",
+        batch_size: int | None = None,
+        base_url: str | None = None,
+        api_key: Any = None,
+        **options: Any,
+    ) -> OpenAIBackend:
+        """The loader registered as ``openai`` (``dtype`` and ``device`` are the server's)."""
+        if api_key is not None:
+            raise ConfigError(
+                "Do not put an API key in options, where it would be written into spaces, studies and "
+                "exported prompts; put it in the environment variable OPENAI_API_KEY (or the one "
+                "named by the option api_key_env)."
+            )
+        if dtype not in ("auto", "fast") or device != "auto":
+            _logger.warning(
+                "dtype=%s and device=%s are the server's choice with the openai backend; ignored.",
+                dtype,
+                device,
+            )
+        if base_url is None:
+            base_url = os.environ.get("OPENAI_BASE_URL")
+        if base_url is None:
+            raise ConfigError(
+                "The openai backend needs the server's address: --base-url http://HOST:PORT/v1 (CLI), "
+                "backend: {name: openai, options: {base_url: ...}} (YAML), or OPENAI_BASE_URL."
+            )
+        return cls(str(model), base_url=base_url, batch_size=batch_size, **options)
+
+    # -- identity ---------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def model_id(self) -> str:
+        """The served model's identity as ``/v1/models`` reports it, never the URL alone (two
+        servers at one address over time may serve different weights under one name)."""
+        keys = ("id", "root", "parent", "max_model_len", "owned_by")
+        return "openai:" + json.dumps({k: self.served.get(k) for k in keys}, sort_keys=True)
+
+    @property
+    def max_length(self) -> int:
+        return self._max_length
+
+    def _served_model(self, model: str) -> dict[str, Any]:
+        """The entry of ``/v1/models`` for ``model`` (with "did you mean" when absent)."""
+        from promptsearch.models import DEFAULT_MODEL
+
+        answer = self.client.get("models")
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(data, list):
+            raise ServerError(
+                f"{self.client.base_url}/models did not list models ({str(answer)[:120]}); is this an "
+                "OpenAI-compatible server, and does base_url end in /v1?"
+            )
+        entries = {str(e.get("id")): e for e in data if isinstance(e, dict)}
+        if model in entries:
+            return dict(entries[model])
+        if model == DEFAULT_MODEL and len(entries) == 1:  # no --model given: the one it serves
+            only = next(iter(entries))
+            _logger.info("The server serves one model, %r: using it.", only)
+            return dict(entries[only])
+        close = difflib.get_close_matches(model, list(entries), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"The server at {self.client.base_url} does not serve {model!r}; it serves {sorted(entries)}."
+            f"{hint} Give the served name with --model (vLLM's --served-model-name)."
+        )
+
+    # -- tokens -----------------------------------------------------------------------------------
+    @property
+    def start(self) -> list[int]:
+        """Tokens the tokenizer puts before a text (BOS), found by probing as ``hf`` does."""
+        if self._start is None:
+            with_special = list(self.tokenizer("a", add_special_tokens=True)["input_ids"])
+            plain = list(self.tokenizer("a", add_special_tokens=False)["input_ids"])
+            cut = next(
+                (
+                    i
+                    for i in range(len(with_special) - len(plain) + 1)
+                    if with_special[i : i + len(plain)] == plain
+                ),
+                0,
+            )
+            self._start = with_special[:cut]
+        return self._start
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
+
+    def chat_prompt(self, message: str) -> str:
+        # In chat mode the server applies the model's chat template to the message.
+        return message if self.chat else message + "\n"
+
+    # -- log-likelihoods --------------------------------------------------------------------------
+    def loglikelihood(
+        self, requests: Sequence[LoglikelihoodRequest], progress: ProgressCallback | None = None
+    ) -> list[np.ndarray]:
+        if not requests:
+            return []
+        self.check_text(requests)
+        encoded = encode_continuations(
+            self.tokenizer,
+            [r.full_context for r in requests],
+            [r.continuations for r in requests],
+            self.start,
+        )
+        rows: dict[tuple[int, ...], int] = {}
+        where: list[list[tuple[int, int, int]]] = []  # per request, per continuation: row, start, length
+        for e in encoded:
+            if not e.context:
+                raise ModelError(
+                    "A continuation with nothing before it has no log-probability, and this model's "
+                    "tokenizer puts no start token first; give the template text before the label."
+                )
+            spots = []
+            for cont in e.continuations:
+                if not cont:
+                    raise ModelError("A label word tokenized to no tokens; use non-empty label words.")
+                ids = [*e.context, *cont]
+                if len(ids) > self.max_length:  # keep the end: the query and its continuation
+                    self.warn_truncation_once(f"a scoring prompt of {len(ids)} tokens")
+                    ids = ids[len(ids) - self.max_length :]
+                key = tuple(ids)
+                spots.append((rows.setdefault(key, len(rows)), len(ids) - len(cont), len(cont)))
+            where.append(spots)
+        prompts = [list(k) for k in rows]
+        logprobs = self._prompt_token_logprobs(prompts, progress, len(requests))
+        self.stats.instances += len(requests)
+        return [
+            np.array([float(np.sum(logprobs[row][s : s + n])) for row, s, n in spots], dtype=np.float64)
+            for spots in where
+        ]
+
+    def _prompt_token_logprobs(
+        self, prompts: list[list[int]], progress: ProgressCallback | None, n_requests: int
+    ) -> list[np.ndarray]:
+        """Each prompt's per-token log-probabilities (position 0: NaN, nothing precedes it)."""
+        size = max(1, int(self.batch_size))
+        chunks = [prompts[i : i + size] for i in range(0, len(prompts), size)]
+        bodies = [
+            {
+                "model": self._name,
+                "prompt": chunk,
+                "echo": True,
+                "logprobs": 1,
+                "max_tokens": 1,
+                "temperature": 0.0,
+            }
+            for chunk in chunks
+        ]
+        shares = np.diff(np.linspace(0, n_requests, len(bodies) + 1).round().astype(int))
+        answers = self.client.post_many(
+            "completions", bodies, done=(lambda i: progress(int(shares[i]))) if progress else None
+        )
+        out: list[np.ndarray] = []
+        for chunk, answer in zip(chunks, answers):
+            choices = _choices(answer, len(chunk), self.client.base_url)
+            for ids, choice in zip(chunk, choices):
+                values = (choice.get("logprobs") or {}).get("token_logprobs")
+                if not isinstance(values, list) or len(values) < len(ids):
+                    raise ModelError(
+                        f"The server at {self.client.base_url} does not return the prompt's "
+                        "log-probabilities (completions with echo and logprobs), which classification and "
+                        f"multiple-choice tasks are scored with. Serve the model with {_SCORING_SERVERS}; "
+                        "llama.cpp's server, Ollama and hosted APIs serve generation tasks only."
+                    )
+                out.append(np.array([np.nan if v is None else float(v) for v in values[: len(ids)]]))
+            self.stats.tokens += sum(len(ids) for ids in chunk)
+        self.stats.model_calls += len(bodies)
+        return out
+
+    def next_token_logprobs(
+        self,
+        contexts: Sequence[str],
+        suffixes: Sequence[str] | None = None,
+        *,
+        top_k: int | None = None,
+    ) -> TokenLogprobs:
+        """The server's top log-probabilities of the next token (at most ``max_logprobs``);
+        every other token is ``-inf``. The vocabulary is the tokens seen in this call."""
+        k = min(top_k or self.max_logprobs, self.max_logprobs)
+        ids = [self.start + list(x) for x in self.tokenizer([c.rstrip(" ") for c in contexts])["input_ids"]]
+        size = max(1, int(self.batch_size))
+        chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+        bodies = [
+            {"model": self._name, "prompt": chunk, "logprobs": k, "max_tokens": 1, "temperature": 0.0}
+            for chunk in chunks
+        ]
+        rows: list[dict[str, float]] = []
+        for chunk, answer in zip(chunks, self.client.post_many("completions", bodies)):
+            for choice in _choices(answer, len(chunk), self.client.base_url):
+                top = ((choice.get("logprobs") or {}).get("top_logprobs") or [None])[0]
+                if not isinstance(top, dict):
+                    raise ModelError(
+                        f"The server at {self.client.base_url} returned no top log-probabilities "
+                        f"(logprobs={k}); serve the model with {_SCORING_SERVERS}."
+                    )
+                rows.append({str(t): float(v) for t, v in top.items()})
+        self.stats.model_calls += len(bodies)
+        vocabulary = tuple(sorted({t for row in rows for t in row}))
+        column = {t: j for j, t in enumerate(vocabulary)}
+        out = np.full((len(rows), len(vocabulary)), -np.inf, dtype=np.float32)
+        for i, row in enumerate(rows):
+            ranked = sorted(row.items(), key=lambda kv: -kv[1])[:k]
+            for token, value in ranked:
+                out[i, column[token]] = value
+        return TokenLogprobs(vocabulary, out)
+
+    # -- generation -------------------------------------------------------------------------------
+    def generate(
+        self,
+        requests: Sequence[GenerationRequest],
+        settings: GenerationSettings,
+        progress: ProgressCallback | None = None,
+    ) -> list[str]:
+        from promptsearch.backends._hf_generate import cut_at_stop
+
+        if not requests:
+            return []
+        self.check_text(requests)
+        common: dict[str, Any] = {
+            "model": self._name,
+            "max_tokens": settings.max_new_tokens,
+            "temperature": settings.temperature if settings.do_sample else 0.0,
+            "top_p": settings.top_p if settings.do_sample else 1.0,
+        }
+        if settings.stop:
+            common["stop"] = list(settings.stop)
+        texts = [r.full_context for r in requests]
+        if self.chat:
+            route = "chat/completions"
+            bodies = [
+                {**common, "messages": [{"role": "user", "content": t}], **_seed(settings, i)}
+                for i, t in enumerate(texts)
+            ]
+            groups = [[i] for i in range(len(texts))]
+        else:
+            route = "completions"
+            prompts = self._generation_prompts(texts, settings)
+            if settings.do_sample:  # one request each: request i samples with seed + i
+                groups = [[i] for i in range(len(prompts))]
+            else:
+                size = max(1, int(self.batch_size))
+                groups = [list(range(i, min(i + size, len(prompts)))) for i in range(0, len(prompts), size)]
+            bodies = [
+                {
+                    **common,
+                    "prompt": [prompts[i] for i in g],
+                    **(_seed(settings, g[0]) if len(g) == 1 else {}),
+                }
+                for g in groups
+            ]
+        answers = self.client.post_many(
+            route, bodies, done=(lambda i: progress(len(groups[i]))) if progress else None
+        )
+        out = [""] * len(texts)
+        for group, answer in zip(groups, answers):
+            for i, choice in zip(group, _choices(answer, len(group), self.client.base_url)):
+                if self.chat:
+                    text = str(((choice.get("message") or {}).get("content")) or "")
+                else:
+                    text = str(choice.get("text") or "")
+                out[i] = cut_at_stop(text, settings.stop)
+            usage = answer.get("usage") if isinstance(answer, dict) else None
+            if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
+                self.stats.generated_tokens += int(usage["completion_tokens"])
+        self.stats.instances += len(requests)
+        self.stats.model_calls += len(bodies)
+        return out
+
+    def _generation_prompts(self, texts: Sequence[str], settings: GenerationSettings) -> list[list[int]]:
+        """Token ids as the ``hf`` backend builds them: start tokens first (unless a chat
+        template already wrote them), cut from the left to leave room for the answer."""
+        budget = self.max_length - settings.max_new_tokens
+        rows = []
+        for ids in self.tokenizer(list(texts))["input_ids"]:
+            row = list(self.start) + list(ids) if list(ids[: len(self.start)]) != self.start else list(ids)
+            if not row:
+                raise ModelError("A generation prompt rendered to no text; give the template some text.")
+            if len(row) > budget:
+                self.warn_truncation_once(f"a generation prompt of {len(row)} tokens")
+                row = row[len(row) - budget :]
+            rows.append(row)
+        return rows
+
+
+def _seed(settings: GenerationSettings, i: int) -> dict[str, int]:
+    return {"seed": settings.seed + i} if settings.do_sample else {}
+
+
+def _choices(answer: Any, n: int, where: str) -> list[dict[str, Any]]:
+    """The answer's ``choices``, in the prompts' order (by ``index``)."""
+    choices = answer.get("choices") if isinstance(answer, dict) else None
+    if not isinstance(choices, list) or len(choices) != n or not all(isinstance(c, dict) for c in choices):
+        got = len(choices) if isinstance(choices, list) else "no"
+        raise ServerError(
+            f"The server at {where} answered {n} prompts with {got} choices; it does not seem to be "
+            "OpenAI-compatible."
+        )
+    return sorted(choices, key=lambda c: int(c.get("index", 0)))
+
+
+def _api_key(variable: str | None) -> str | None:
+    """The key in ``variable`` (default ``OPENAI_API_KEY``, optional); a named variable must exist."""
+    if variable is None:
+        return os.environ.get("OPENAI_API_KEY") or None
+    value = os.environ.get(variable)
+    if not value:
+        raise ConfigError(
+            f"api_key_env names {variable!r}, which is not set; export {variable}=... (the key is read "
+            "from there and never written anywhere)."
+        )
+    return value
+
+
+register_backend("openai", OpenAIBackend.load)
