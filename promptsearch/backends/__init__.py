@@ -6,8 +6,9 @@ registered by name (:data:`backends`) and chosen with ``backend:`` in a search s
 ``--backend`` on the command line.
 
 Built in: ``hf`` (any ``transformers`` causal, masked or encoder-decoder model), ``openai``
-(a model behind an OpenAI-compatible server such as vLLM) and ``fake`` (a deterministic
-stand-in for tests and demos). Importing this package does not import torch.
+(a model behind an OpenAI-compatible server such as vLLM), ``vllm`` (vLLM in this process, an
+optional extra) and ``fake`` (a deterministic stand-in for tests and demos). Importing this
+package does not import torch.
 
 Example:
     >>> from promptsearch.backends import LoglikelihoodRequest, load_backend
@@ -36,6 +37,8 @@ from promptsearch.backends._fake import FakeBackend
 from promptsearch.backends._hf import HFBackend
 from promptsearch.backends._hf_load import hf_backend, load_hf
 from promptsearch.backends._openai import OpenAIBackend
+from promptsearch.backends._token_prompts import TokenPromptBackend
+from promptsearch.backends._vllm import VLLMBackend
 
 __all__ = [
     "BackendLoader",
@@ -50,6 +53,8 @@ __all__ = [
     "OpenAIBackend",
     "ProgressCallback",
     "TokenLogprobs",
+    "TokenPromptBackend",
+    "VLLMBackend",
     "backends",
     "hf_backend",
     "length_batches",

@@ -22,27 +22,24 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 from promptsearch.backends._base import (
     Capabilities,
-    GenerationRequest,
     GenerationSettings,
-    LMBackend,
-    LoglikelihoodRequest,
     ProgressCallback,
-    TokenLogprobs,
     register_backend,
 )
 from promptsearch.backends._http import ServerClient
-from promptsearch.backends._tokens import encode_continuations
+from promptsearch.backends._token_prompts import TokenPromptBackend
 from promptsearch.exceptions import ConfigError, ModelError, ServerError
 
 __all__ = ["OpenAIBackend", "ServerTokenizer"]
 
 _logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Servers known to return prompt log-probabilities (named in error messages).
 _SCORING_SERVERS = "vLLM (python -m vllm.entrypoints.openai.api_server) or SGLang"
@@ -101,7 +98,7 @@ class _LocalTokenizer:
         return {"input_ids": self.tok(texts, add_special_tokens=add_special_tokens)["input_ids"]}
 
 
-class OpenAIBackend(LMBackend):
+class OpenAIBackend(TokenPromptBackend):
     """A served model, through the OpenAI-compatible HTTP API.
 
     Args:
@@ -161,7 +158,6 @@ class OpenAIBackend(LMBackend):
         self.tokenizer: Any = (
             _LocalTokenizer(tokenizer) if tokenizer else ServerTokenizer(self.client, self._name)
         )
-        self._start: list[int] | None = None
 
     @classmethod
     def load(
@@ -238,96 +234,29 @@ class OpenAIBackend(LMBackend):
             f"{hint} Give the served name with --model (vLLM's --served-model-name)."
         )
 
-    # -- tokens -----------------------------------------------------------------------------------
-    @property
-    def start(self) -> list[int]:
-        """Tokens the tokenizer puts before a text (BOS), found by probing as ``hf`` does."""
-        if self._start is None:
-            with_special = list(self.tokenizer("a", add_special_tokens=True)["input_ids"])
-            plain = list(self.tokenizer("a", add_special_tokens=False)["input_ids"])
-            cut = next(
-                (
-                    i
-                    for i in range(len(with_special) - len(plain) + 1)
-                    if with_special[i : i + len(plain)] == plain
-                ),
-                0,
-            )
-            self._start = with_special[:cut]
-        return self._start
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
-
     def chat_prompt(self, message: str) -> str:
         # In chat mode the server applies the model's chat template to the message.
         return message if self.chat else message + "\n"
 
-    # -- log-likelihoods --------------------------------------------------------------------------
-    def loglikelihood(
-        self, requests: Sequence[LoglikelihoodRequest], progress: ProgressCallback | None = None
-    ) -> list[np.ndarray]:
-        if not requests:
-            return []
-        self.check_text(requests)
-        encoded = encode_continuations(
-            self.tokenizer,
-            [r.full_context for r in requests],
-            [r.continuations for r in requests],
-            self.start,
-        )
-        rows: dict[tuple[int, ...], int] = {}
-        where: list[list[tuple[int, int, int]]] = []  # per request, per continuation: row, start, length
-        for e in encoded:
-            if not e.context:
-                raise ModelError(
-                    "A continuation with nothing before it has no log-probability, and this model's "
-                    "tokenizer puts no start token first; give the template text before the label."
-                )
-            spots = []
-            for cont in e.continuations:
-                if not cont:
-                    raise ModelError("A label word tokenized to no tokens; use non-empty label words.")
-                ids = [*e.context, *cont]
-                if len(ids) > self.max_length:  # keep the end: the query and its continuation
-                    self.warn_truncation_once(f"a scoring prompt of {len(ids)} tokens")
-                    ids = ids[len(ids) - self.max_length :]
-                key = tuple(ids)
-                spots.append((rows.setdefault(key, len(rows)), len(ids) - len(cont), len(cont)))
-            where.append(spots)
-        prompts = [list(k) for k in rows]
-        logprobs = self._prompt_token_logprobs(prompts, progress, len(requests))
-        self.stats.instances += len(requests)
-        return [
-            np.array([float(np.sum(logprobs[row][s : s + n])) for row, s, n in spots], dtype=np.float64)
-            for spots in where
-        ]
+    # -- the engine calls -------------------------------------------------------------------------
+    def _chunks(self, items: list[T]) -> list[list[T]]:
+        """``items`` in requests of ``batch_size``."""
+        size = max(1, int(self.batch_size))
+        return [items[i : i + size] for i in range(0, len(items), size)]
 
-    def _prompt_token_logprobs(
+    def prompt_logprobs(
         self, prompts: list[list[int]], progress: ProgressCallback | None, n_requests: int
     ) -> list[np.ndarray]:
-        """Each prompt's per-token log-probabilities (position 0: NaN, nothing precedes it)."""
-        size = max(1, int(self.batch_size))
-        chunks = [prompts[i : i + size] for i in range(0, len(prompts), size)]
-        bodies = [
-            {
-                "model": self._name,
-                "prompt": chunk,
-                "echo": True,
-                "logprobs": 1,
-                "max_tokens": 1,
-                "temperature": 0.0,
-            }
-            for chunk in chunks
-        ]
+        chunks = self._chunks(prompts)
+        common = {"model": self._name, "echo": True, "logprobs": 1, "max_tokens": 1, "temperature": 0.0}
+        bodies = [{**common, "prompt": chunk} for chunk in chunks]
         shares = np.diff(np.linspace(0, n_requests, len(bodies) + 1).round().astype(int))
         answers = self.client.post_many(
             "completions", bodies, done=(lambda i: progress(int(shares[i]))) if progress else None
         )
         out: list[np.ndarray] = []
         for chunk, answer in zip(chunks, answers):
-            choices = _choices(answer, len(chunk), self.client.base_url)
-            for ids, choice in zip(chunk, choices):
+            for ids, choice in zip(chunk, _choices(answer, len(chunk), self.client.base_url)):
                 values = (choice.get("logprobs") or {}).get("token_logprobs")
                 if not isinstance(values, list) or len(values) < len(ids):
                     raise ModelError(
@@ -337,29 +266,16 @@ class OpenAIBackend(LMBackend):
                         "llama.cpp's server, Ollama and hosted APIs serve generation tasks only."
                     )
                 out.append(np.array([np.nan if v is None else float(v) for v in values[: len(ids)]]))
-            self.stats.tokens += sum(len(ids) for ids in chunk)
         self.stats.model_calls += len(bodies)
         return out
 
-    def next_token_logprobs(
-        self,
-        contexts: Sequence[str],
-        suffixes: Sequence[str] | None = None,
-        *,
-        top_k: int | None = None,
-    ) -> TokenLogprobs:
-        """The server's top log-probabilities of the next token (at most ``max_logprobs``);
-        every other token is ``-inf``. The vocabulary is the tokens seen in this call."""
-        k = min(top_k or self.max_logprobs, self.max_logprobs)
-        ids = [self.start + list(x) for x in self.tokenizer([c.rstrip(" ") for c in contexts])["input_ids"]]
-        size = max(1, int(self.batch_size))
-        chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
-        bodies = [
-            {"model": self._name, "prompt": chunk, "logprobs": k, "max_tokens": 1, "temperature": 0.0}
-            for chunk in chunks
-        ]
+    def top_logprobs(self, prompts: list[list[int]], k: int) -> list[dict[str, float]]:
+        chunks = self._chunks(prompts)
+        common = {"model": self._name, "logprobs": k, "max_tokens": 1, "temperature": 0.0}
         rows: list[dict[str, float]] = []
-        for chunk, answer in zip(chunks, self.client.post_many("completions", bodies)):
+        for chunk, answer in zip(
+            chunks, self.client.post_many("completions", [{**common, "prompt": c} for c in chunks])
+        ):
             for choice in _choices(answer, len(chunk), self.client.base_url):
                 top = ((choice.get("logprobs") or {}).get("top_logprobs") or [None])[0]
                 if not isinstance(top, dict):
@@ -368,28 +284,16 @@ class OpenAIBackend(LMBackend):
                         f"(logprobs={k}); serve the model with {_SCORING_SERVERS}."
                     )
                 rows.append({str(t): float(v) for t, v in top.items()})
-        self.stats.model_calls += len(bodies)
-        vocabulary = tuple(sorted({t for row in rows for t in row}))
-        column = {t: j for j, t in enumerate(vocabulary)}
-        out = np.full((len(rows), len(vocabulary)), -np.inf, dtype=np.float32)
-        for i, row in enumerate(rows):
-            ranked = sorted(row.items(), key=lambda kv: -kv[1])[:k]
-            for token, value in ranked:
-                out[i, column[token]] = value
-        return TokenLogprobs(vocabulary, out)
+        self.stats.model_calls += len(chunks)
+        return rows
 
-    # -- generation -------------------------------------------------------------------------------
-    def generate(
+    def complete(
         self,
-        requests: Sequence[GenerationRequest],
+        prompts: list[list[int]],
+        texts: Sequence[str],
         settings: GenerationSettings,
-        progress: ProgressCallback | None = None,
+        progress: ProgressCallback | None,
     ) -> list[str]:
-        from promptsearch.backends._hf_generate import cut_at_stop
-
-        if not requests:
-            return []
-        self.check_text(requests)
         common: dict[str, Any] = {
             "model": self._name,
             "max_tokens": settings.max_new_tokens,
@@ -398,28 +302,19 @@ class OpenAIBackend(LMBackend):
         }
         if settings.stop:
             common["stop"] = list(settings.stop)
-        texts = [r.full_context for r in requests]
-        if self.chat:
+        single = self.chat or settings.do_sample  # chat: one conversation each; sampling: seed + i each
+        indices = list(range(len(texts)))
+        groups = [[i] for i in indices] if single else self._chunks(indices)
+        if self.chat:  # the server applies the chat template
             route = "chat/completions"
             bodies = [
-                {**common, "messages": [{"role": "user", "content": t}], **_seed(settings, i)}
-                for i, t in enumerate(texts)
+                {**common, "messages": [{"role": "user", "content": texts[i]}], **_seed(settings, i)}
+                for i in indices
             ]
-            groups = [[i] for i in range(len(texts))]
         else:
             route = "completions"
-            prompts = self._generation_prompts(texts, settings)
-            if settings.do_sample:  # one request each: request i samples with seed + i
-                groups = [[i] for i in range(len(prompts))]
-            else:
-                size = max(1, int(self.batch_size))
-                groups = [list(range(i, min(i + size, len(prompts)))) for i in range(0, len(prompts), size)]
             bodies = [
-                {
-                    **common,
-                    "prompt": [prompts[i] for i in g],
-                    **(_seed(settings, g[0]) if len(g) == 1 else {}),
-                }
+                {**common, "prompt": [prompts[i] for i in g], **(_seed(settings, g[0]) if single else {})}
                 for g in groups
             ]
         answers = self.client.post_many(
@@ -428,32 +323,13 @@ class OpenAIBackend(LMBackend):
         out = [""] * len(texts)
         for group, answer in zip(groups, answers):
             for i, choice in zip(group, _choices(answer, len(group), self.client.base_url)):
-                if self.chat:
-                    text = str(((choice.get("message") or {}).get("content")) or "")
-                else:
-                    text = str(choice.get("text") or "")
-                out[i] = cut_at_stop(text, settings.stop)
+                text = (choice.get("message") or {}).get("content") if self.chat else choice.get("text")
+                out[i] = str(text or "")
             usage = answer.get("usage") if isinstance(answer, dict) else None
             if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
                 self.stats.generated_tokens += int(usage["completion_tokens"])
-        self.stats.instances += len(requests)
         self.stats.model_calls += len(bodies)
         return out
-
-    def _generation_prompts(self, texts: Sequence[str], settings: GenerationSettings) -> list[list[int]]:
-        """Token ids as the ``hf`` backend builds them: start tokens first (unless a chat
-        template already wrote them), cut from the left to leave room for the answer."""
-        budget = self.max_length - settings.max_new_tokens
-        rows = []
-        for ids in self.tokenizer(list(texts))["input_ids"]:
-            row = list(self.start) + list(ids) if list(ids[: len(self.start)]) != self.start else list(ids)
-            if not row:
-                raise ModelError("A generation prompt rendered to no text; give the template some text.")
-            if len(row) > budget:
-                self.warn_truncation_once(f"a generation prompt of {len(row)} tokens")
-                row = row[len(row) - budget :]
-            rows.append(row)
-        return rows
 
 
 def _seed(settings: GenerationSettings, i: int) -> dict[str, int]:

@@ -47,6 +47,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=["auto", "float32", "bfloat16", "float16"],
         help="model dtype (default: the one recorded at export)",
     )
+    p.add_argument(
+        "--backend",
+        default=None,
+        help="the backend that runs the model (default: the one recorded at export)",
+    )
+    p.add_argument("--base-url", default=None, help="openai backend: the server's API root, ending in /v1")
+    p.add_argument(
+        "--backend-option",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="an option of the backend",
+    )
     p.set_defaults(handler=run)
 
 
@@ -134,8 +147,16 @@ def run(args: argparse.Namespace) -> int:
     rows = read_rows(Path(args.input), fields, args.field)
     if not rows:
         _logger.warning("%s holds no rows; writing an empty output.", args.input)
+    from promptsearch.cli._evaluate import backend_options
+
     predictor = load_prompt(
-        args.folder, model=args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size
+        args.folder,
+        model=args.model,
+        device=args.device,
+        dtype=args.dtype,
+        batch_size=args.batch_size,
+        backend=args.backend,
+        backend_options=backend_options(args),
     )
     key = predictor.output.answer_key
     if any(key in row for row, _ in rows):

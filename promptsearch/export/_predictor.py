@@ -196,6 +196,7 @@ def load_prompt(
     dtype: str | None = None,
     batch_size: int | None = None,
     backend: str | None = None,
+    backend_options: Mapping[str, Any] | None = None,
 ) -> PromptPredictor:
     """Load an exported prompt folder and its model, ready to predict.
 
@@ -207,6 +208,8 @@ def load_prompt(
         dtype: Default: the dtype recorded at export (the search's scores), else ``"auto"``.
         batch_size: Sequences per forward pass (default: the backend's).
         backend: The backend that runs the model (default: the one recorded, else ``hf``).
+        backend_options: Options of a backend other than ``hf`` (``base_url`` for ``openai``:
+            a server's address is not recorded at export).
 
     Raises:
         DataError: if the folder is not an exported prompt.
@@ -235,9 +238,8 @@ def load_prompt(
     recorded = manifest["model"]
     if isinstance(model, LMBackend) or (backend_name != "hf" and mode == "none"):
         spec_name = model if model is not None else str(recorded["id"])
-        return PromptPredictor(
-            prompt, load_backend(backend_name, spec_name, batch_size=batch_size), manifest, path
-        )
+        lm = load_backend(backend_name, spec_name, batch_size=batch_size, **dict(backend_options or {}))
+        return PromptPredictor(prompt, lm, manifest, path)
     if model is None:
         spec: str | Path | LoadedModel = str(recorded["id"])
         kind = recorded.get("kind")

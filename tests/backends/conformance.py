@@ -17,7 +17,14 @@ import pytest
 from promptsearch.backends import GenerationRequest, GenerationSettings, LMBackend, LoglikelihoodRequest
 from promptsearch.exceptions import ModelError
 
-__all__ = ["check_backend", "check_generation", "check_loglikelihood", "check_next_token", "check_tokens"]
+__all__ = [
+    "check_backend",
+    "check_generation",
+    "check_loglikelihood",
+    "check_next_token",
+    "check_tokens",
+    "scoring_requests",
+]
 
 PREFIX = "Classify the review.\n\nReview: a dull film\nSentiment: bad\n\n"
 CONTEXTS = ("Review: great fun film\nSentiment:", "Review: the worst movie\nSentiment:", "It was", "A")
@@ -33,6 +40,21 @@ QUESTIONS = (
 
 def _requests(prefix: str = "") -> list[LoglikelihoodRequest]:
     return [LoglikelihoodRequest(c, conts, prefix) for c, conts in zip(CONTEXTS, CONTINUATIONS)]
+
+
+def scoring_requests() -> list[LoglikelihoodRequest]:
+    """Classification-like requests, with and without shared demonstrations (for comparing
+    two backends on one model)."""
+    demos = (
+        "Review: a dull, lifeless film\nSentiment: negative\n\n"
+        "Review: warm and funny\nSentiment: positive\n\n"
+    )
+    requests = [LoglikelihoodRequest(c, conts, PREFIX) for c, conts in zip(CONTEXTS, CONTINUATIONS)]
+    for text in ("an instant classic", "I walked out after an hour", "neither good nor bad, just long"):
+        query = f"Review: {text}\nSentiment:"
+        requests.append(LoglikelihoodRequest(query, (" negative", " positive"), demos))
+        requests.append(LoglikelihoodRequest(query, (" terrible", " great")))
+    return requests
 
 
 def _with_batch_size(backend: LMBackend, size: int, run: object) -> object:
