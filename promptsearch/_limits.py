@@ -6,7 +6,11 @@ import os
 
 from promptsearch.exceptions import ConfigError, PromptSearchError
 
-__all__ = ["env_limit"]
+__all__ = ["MAX_DEMONSTRATIONS", "env_limit", "max_demonstrations"]
+
+#: Demonstrations per prompt (``PROMPTSEARCH_MAX_DEMONSTRATIONS`` raises it): beyond this,
+#: prompts outgrow small models' context windows.
+MAX_DEMONSTRATIONS = 8
 
 
 def env_limit(name: str, default: int, error: type[PromptSearchError] = ConfigError) -> int:
@@ -25,3 +29,8 @@ def env_limit(name: str, default: int, error: type[PromptSearchError] = ConfigEr
     if not raw.strip().isdigit() or int(raw) < 1:
         raise error(f"{name}={raw!r} must be a positive whole number.")
     return int(raw)
+
+
+def max_demonstrations() -> int:
+    """:data:`MAX_DEMONSTRATIONS`, or the value of ``PROMPTSEARCH_MAX_DEMONSTRATIONS``."""
+    return env_limit("PROMPTSEARCH_MAX_DEMONSTRATIONS", MAX_DEMONSTRATIONS)

@@ -52,7 +52,13 @@ class Registry(Generic[T]):
         return wrap
 
     def get(self, name: str) -> T:
-        """Return the object registered as ``name``; unknown names suggest close ones."""
+        """Return the object registered as ``name``; unknown names suggest close ones.
+
+        A name not registered yet is looked for in the plugins (see :mod:`promptsearch._plugins`)
+        before it is called unknown.
+        """
+        if name not in self._entries:
+            _load_plugins()
         try:
             entry = self._entries[name]
         except KeyError:
@@ -67,15 +73,25 @@ class Registry(Generic[T]):
         return entry  # type: ignore[return-value]
 
     def names(self) -> list[str]:
-        """Return the registered names, sorted."""
+        """Return the registered names (the plugins' included), sorted."""
+        _load_plugins()
         return sorted(self._entries)
 
     def registered(self) -> list[str]:
-        """Return the registered names in registration order."""
+        """Return the registered names (the plugins' included) in registration order."""
+        _load_plugins()
         return list(self._entries)
 
     def __contains__(self, name: object) -> bool:
+        if name not in self._entries:
+            _load_plugins()
         return name in self._entries
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def _load_plugins() -> None:
+    from promptsearch._plugins import load_plugins
+
+    load_plugins()

@@ -56,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        from promptsearch._plugins import load_plugins
+
+        load_plugins()  # entry points and PROMPTSEARCH_PLUGINS: a broken plugin fails here, by name
         return handler(args)
     except SearchInterrupted as exc:  # a stop on request (Ctrl-C, SIGTERM): the shell's status for SIGINT
         sys.stderr.write(f"promptsearch {args.command}: stopped: {exc}\n")

@@ -153,8 +153,10 @@ class _TrialBar:
         study = self.study
         if study is None:
             return
-        finished = [t for t in study.get_trials(deepcopy=False) if t.state.name in ("COMPLETE", "PRUNED")]
-        pruned = sum(1 for t in finished if t.state.name == "PRUNED" or "pruned_at" in t.user_attrs)
+        from promptsearch.study import is_pruned, is_scored
+
+        finished = [t for t in study.get_trials(deepcopy=False) if is_scored(t)]
+        pruned = sum(1 for t in finished if is_pruned(t))
         try:
             best = f"{study.best_value:.3f}"
         except ValueError:

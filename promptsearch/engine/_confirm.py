@@ -75,7 +75,7 @@ def confirm_winner(ctx: SearchContext, winner: Contender, base: Contender) -> Co
     failed: list[str] = []
     for metric in checked:
         g = paired_bootstrap(metric, mine, theirs, confidence=0.9, seed=ctx.split.seed)
-        sign = 1.0 if metric.direction == "maximize" else -1.0
+        sign = metric.sign
         gains[metric.name] = (g.gain, g.low, g.high)
         if sign * g.gain < 0:
             failed.append(metric.name)

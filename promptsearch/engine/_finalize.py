@@ -24,7 +24,7 @@ from promptsearch.engine._workers import POLL_SECONDS, dead, worker_id
 from promptsearch.evaluation import EvaluationResult, evaluate_prompt
 from promptsearch.exceptions import PromptSearchError
 from promptsearch.reports import Leaderboard, LeaderboardRow
-from promptsearch.study import Attr, StudyAttr, TrialRecord, publish_once
+from promptsearch.study import Attr, StudyAttr, TrialRecord, is_pruned, is_scored, publish_once
 
 if TYPE_CHECKING:
     import optuna
@@ -42,7 +42,7 @@ EXAMPLES_SHOWN = 8
 
 def finalize_key(ctx: SearchContext) -> str:
     """The study's state a leaderboard is made from: finished trials and the final settings."""
-    finished = sum(1 for t in ctx.study.get_trials(deepcopy=False) if t.state.name in ("COMPLETE", "PRUNED"))
+    finished = sum(1 for t in ctx.study.get_trials(deepcopy=False) if is_scored(t))
     settings = json.dumps(ctx.space.final.to_dict(), sort_keys=True)
     return f"{finished}:{hashlib.sha256(settings.encode()).hexdigest()[:10]}"
 
@@ -95,7 +95,7 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
     final_started = time.perf_counter()
     study, space, split = ctx.study, ctx.space, ctx.split
     metric = ctx.objective.metric
-    sign = 1.0 if metric.direction == "maximize" else -1.0
+    sign = metric.sign
     trials = [
         t
         for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
@@ -187,11 +187,7 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
         metric=metric.name,
         direction=metric.direction,
         n_trials=sum(1 for t in all_trials if t.state.is_finished() and not t.user_attrs.get(Attr.SURPLUS)),
-        n_pruned=sum(
-            1
-            for t in all_trials
-            if t.state == optuna.trial.TrialState.PRUNED or Attr.PRUNED_AT in t.user_attrs
-        ),
+        n_pruned=sum(1 for t in all_trials if is_pruned(t)),
         forward_passes=ctx.backend.stats.instances
         + ctx.tuned_forward_passes[0]
         + sum(b.stats.instances for b in {id(c.backend): c.backend for c in rescored if c.backend}.values()),

@@ -78,7 +78,7 @@ class DevObjective:
         self.chunk_size = max(1, chunk_size)
         self.per_example_reports = per_example_reports
         self.generation = generation
-        self.sign = 1.0 if metric.direction == "maximize" else -1.0
+        self.sign = metric.sign
         if per_example_reports and not metric.paired:
             _logger.info(
                 "%s is not a mean over examples: the pruner compares trials on its per-example proxy, "

@@ -65,6 +65,10 @@ class PromptSearch:
         test_limit: Overrides the space's ``final.test_limit``; ``top``: its ``final.top``.
         force_resume: Resume a stored study even when it was made for another task, search
             space, model, metric or split (by default that is an error naming what differs).
+        sampler, pruner: Optuna objects (``optuna.samplers.BaseSampler``,
+            ``optuna.pruners.BasePruner``) used instead of the space's ``sampler`` and ``pruner``
+            sections, as with ``optuna.create_study``. A pruner object judges a trial by its
+            aggregate score at each chunk of examples.
 
     Attributes (after ``fit``):
         best_prompt_: The winner: your template (the space's first seed template, zero-shot)
@@ -107,6 +111,8 @@ class PromptSearch:
         metric: str | None = None,
         artifacts: Any = None,
         force_resume: bool = False,
+        sampler: Any = None,
+        pruner: Any = None,
     ) -> None:
         self.space = space
         self.task = task
@@ -128,6 +134,8 @@ class PromptSearch:
         self.metric = metric
         self.artifacts = artifacts
         self.force_resume = force_resume
+        self.sampler = sampler
+        self.pruner = pruner
 
     # -- setup ---------------------------------------------------------------------------------
     def _resolve(self) -> tuple[SearchSpace, Task, FewShotSplit]:
@@ -217,6 +225,8 @@ class PromptSearch:
                 space, task, backend.name, metric.name, split, deployment=backend.deployment_options
             ),
             force_resume=self.force_resume,
+            sampler=self.sampler,
+            pruner=self.pruner,
             attrs={
                 StudyAttr.TASK: task.name,
                 StudyAttr.MODEL: backend.name,
@@ -234,7 +244,7 @@ class PromptSearch:
             at_data_balance(metric, task, selection, split.shares),
             cache=cache,
             chunk_size=space.pruner.chunk_size,
-            per_example_reports=pruners.get(space.pruner.name).per_example,
+            per_example_reports=pruners.get(space.pruner.name).per_example if self.pruner is None else False,
             seed=split.seed,
             generation=generation_settings(
                 task, max_new_tokens=space.generation.max_new_tokens, stop=space.generation.stop

@@ -70,6 +70,8 @@ def open_study(
     attrs: dict[str, Any],
     identity: dict[str, str] | None = None,
     force_resume: bool = False,
+    sampler: Any = None,
+    pruner: Any = None,
 ) -> optuna.Study:
     """Create the study in ``storage`` (an Optuna storage or ``None`` for memory), or load it when
     it exists (a resumed run or another worker).
@@ -77,7 +79,8 @@ def open_study(
     ``attrs`` are stored once, by the first run. ``identity`` (see :func:`study_identity`) is
     stored too, and a study made for another task, space, model, metric or split is refused,
     naming what differs, unless ``force_resume`` (a changed space of a study made before
-    identities were stored is only reported).
+    identities were stored is only reported). ``sampler`` and ``pruner`` (Optuna objects)
+    replace the space's sections.
 
     Raises:
         StudyMismatchError: resuming a study made for something else.
@@ -85,7 +88,8 @@ def open_study(
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    pruner = make_pruner(space.pruner.name, dict(space.pruner.options), resolution=resolution)
+    if pruner is None:
+        pruner = make_pruner(space.pruner.name, dict(space.pruner.options), resolution=resolution)
     if check_tuning_space(space.tuning) != ("none",):
         pruner = make_routed_pruner(pruner)
     sampler_seed = space.sampler.seed if space.sampler.seed is not None else seed
@@ -93,7 +97,9 @@ def open_study(
         storage=storage,
         study_name=name,
         direction=metric.direction,
-        sampler=make_sampler(space.sampler.name, sampler_seed, dict(space.sampler.options)),
+        sampler=sampler
+        if sampler is not None
+        else make_sampler(space.sampler.name, sampler_seed, dict(space.sampler.options)),
         pruner=pruner,
         load_if_exists=True,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from promptsearch.engine._artifacts import upload_tuned
 from promptsearch.exceptions import ConfigError
 from promptsearch.space import all_modes, check_tuning_space
-from promptsearch.study import TRAIN_STEP_OFFSET, Attr, Param
+from promptsearch.study import TRAIN_STEP_OFFSET, Attr, Param, StudyAttr
 
 if TYPE_CHECKING:
     import optuna
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from promptsearch.engine._context import SearchContext
     from promptsearch.templates import Prompt
 
-__all__ = ["TuningChoice", "suggest_tuning", "tuned_trial"]
+__all__ = ["TuningChoice", "step_offset", "suggest_tuning", "tuned_trial"]
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,24 @@ class TuningChoice:
     mode: str
     config: Any = None
 
-    @property
-    def step_offset(self) -> int:
-        """Where the mode's training curve is reported (its own range of steps)."""
-        return TRAIN_STEP_OFFSET * (1 + all_modes().index(self.mode))
+
+def step_offset(study: optuna.Study, mode: str) -> int:
+    """Where ``mode``'s training curve is reported in ``study`` (its own range of steps).
+
+    The modes' indices are stored in the study (:attr:`StudyAttr.TUNING_OFFSETS`) the first time
+    one is needed: the registration order then (which is what studies made before the indices
+    were stored used); a mode first used later gets the next index. Importing plugins in another
+    order never shifts the steps of existing trials.
+    """
+    raw = study.user_attrs.get(StudyAttr.TUNING_OFFSETS)
+    stored: dict[str, int] = json.loads(raw) if raw else {}
+    if mode not in stored:
+        if not stored:
+            stored = {m: i for i, m in enumerate(all_modes())}
+        if mode not in stored:
+            stored[mode] = max(stored.values(), default=-1) + 1
+        study.set_user_attr(StudyAttr.TUNING_OFFSETS, json.dumps(stored, sort_keys=True))
+    return TRAIN_STEP_OFFSET * (1 + stored[mode])
 
 
 def _suggest(trial: optuna.Trial, name: str, kind: str | None, spec: Any) -> Any:
@@ -84,8 +99,10 @@ def tuned_trial(ctx: SearchContext, trial: optuna.Trial, tuning: TuningChoice, p
             f"{ctx.backend.name!r} backend does not expose; use the hf backend or remove `tuning`."
         )
 
+    offset = step_offset(trial.study, tuning.mode)
+
     def report(step: int, accuracy: float) -> bool:
-        trial.report(accuracy, tuning.step_offset + step)
+        trial.report(accuracy, offset + step)
         if trial.should_prune():
             trial.set_user_attr(Attr.TRAINING_STOPPED_AT, step)
             return True

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from promptsearch.metrics import PairedGain, Predictions, paired_bootstrap
+from promptsearch.metrics import PairedGain, Predictions, direction_sign, paired_bootstrap
 from promptsearch.templates import Prompt, Template
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def choose_winner(
     """
     selection = ctx.space.selection
     direction = ctx.objective.metric.direction
-    sign = 1.0 if direction == "maximize" else -1.0
+    sign = direction_sign(direction)
     if selection.rule == "best":  # the best searched prompt (the baseline only if it was a trial)
         pool = [*contenders, *([base] if base.trial is not None or not contenders else [])]
         best = max(pool, key=lambda c: sign * c.value)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from promptsearch._limits import max_demonstrations
 from promptsearch.backends import GenerationSettings, LMBackend, ProgressCallback
 from promptsearch.evaluation._intervals import score_metrics
 from promptsearch.exceptions import ConfigError, DataError
@@ -198,6 +199,12 @@ def evaluate(
     examples = list(split_obj.get(split))[:limit]
     demos: tuple[Example, ...] = ()
     if n_demonstrations:
+        limit = max_demonstrations()
+        if n_demonstrations > limit:
+            raise ConfigError(
+                f"--demos {n_demonstrations} is more than the limit of {limit} demonstrations: prompts that "
+                "long outgrow small models' context windows (PROMPTSEARCH_MAX_DEMONSTRATIONS raises it)."
+            )
         rng = np.random.default_rng(seed)
         pick = rng.choice(
             len(split_obj.train), size=min(n_demonstrations, len(split_obj.train)), replace=False

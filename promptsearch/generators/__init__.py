@@ -39,6 +39,7 @@ from promptsearch.generators._candidate import Candidate
 from promptsearch.generators._evolution import evolve
 from promptsearch.generators._grammar import CFG, TemplateGrammar
 from promptsearch.generators._label_words import search_label_words
+from promptsearch.generators._text import Edit
 
 __all__ = [
     "CFG",
@@ -49,6 +50,7 @@ __all__ = [
     "Candidate",
     "CrossoverOperator",
     "DeleteOperator",
+    "Edit",
     "RewriteOperator",
     "SubstituteOperator",
     "SwapOperator",

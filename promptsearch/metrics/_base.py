@@ -18,7 +18,7 @@ import numpy as np
 from promptsearch._registry import Registry
 from promptsearch.exceptions import ConfigError
 
-__all__ = ["KINDS", "BaseMetric", "Predictions", "get_metric", "metrics", "register_metric"]
+__all__ = ["KINDS", "BaseMetric", "Predictions", "direction_sign", "get_metric", "metrics", "register_metric"]
 
 Kind = Literal["label", "choice", "text"]
 #: What a prompt can produce: a class index (``label``), an index into each example's own
@@ -89,6 +89,15 @@ class Predictions:
         )
 
 
+def direction_sign(direction: str) -> float:
+    """+1.0 for ``"maximize"``, -1.0 for ``"minimize"``: the one place a direction becomes a sign.
+
+    >>> direction_sign("minimize")
+    -1.0
+    """
+    return 1.0 if direction == "maximize" else -1.0
+
+
 class BaseMetric(ABC):
     """A metric over :class:`Predictions`.
 
@@ -120,6 +129,11 @@ class BaseMetric(ABC):
     paired: ClassVar[bool] = True
     scale: ClassVar[float] = 1.0
     class_weighted: ClassVar[bool] = False
+
+    @property
+    def sign(self) -> float:
+        """+1 when higher is better, -1 when lower is (``sign * value`` is always "higher is better")."""
+        return direction_sign(self.direction)
 
     @abstractmethod
     def per_example(self, predictions: Predictions) -> np.ndarray:

@@ -136,7 +136,7 @@ def paired_bootstrap(
     else:
         counts = draw_counts(idx)
         values = resampled_values(metric, a, idx, counts) - resampled_values(metric, b, idx, counts)
-    sign = 1.0 if metric.direction == "maximize" else -1.0
+    sign = metric.sign
     alpha = (1.0 - confidence) / 2
     return PairedGain(
         gain=float(gain),

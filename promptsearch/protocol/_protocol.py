@@ -120,7 +120,7 @@ def run_protocol(
     manual = _manual_prompts(space, task_obj)
     for prompt in manual:
         prompt.check(task_obj)
-    sign = 1.0 if metric.direction == "maximize" else -1.0
+    sign = metric.sign
     methods = (DEFAULT_TEMPLATE, BEST_MANUAL, IN_CONTEXT, PROMPTSEARCH)
     results: dict[str, dict[int, float]] = {m: {} for m in methods}
     prompts: dict[str, dict[int, dict[str, Any]]] = {m: {} for m in methods}

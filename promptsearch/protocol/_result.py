@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from promptsearch.exceptions import ConfigError, PromptSearchError
-from promptsearch.metrics import PairedGain, get_metric
+from promptsearch.metrics import PairedGain, direction_sign, get_metric
 
 __all__ = [
     "BASELINES",
@@ -80,7 +80,7 @@ class ProtocolResult:
     @property
     def strongest_baseline(self) -> str | None:
         """The baseline with the best mean over seeds (the first listed on a tie)."""
-        sign = 1.0 if self.direction == "maximize" else -1.0
+        sign = direction_sign(self.direction)
         best: MethodResult | None = None
         for m in self.baselines:
             if m.per_seed and (best is None or sign * m.mean > sign * best.mean):
@@ -98,7 +98,7 @@ class ProtocolResult:
         per_seed = self.gains.get(DEFAULT_TEMPLATE, {})
         if not per_seed:
             return None
-        sign = 1.0 if self.direction == "maximize" else -1.0
+        sign = direction_sign(self.direction)
         seed = min(per_seed, key=lambda s: (sign * per_seed[s].gain, s))
         return seed, sign * per_seed[seed].gain
 

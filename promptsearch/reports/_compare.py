@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from promptsearch.exceptions import ConfigError
+from promptsearch.metrics import direction_sign
 from promptsearch.reports._html import page, prompt_html, table
 from promptsearch.reports._io import stored_leaderboard
 from promptsearch.reports._markdown import md_cell
@@ -171,7 +172,7 @@ def compare_leaderboards(sources: Sequence[str]) -> ComparisonData:
         tests = [score for b in members if (score := b.best.test_score) is not None]
         test_mean, test_std = _mean_std(tests)
         dev_mean, dev_std = _mean_std([b.best.dev_score for b in members])
-        sign = 1.0 if members[0].direction == "maximize" else -1.0
+        sign = direction_sign(members[0].direction)
         top = max(members, key=lambda b: (sign * b.best.dev_score, sign * (b.best.test_score or 0.0)))
         rows.append(
             ComparisonRow(

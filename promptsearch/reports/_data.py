@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from promptsearch.reports._examples import OutputExample, winner_outputs
 from promptsearch.reports._lineage import Lineage, build_lineage
 from promptsearch.reports._records import Leaderboard, LeaderboardRow
+from promptsearch.study import is_pruned
 
 if TYPE_CHECKING:
     import optuna
@@ -235,10 +236,6 @@ def _better(a: float, b: float, direction: str) -> float:
     return min(a, b) if direction == "minimize" else max(a, b)
 
 
-def _is_pruned(trial: optuna.trial.FrozenTrial) -> bool:
-    return trial.state.name == "PRUNED" or "pruned_at" in trial.user_attrs
-
-
 def _length(trial: optuna.trial.FrozenTrial) -> LengthPoint:
     a = trial.user_attrs
     text = str(a.get("instruction") or "") + str(a["template"])
@@ -253,7 +250,7 @@ def _history(trials: Sequence[optuna.trial.FrozenTrial], direction: str) -> tupl
         # Like Optuna's own history plot, only completed trials set the best value.
         if value is not None and t.state.name == "COMPLETE":
             best = value if best is None else _better(best, value, direction)
-        points.append(HistoryPoint(t.number, value, best, t.state.name, _is_pruned(t)))
+        points.append(HistoryPoint(t.number, value, best, t.state.name, is_pruned(t)))
     return tuple(points)
 
 

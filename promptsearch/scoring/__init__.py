@@ -3,10 +3,10 @@
 :func:`predict` turns a prompt and examples into :class:`~promptsearch.metrics.Predictions`
 by the task type's prediction kind; :func:`score_prompt` gives the label scores of a
 classification prompt. Scorers are language-model backends (:mod:`promptsearch.backends`);
-``make_scorer`` and ``BaseScorer`` remain as names for them.
+``make_scorer`` builds the ``hf`` one for a loaded model.
 """
 
-from promptsearch.scoring._base import BaseScorer, ProgressCallback, ScorerStats, length_batches, make_scorer
+from promptsearch.scoring._base import ProgressCallback, length_batches, make_scorer
 from promptsearch.scoring._outputs import (
     OutputStrategy,
     PromptOutputs,
@@ -30,12 +30,10 @@ from promptsearch.scoring._prompt_scoring import (
 )
 
 __all__ = [
-    "BaseScorer",
     "OutputStrategy",
     "ProgressCallback",
     "PromptOutputs",
     "ScoreCache",
-    "ScorerStats",
     "aggregate_labels",
     "calibrate_scores",
     "ensemble_scores",

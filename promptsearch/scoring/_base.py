@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptsearch.backends import BackendStats, LMBackend, ProgressCallback, length_batches
+from promptsearch.backends import LMBackend, ProgressCallback, length_batches
 
-__all__ = ["BaseScorer", "ProgressCallback", "ScorerStats", "length_batches", "make_scorer"]
-
-#: A scorer is any :class:`~promptsearch.backends.LMBackend`.
-BaseScorer = LMBackend
-ScorerStats = BackendStats
+__all__ = ["ProgressCallback", "length_batches", "make_scorer"]
 
 
 def make_scorer(model: Any, *, batch_size: int | None = None, **kwargs: Any) -> LMBackend:

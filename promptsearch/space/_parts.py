@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from promptsearch._limits import MAX_DEMONSTRATIONS, max_demonstrations
 from promptsearch._registry import suggest
 from promptsearch.exceptions import ConfigError, TemplateError
 from promptsearch.space._validate import Section, at_least, build, distinct
@@ -35,7 +36,6 @@ __all__ = [
     "VerbalizerSpace",
 ]
 
-MAX_DEMONSTRATIONS = 8  # Beyond this, prompts outgrow small models' context windows.
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -416,7 +416,12 @@ class DemoSpace(Section):
                     raise self._fail(
                         f"{name}[{i}]", f"unknown value {value!r} (no such {registry.kind}). {hint}"
                     )
+        limit = max_demonstrations()
         for i, count in enumerate(self.counts):
-            if not 0 <= count <= MAX_DEMONSTRATIONS:
-                raise self._fail(f"counts[{i}]", f"must be between 0 and {MAX_DEMONSTRATIONS}, got {count}.")
+            if not 0 <= count <= limit:
+                raise self._fail(
+                    f"counts[{i}]",
+                    f"must be between 0 and {limit}, got {count} (more demonstrations outgrow small models' "
+                    "context windows; PROMPTSEARCH_MAX_DEMONSTRATIONS raises the limit).",
+                )
         at_least(self, "seeds", 1)

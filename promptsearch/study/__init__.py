@@ -17,6 +17,8 @@ from promptsearch.study._codec import (
     TrialRecord,
     candidate_attrs,
     candidate_from_attrs,
+    is_pruned,
+    is_scored,
 )
 from promptsearch.study._pruners import (
     TRAIN_STEP_OFFSET,
@@ -53,6 +55,8 @@ __all__ = [
     "choose_tuning_bases",
     "count_done",
     "discrete_pending",
+    "is_pruned",
+    "is_scored",
     "is_storage_url",
     "make_pruner",
     "make_routed_pruner",

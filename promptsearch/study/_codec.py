@@ -18,7 +18,16 @@ from promptsearch.generators._candidate import Candidate
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["Attr", "Param", "StudyAttr", "TrialRecord", "candidate_attrs", "candidate_from_attrs"]
+__all__ = [
+    "Attr",
+    "Param",
+    "StudyAttr",
+    "TrialRecord",
+    "candidate_attrs",
+    "candidate_from_attrs",
+    "is_pruned",
+    "is_scored",
+]
 
 
 class Param:
@@ -91,6 +100,10 @@ class StudyAttr:
     #: The label words fitted to training examples (automatic label words): never judged on them.
     FITTED_VERBALIZERS = "verbalizers_fitted"
     TUNING_BASES = "tuning_bases"
+    #: Tuning mode -> its index: the mode's training curve is reported from step
+    #: ``TRAIN_STEP_OFFSET * (1 + index)``. Stored, so that plugins imported in another order
+    #: never move the steps of a study's existing trials.
+    TUNING_OFFSETS = "tuning_step_offsets"
     LEADERBOARD = "leaderboard"
     SPACE = "space"
     #: What the study was made for (task content, space, model, metric, split): a resumed run must match.
@@ -136,6 +149,18 @@ def candidate_from_attrs(attrs: Mapping[str, Any]) -> Candidate:
         parents=tuple(attrs.get(Attr.PARENTS, ())),
         generation=int(attrs.get(Attr.GENERATION, 0)),
     )
+
+
+def is_pruned(trial: optuna.trial.FrozenTrial) -> bool:
+    """Stopped by a pruner: Optuna's ``PRUNED`` state, or a trial completed with the partial
+    mean of the examples it reached (``pruned_at``: how this study's objective ends a pruned
+    trial, so that its value still ranks it)."""
+    return trial.state.name == "PRUNED" or Attr.PRUNED_AT in trial.user_attrs
+
+
+def is_scored(trial: optuna.trial.FrozenTrial) -> bool:
+    """Finished with a score: ``COMPLETE`` or ``PRUNED`` (not failed, not running)."""
+    return trial.state.name in ("COMPLETE", "PRUNED")
 
 
 @dataclass(frozen=True)

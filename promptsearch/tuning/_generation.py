@@ -62,7 +62,7 @@ class TextTarget:
     @property
     def sign(self) -> float:
         """+1 when a higher metric is better, -1 when lower is."""
-        return 1.0 if get_metric(self.metric).direction == "maximize" else -1.0
+        return get_metric(self.metric).sign
 
 
 def text_target(

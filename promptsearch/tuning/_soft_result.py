@@ -164,12 +164,6 @@ def load_soft_prompt(
     )
 
 
-def config_from_meta(meta: dict[str, Any]) -> SoftPromptConfig | BBTConfig:
-    """The configuration stored in a ``promptsearch_soft.json``."""
-    cls = BBTConfig if meta.get("config_type") == "BBTConfig" else SoftPromptConfig
-    return cls.from_dict(meta["config"])
-
-
 def load_soft_prompt_backend(model: LoadedModel, folder: Path, batch_size: int | None) -> SoftPromptScorer:
     """:func:`load_soft_prompt` with the loader signature of a tuning mode."""
     return load_soft_prompt(model, folder, batch_size=batch_size)

@@ -25,8 +25,7 @@ from promptsearch.backends import (
     backends,
 )
 from promptsearch.engine import PromptSearch
-from promptsearch.generators import BaseOperator, Candidate, operators
-from promptsearch.generators._text import Edit
+from promptsearch.generators import BaseOperator, Candidate, Edit, operators
 from promptsearch.metrics import BaseMetric, Predictions, metrics
 from promptsearch.space import load_search_space
 from promptsearch.tasks import Task

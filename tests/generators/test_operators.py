@@ -186,7 +186,7 @@ def test_custom_operator_plugs_in() -> None:
         name = "shout"
 
         def propose(self, parent: Candidate, rng: np.random.Generator, n: int) -> list[Candidate]:
-            from promptsearch.generators._text import Edit
+            from promptsearch.generators import Edit
 
             edits = [Edit(parent.instruction.upper(), parent.template, "upper"), Edit("x", "{text}", "bad")]
             return self._emit([parent], edits, n)
