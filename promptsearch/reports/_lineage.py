@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from promptsearch.reports._records import LeaderboardRow
+from promptsearch.study import StudyAttr
 
 __all__ = ["Lineage", "LineageNode", "build_lineage", "pool_candidates"]
 
 _logger = logging.getLogger(__name__)
 
-_POOL_KEY = re.compile(r"^pool_g(\d+)$")
 
 #: Origins that start a lineage: nothing was derived to produce them.
 ROOT_ORIGINS = frozenset({"seed", "grammar"})
@@ -72,7 +71,7 @@ def pool_candidates(user_attrs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
     Parents are carried into later pools, where their ``detail`` is lost; the first entry keeps it.
     """
-    keys = sorted((int(m.group(1)), k) for k in user_attrs if (m := _POOL_KEY.match(k)))
+    keys = sorted((g, k) for k in user_attrs if (g := StudyAttr.pool_generation(k)) is not None)
     out: dict[str, dict[str, Any]] = {}
     for _, key in keys:
         try:

@@ -124,6 +124,16 @@ class StudyAttr:
         return f"pool_g{generation}"
 
     @staticmethod
+    def pool_generation(key: str) -> int | None:
+        """The generation whose pool is stored under ``key`` (``None``: not a pool's key).
+
+        >>> StudyAttr.pool_generation(StudyAttr.pool(3)), StudyAttr.pool_generation("space")
+        (3, None)
+        """
+        head, _, tail = key.partition("pool_g")
+        return int(tail) if not head and tail.isdigit() else None
+
+    @staticmethod
     def finalizer(key: str) -> str:
         """Who finalizes the study in the state ``key`` (trials and final settings)."""
         return f"finalizer:{key}"

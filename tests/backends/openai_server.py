@@ -38,6 +38,7 @@ class FakeServer:
     max_logprobs: int = 20
     prompt_logprobs: bool = True
     tokenize_route: bool = True
+    token_ids: bool = True  # honours return_tokens_as_token_ids (vLLM does)
     api_key: str | None = None
     fail_next: list[int] = field(default_factory=list)
     delay: float = 0.0
@@ -87,7 +88,9 @@ class FakeServer:
                 token = int(torch.multinomial(probs / probs.sum(), 1, generator=generator))
             if k is not None:
                 values, index = logp.topk(int(k))
-                tops.append({self.token_text(int(i)): float(v) for v, i in zip(values, index)})
+                by_id = self.token_ids and body.get("return_tokens_as_token_ids")
+                name = (lambda t: f"token_id:{t}") if by_id else self.token_text
+                tops.append({name(int(i)): float(v) for v, i in zip(values, index)})
                 picked.append(float(logp[token]))
             if token == tok.eos_token_id:
                 finish = "stop"

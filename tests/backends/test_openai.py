@@ -37,9 +37,10 @@ def fresh(server: FakeServer) -> Iterator[FakeServer]:
     """The shared server, reset after each test that changes its switches."""
     yield server
     server.fail_next.clear()
-    server.prompt_logprobs = server.tokenize_route = True
+    server.prompt_logprobs = server.tokenize_route = server.token_ids = True
     server.api_key = None
     server.delay = 0.0
+    server.max_logprobs = 20
 
 
 def _backend(server: FakeServer, **options: object) -> OpenAIBackend:
@@ -86,15 +87,35 @@ def test_a_local_tokenizer_gives_the_same_scores(
     assert tokenize_calls  # the server-tokenized backend asked the server; the local one did not need to
 
 
+def test_one_token_label_words_come_from_the_top_tokens_else_from_their_own_prompts(
+    fresh: FakeServer, tiny_causal: LoadedModel
+) -> None:
+    requests = [LoglikelihoodRequest(c, conts, PREFIX) for c, conts in zip(CONTEXTS, CONTINUATIONS)]
+    expected = hf_backend(tiny_causal).loglikelihood(requests)
+    fresh.max_logprobs = len(tiny_causal.tokenizer)  # every word is among the top tokens
+    for by_id in (True, False):
+        fresh.token_ids = by_id
+        backend = _backend(fresh, max_logprobs=fresh.max_logprobs)
+        before = len(fresh.requests)
+        for a, b in zip(backend.loglikelihood(requests), expected):
+            np.testing.assert_allclose(a, b, atol=1e-4)
+        sent = [b for p, b in fresh.requests[before:] if p == "/v1/completions"]
+        echoed = sum(len(b["prompt"]) for b in sent if b.get("echo"))
+        if by_id:  # words among the top tokens need no prompt of their own
+            assert echoed == 0
+        else:  # the server cannot name tokens by id: every word is scored by its own prompt
+            assert echoed == sum(len(c) for c in CONTINUATIONS)
+
+
 def test_requests_are_batched_and_the_model_identity_keys_the_cache(server: FakeServer) -> None:
-    backend = _backend(server, batch_size=8)
+    backend = _backend(server, batch_size=4)
     before = len(server.requests)
     requests = [LoglikelihoodRequest(f"Review {i} was", (" good", " bad")) for i in range(6)]
     backend.loglikelihood(requests)
     completions = [b for p, b in server.requests[before:] if p == "/v1/completions"]
-    assert len(completions) == 2 and all(
-        isinstance(b["prompt"][0], list) for b in completions
-    )  # 12 rows, 8 a request
+    assert completions and all(1 <= len(b["prompt"]) <= 4 for b in completions)  # lists of at most 4
+    assert all(isinstance(prompt, list) for b in completions for prompt in b["prompt"])  # token ids
+    assert sum(len(b["prompt"]) for b in completions if not b.get("echo")) == 6  # one context each
     assert backend.model_id.startswith("openai:") and '"id": "tiny"' in backend.model_id
     assert server.url not in backend.model_id  # identity, not address
 

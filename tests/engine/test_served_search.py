@@ -58,6 +58,14 @@ def test_a_served_search_finds_what_the_in_process_search_finds(
         assert row.test_accuracy == pytest.approx(hf_rows[row.prompt_id].test_accuracy, abs=1e-9)
         assert row.dev_score == pytest.approx(hf_rows[row.prompt_id].dev_score, abs=1e-4)
     assert served.leaderboard_.rows[0].prompt_id == local.leaderboard_.rows[0].prompt_id
+    # the winner exported from the served search predicts through the server (its address is given
+    # again: an export records the backend and the served model, not where it runs)
+    from promptsearch.export import export_search, load_prompt
+
+    folder = export_search(served, tmp_path / "export")
+    texts = [e.text for e in toy_task.examples[:4]]
+    predictor = load_prompt(folder, backend_options={"base_url": server.url})
+    assert predictor.predict(texts) == load_prompt(folder, model=tiny_causal, backend="hf").predict(texts)
 
 
 def test_a_server_going_down_mid_search_loses_nothing(
