@@ -15,6 +15,7 @@ from promptsearch.engine._prompts import (
 )
 from promptsearch.engine._schedule import DiscreteGenerations, Schedule, TuningStageSchedule, schedules
 from promptsearch.engine._search import PromptSearch, check_embedder, override_final
+from promptsearch.engine._setup import load_run_backend, resolve_task
 from promptsearch.engine._study import open_study, warn_if_space_changed
 from promptsearch.engine._tuning import TuningChoice, suggest_tuning, tuned_trial
 
@@ -37,9 +38,11 @@ __all__ = [
     "fitted_verbalizers",
     "initial_pool",
     "load_pool",
+    "load_run_backend",
     "next_pool",
     "open_study",
     "override_final",
+    "resolve_task",
     "schedules",
     "suggest_prompt",
     "suggest_tuning",

@@ -19,6 +19,7 @@ from promptsearch.engine._finalize import finalize_once
 from promptsearch.engine._objective import TIE_BREAK, DevObjective
 from promptsearch.engine._pools import fitted_verbalizers, verbalizer_pool
 from promptsearch.engine._schedule import schedules
+from promptsearch.engine._setup import load_run_backend, resolve_task
 from promptsearch.engine._study import open_study, study_identity
 from promptsearch.engine._workers import stop_on_signals, wait_idle
 from promptsearch.exceptions import ConfigError, PromptSearchError, SearchInterrupted
@@ -141,22 +142,8 @@ class PromptSearch:
     def _resolve(self) -> tuple[SearchSpace, Task, FewShotSplit]:
         """The space (with this search's overrides), the task and its few-shot split."""
         from promptsearch.space import BackendSpec, SearchSpace, load_search_space
-        from promptsearch.tasks import Task, load_task
 
         space = self.space if isinstance(self.space, SearchSpace) else load_search_space(self.space)
-        from_file = False
-        if isinstance(self.task, Task):
-            task = self.task
-        else:
-            if self.task is not None:
-                space = space.with_task(self.task)
-            spec = space.require_task()
-            kwargs = spec.loader_kwargs()
-            seeds = space.templates.seeds
-            if spec.kind() is None and seeds and all("{label}" not in s.template for s in seeds):
-                kwargs["task_type"] = "generation"  # answers follow the templates: a generation space
-            task = load_task(spec.name_or_path, **kwargs)
-            from_file = not spec.is_catalog()
         if self.n_trials is not None and self.n_trials < 1:
             raise ConfigError(f"--trials must be at least 1, got {self.n_trials}.")
         overrides: dict[str, Any] = {}
@@ -165,7 +152,7 @@ class PromptSearch:
         if self.backend is not None:
             overrides["backend"] = BackendSpec(self.backend, space.backend.options)
         space = override_final(replace(space, **overrides), test_limit=self.test_limit, top=self.top)
-        space.check_task_type(task.task_type)
+        space, task, from_file = resolve_task(space, self.task)
         split = space.split.make(task, seed=self.seed, from_file=from_file)
         return space, task, split.shorten(space.task.max_words if space.task is not None else None)
 
@@ -181,15 +168,8 @@ class PromptSearch:
         return self.cache
 
     def _load_backend(self, space: SearchSpace) -> LMBackend:
-        from promptsearch.backends import load_backend
-
-        return load_backend(
-            space.backend.name,
-            self.model if self.model is not None else space.model,
-            dtype=self.dtype or space.dtype,
-            device=self.device,
-            batch_size=self.batch_size or space.batch_size,
-            **dict(space.backend.options),
+        return load_run_backend(
+            space, self.model, dtype=self.dtype, device=self.device, batch_size=self.batch_size
         )
 
     # -- fit -----------------------------------------------------------------------------------
@@ -212,7 +192,6 @@ class PromptSearch:
         phases: dict[str, float] = {}
         with timed(phases, "model_load"):
             backend = self._load_backend(space)
-        space.check_backend(backend)
         name = self.study_name or f"{space.name}-{task.name}-seed{split.seed}"
         study = open_study(
             space,

@@ -83,36 +83,20 @@ def run_protocol(
     Writes ``protocol.md`` and ``protocol.json`` in ``out_dir`` and each seed's search in
     ``out_dir/seed<N>``.
     """
-    from promptsearch.backends import load_backend
     from promptsearch.demonstrations import order_demonstrations, select_random
-    from promptsearch.engine import DevObjective, PromptSearch
+    from promptsearch.engine import DevObjective, PromptSearch, load_run_backend, resolve_task
     from promptsearch.metrics import get_metric, paired_bootstrap
     from promptsearch.scoring import generation_settings
-    from promptsearch.tasks import Task, few_shot_split, load_task
+    from promptsearch.tasks import few_shot_split
 
     out = Path(out_dir)
     # LM-BFF's protocol exactly: k per class for train and for dev, nothing else labelled.
     space = replace(space, split=replace(space.split, strategy="k_shot", confirm=0))
-    if isinstance(task, Task):
-        task_obj = task
-    else:
-        space = space.with_task(task) if task is not None else space
-        spec = space.require_task()
-        task_obj = load_task(spec.name_or_path, **spec.loader_kwargs())
-    space.check_task_type(task_obj.task_type)
+    space, task_obj, _ = resolve_task(space, task)
     max_words = space.task.max_words if space.task is not None else None
     metric = get_metric(space.metric or task_obj.metric)
     metric.check_kind(task_obj.kind.output, "metric")
-    batch = batch_size or space.batch_size
-    scorer = load_backend(
-        space.backend.name,
-        model if model is not None else space.model,
-        dtype=dtype or space.dtype,
-        device=device,
-        batch_size=batch,
-        **dict(space.backend.options),
-    )
-    space.check_backend(scorer)
+    scorer = load_run_backend(space, model, dtype=dtype, device=device, batch_size=batch_size)
     generation = generation_settings(
         task_obj, max_new_tokens=space.generation.max_new_tokens, stop=space.generation.stop
     )
@@ -160,7 +144,11 @@ def run_protocol(
             (DEFAULT_TEMPLATE, default, scorer),
             (BEST_MANUAL, best, scorer),
             (IN_CONTEXT, icl, scorer),
-            (PROMPTSEARCH, search.best_prompt_, _winner_backend(search, scorer, batch)),
+            (
+                PROMPTSEARCH,
+                search.best_prompt_,
+                _winner_backend(search, scorer, batch_size or space.batch_size),
+            ),
         ]
         predictions: dict[str, Predictions] = {}
         for method, prompt, backend in runs:
