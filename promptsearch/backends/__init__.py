@@ -40,7 +40,11 @@ from promptsearch.backends._openai import OpenAIBackend
 from promptsearch.backends._token_prompts import TokenPromptBackend
 from promptsearch.backends._vllm import VLLMBackend
 
+#: The backend of a search, an evaluation or an export that names none.
+DEFAULT_BACKEND: str = HFBackend.registry_name
+
 __all__ = [
+    "DEFAULT_BACKEND",
     "BackendLoader",
     "BackendStats",
     "Capabilities",

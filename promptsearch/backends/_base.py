@@ -322,13 +322,21 @@ BackendLoader = Callable[..., LMBackend]
 backends: Registry[BackendLoader] = Registry("backend")
 
 
-def register_backend(name: str, loader: BackendLoader | str) -> None:
-    """Register how to build a backend by ``name``: a loader function (or a backend class's
-    ``load`` classmethod, or a lazy ``"module:attr"`` path to one).
+def register_backend(name: str | type[LMBackend], loader: BackendLoader | str | None = None) -> None:
+    """Register how to build a backend: a backend class under its own ``registry_name`` with its
+    ``load`` classmethod (``register_backend(MyBackend)``, one spelling of the name), or a
+    ``name`` with a loader function (or a lazy ``"module:attr"`` path to one).
 
     The loader is called as ``loader(model, *, dtype, device, batch_size, **options)`` by
     :func:`load_backend`.
     """
+    if isinstance(name, type):
+        if not name.registry_name:
+            raise ValueError(f"{name.__name__} has no registry_name; set the class attribute.")
+        backends.register(name.registry_name, loader if loader is not None else name.load)  # type: ignore[attr-defined]
+        return
+    if loader is None:
+        raise ValueError(f"register_backend({name!r}) needs the loader that builds the backend.")
     backends.register(name, loader)
 
 

@@ -229,4 +229,4 @@ class FakeBackend(LMBackend):
         return out
 
 
-register_backend("fake", FakeBackend.load)
+register_backend(FakeBackend)

@@ -389,4 +389,4 @@ def _api_key(variable: str | None) -> str | None:
     return value
 
 
-register_backend("openai", OpenAIBackend.load)
+register_backend(OpenAIBackend)

@@ -241,4 +241,4 @@ def _max_model_len(llm: Any, default: int) -> int:
     return default
 
 
-register_backend("vllm", VLLMBackend.load)
+register_backend(VLLMBackend)

@@ -130,6 +130,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from promptsearch.backends import DEFAULT_BACKEND
     from promptsearch.evaluation import evaluate
 
     check_at_least(args, batch_size=1, demos=0)
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
             dtype=args.dtype,
             device=args.device,
             progress=bar.update,
-            backend=args.backend or "hf",
+            backend=args.backend or DEFAULT_BACKEND,
             backend_options=backend_options(args),
             metric=args.metric,
             max_new_tokens=args.max_new_tokens,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from promptsearch._limits import max_demonstrations
-from promptsearch.backends import GenerationSettings, LMBackend, ProgressCallback
+from promptsearch.backends import DEFAULT_BACKEND, GenerationSettings, LMBackend, ProgressCallback
 from promptsearch.evaluation._intervals import score_metrics
 from promptsearch.exceptions import ConfigError, DataError
 from promptsearch.metrics import get_metric, metrics_for
@@ -149,7 +149,7 @@ def evaluate(
     dtype: str = "auto",
     device: str = "auto",
     progress: ProgressCallback | None = None,
-    backend: str = "hf",
+    backend: str = DEFAULT_BACKEND,
     metric: str | None = None,
     max_new_tokens: int | None = None,
     stop: Sequence[str] | None = None,

@@ -220,12 +220,12 @@ def load_prompt(
         >>> predictor.predict_proba(["A gripping film."]).shape  # doctest: +SKIP
         (1, 2)
     """
-    from promptsearch.backends import LMBackend, load_backend
+    from promptsearch.backends import DEFAULT_BACKEND, LMBackend, load_backend
     from promptsearch.models import LoadedModel, load_model, resolve_device
 
     path = Path(folder).expanduser()
     manifest = read_manifest(path)
-    backend_name = backend or str(manifest["model"].get("backend") or "hf")
+    backend_name = backend or str(manifest["model"].get("backend") or DEFAULT_BACKEND)
     mode = str(manifest["tuning"].get("mode", "none"))
     try:
         prompt = Prompt.from_dict(manifest["prompt"])
@@ -236,7 +236,7 @@ def load_prompt(
     if prompt.id != manifest.get("prompt_id"):
         _logger.warning("The prompt in %s was edited after export (its id changed).", path)
     recorded = manifest["model"]
-    if isinstance(model, LMBackend) or (backend_name != "hf" and mode == "none"):
+    if isinstance(model, LMBackend) or (backend_name != DEFAULT_BACKEND and mode == "none"):
         spec_name = model if model is not None else str(recorded["id"])
         lm = load_backend(backend_name, spec_name, batch_size=batch_size, **dict(backend_options or {}))
         return PromptPredictor(prompt, lm, manifest, path)

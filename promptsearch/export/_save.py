@@ -195,7 +195,7 @@ def _labels(prompt: Prompt) -> list[str]:
 
 
 def _model_entry(model: Any) -> dict[str, Any]:
-    from promptsearch.backends import LMBackend
+    from promptsearch.backends import DEFAULT_BACKEND, LMBackend
     from promptsearch.models import LoadedModel, detect_kind
 
     if isinstance(model, LoadedModel):
@@ -204,7 +204,7 @@ def _model_entry(model: Any) -> dict[str, Any]:
             "kind": model.kind.value,
             "dtype": model.dtype,
             "max_length": model.max_length,
-            "backend": "hf",
+            "backend": DEFAULT_BACKEND,
         }
     if isinstance(model, LMBackend):
         loaded = getattr(model, "loaded", None)
@@ -229,7 +229,7 @@ def _model_entry(model: Any) -> dict[str, Any]:
         config = local / "config.json"
         if config.is_file():  # read the kind without importing transformers
             kind = detect_kind(types.SimpleNamespace(**json.loads(config.read_text(encoding="utf-8")))).value
-    return {"id": spec, "kind": kind, "dtype": None, "max_length": None, "backend": "hf"}
+    return {"id": spec, "kind": kind, "dtype": None, "max_length": None, "backend": DEFAULT_BACKEND}
 
 
 def _check(prompt: Prompt, task: Task | None, tuning: TuningArtifact | None) -> None:

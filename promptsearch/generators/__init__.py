@@ -29,6 +29,7 @@ from promptsearch.generators._operators import (
     SwapOperator,
     make_operator,
     operators,
+    register_operator,
 )
 from promptsearch.generators._substitute import DEFAULT_SYNONYMS, SubstituteOperator
 from promptsearch.generators._crossover import CrossoverOperator
@@ -58,5 +59,6 @@ __all__ = [
     "evolve",
     "make_operator",
     "operators",
+    "register_operator",
     "search_label_words",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from promptsearch.generators._candidate import Candidate
-from promptsearch.generators._operators import BaseOperator, operators, shuffled
+from promptsearch.generators._operators import BaseOperator, register_operator, shuffled
 from promptsearch.generators._text import Edit, join_phrases, split_phrases
 
 __all__ = ["CrossoverOperator"]
@@ -47,4 +47,4 @@ class CrossoverOperator(BaseOperator):
         return self._emit([a, b], shuffled(edits, rng), n)
 
 
-operators.register("crossover", CrossoverOperator)
+register_operator(CrossoverOperator)

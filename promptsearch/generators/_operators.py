@@ -13,7 +13,7 @@ import inspect
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -44,6 +44,7 @@ __all__ = [
     "SwapOperator",
     "make_operator",
     "operators",
+    "register_operator",
     "shuffled",
 ]
 
@@ -199,8 +200,21 @@ class _PhraseOperator(BaseOperator):
 
 operators: Registry[type[BaseOperator]] = Registry("operator")
 
+OperatorT = TypeVar("OperatorT", bound=type[BaseOperator])
 
-@operators.decorator("delete")
+
+def register_operator(cls: OperatorT) -> OperatorT:
+    """Class decorator: register an operator under its own ``name`` (one spelling).
+
+    ``operators: {NAME: {...settings}}`` in a space then uses it.
+    """
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name; set the class attribute `name`.")
+    operators.register(cls.name, cls)
+    return cls
+
+
+@register_operator
 class DeleteOperator(_PhraseOperator):
     """Deletes one phrase of the instruction or one word of the template's text.
 
@@ -232,7 +246,7 @@ class DeleteOperator(_PhraseOperator):
         return [(delete_token(tokens, i), f"delete {tokens[i]!r}") for i in word_indices(tokens)]
 
 
-@operators.decorator("swap")
+@register_operator
 class SwapOperator(_PhraseOperator):
     """Swaps two phrases of the instruction, or two words within one text part of the template.
 
@@ -270,7 +284,7 @@ class SwapOperator(_PhraseOperator):
         return edits
 
 
-@operators.decorator("add")
+@register_operator
 class AddOperator(BaseOperator):
     """Inserts a phrase at a phrase boundary of the instruction (or makes it the instruction).
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from promptsearch.exceptions import ConfigError, ModelError
 from promptsearch.generators._candidate import Candidate
-from promptsearch.generators._operators import BaseOperator, operators
+from promptsearch.generators._operators import BaseOperator, register_operator
 from promptsearch.generators._text import Edit
 
 if TYPE_CHECKING:
@@ -127,4 +127,4 @@ class RewriteOperator(BaseOperator):
         return self.model.generate([request] * n, settings)
 
 
-operators.register("rewrite", RewriteOperator)
+register_operator(RewriteOperator)

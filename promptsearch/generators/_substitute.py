@@ -13,7 +13,7 @@ import numpy as np
 
 from promptsearch.exceptions import ConfigError, ModelError
 from promptsearch.generators._candidate import Candidate
-from promptsearch.generators._operators import BaseOperator, operators, shuffled
+from promptsearch.generators._operators import BaseOperator, register_operator, shuffled
 from promptsearch.generators._text import (
     WORD,
     Edit,
@@ -260,4 +260,4 @@ def _surroundings(parent: Candidate, slot: _Slot) -> tuple[str, str]:
     return context, after + "".join(show(p) for p in parts[slot.part + 1 :])
 
 
-operators.register("substitute", SubstituteOperator)
+register_operator(SubstituteOperator)

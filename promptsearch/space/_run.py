@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from promptsearch._registry import Registry, suggest
+from promptsearch.backends import DEFAULT_BACKEND
 from promptsearch.exceptions import ConfigError
 from promptsearch.space._validate import FrozenMapping, Section, at_least, freeze, thaw, type_error
 
@@ -231,7 +232,12 @@ class BackendSpec(Section):
     _section: ClassVar[str | None] = "backend"
     _accepts_str: ClassVar[bool] = True
 
-    name: str = field(default="hf", metadata={"help": "A registered backend: hf (transformers), fake, ..."})
+    name: str = field(
+        default=DEFAULT_BACKEND,
+        metadata={
+            "help": "A registered backend: hf (transformers), openai (a served model), vllm, fake, ..."
+        },
+    )
     options: Mapping[str, Any] = field(
         default_factory=FrozenMapping, metadata={"help": "Backend options, e.g. {prefix_caching: false}."}
     )
