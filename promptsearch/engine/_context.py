@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptsearch.exceptions import PromptSearchError
 from promptsearch.study import Param, TrialRecord
+from promptsearch.tuning import NO_TUNING
 
 if TYPE_CHECKING:
     import optuna
@@ -109,7 +110,7 @@ class SearchContext:
         """
         from promptsearch.engine._prompts import choices_of
 
-        tuned = TrialRecord.of(trial).tuning_mode != "none" if for_tuning is None else for_tuning
+        tuned = TrialRecord.of(trial).tuning_mode != NO_TUNING if for_tuning is None else for_tuning
         base = trial
         if Param.TUNING_BASE in trial.params:  # A trial of the tuning stage: its base's prompt.
             base = self.study.trials[int(trial.params[Param.TUNING_BASE])]
@@ -179,7 +180,7 @@ class SearchContext:
         from promptsearch.engine._artifacts import fetch_tuned
 
         record = TrialRecord.of(trial)
-        if record.tuning_mode == "none":
+        if record.tuning_mode == NO_TUNING:
             return None
         if record.tuning_artifact is not None:
             return fetch_tuned(self.artifacts, record.tuning_artifact, self.tuned_dir)

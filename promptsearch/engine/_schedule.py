@@ -22,6 +22,7 @@ from promptsearch.engine._tuning import TuningChoice, suggest_tuning, tuned_tria
 from promptsearch.engine._workers import await_twin, claim_slot, run_budget
 from promptsearch.space import TuningStage, check_tuning_space, tuning_stage
 from promptsearch.study import Attr, Param, StudyAttr, choose_tuning_bases, discrete_pending, publish_once
+from promptsearch.tuning import NO_TUNING
 
 if TYPE_CHECKING:
     import optuna
@@ -88,11 +89,11 @@ class DiscreteGenerations(Schedule):
                 demos=ctx.space.demonstrations,
                 calibration=calibration,
             )
-            tuning = TuningChoice("none") if staged else suggest_tuning(trial, ctx.space.tuning)
-            prompt = ctx.build(choices, tuned=tuning.mode != "none")
+            tuning = TuningChoice(NO_TUNING) if staged else suggest_tuning(trial, ctx.space.tuning)
+            prompt = ctx.build(choices, tuned=tuning.mode != NO_TUNING)
             for key, value in choices_attrs(choices, prompt, generation).items():
                 trial.set_user_attr(key, value)
-            if tuning.mode == "none":
+            if tuning.mode == NO_TUNING:
                 await_twin(trial, prompt.requests_id)
                 return ctx.objective.run(trial, prompt, only=ctx.judged_on(prompt))
             return tuned_trial(ctx, trial, tuning, prompt)
@@ -119,8 +120,8 @@ def _enqueue_baseline(ctx: SearchContext, pool: Sequence[Candidate]) -> None:
     if 0 in space.demonstrations.counts:
         params[Param.N_DEMOS] = 0
     modes = check_tuning_space(space.tuning)
-    if modes != ("none",) and "none" in modes and tuning_stage(space.tuning) is None:
-        params[Param.TUNING_MODE] = "none"
+    if modes != (NO_TUNING,) and NO_TUNING in modes and tuning_stage(space.tuning) is None:
+        params[Param.TUNING_MODE] = NO_TUNING
     ctx.study.enqueue_trial(params, user_attrs={Attr.GENERATION: 0})
 
 

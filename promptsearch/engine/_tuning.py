@@ -13,6 +13,7 @@ from promptsearch.engine._artifacts import upload_tuned
 from promptsearch.exceptions import ConfigError
 from promptsearch.space import all_modes, check_tuning_space
 from promptsearch.study import TRAIN_STEP_OFFSET, Attr, Param, StudyAttr
+from promptsearch.tuning import NO_TUNING
 
 if TYPE_CHECKING:
     import optuna
@@ -72,12 +73,12 @@ def suggest_tuning(
 
     modes = check_tuning_space(tuning)
     if stage:
-        modes = tuple(m for m in modes if m != "none")
-    if modes == ("none",):
-        return TuningChoice("none")
+        modes = tuple(m for m in modes if m != NO_TUNING)
+    if modes == (NO_TUNING,):
+        return TuningChoice(NO_TUNING)
     mode = str(trial.suggest_categorical(Param.TUNING_MODE, list(modes)))
-    if mode == "none":
-        return TuningChoice("none")
+    if mode == NO_TUNING:
+        return TuningChoice(NO_TUNING)
     assert tuning is not None
     entry = tuning_modes.get(mode)
     ranges = entry.ranges()

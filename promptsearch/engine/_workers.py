@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptsearch.exceptions import PromptSearchError
 from promptsearch.study import Attr, worker_id
+from promptsearch.tuning import NO_TUNING
 
 if TYPE_CHECKING:
     import optuna
@@ -162,7 +163,7 @@ def await_twin(trial: optuna.Trial, requests_id: str) -> None:
         earlier = [
             t
             for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-            if t.number < trial.number and t.user_attrs.get(Attr.TUNING_MODE, "none") == "none"
+            if t.number < trial.number and t.user_attrs.get(Attr.TUNING_MODE, NO_TUNING) == NO_TUNING
         ]
         twins = [t for t in earlier if t.user_attrs.get(Attr.REQUESTS_ID, requests_id) == requests_id]
         if not twins or fail_stale(trial.study):

@@ -16,6 +16,7 @@ from promptsearch.export._tuning import get_tuning_loader
 from promptsearch.export._verify import tuning_folder
 from promptsearch.tasks import Example
 from promptsearch.templates import Prompt, prompt_fields
+from promptsearch.tuning import NO_TUNING
 
 if TYPE_CHECKING:
     from promptsearch.backends import LMBackend
@@ -226,7 +227,7 @@ def load_prompt(
     path = Path(folder).expanduser()
     manifest = read_manifest(path)
     backend_name = backend or str(manifest["model"].get("backend") or DEFAULT_BACKEND)
-    mode = str(manifest["tuning"].get("mode", "none"))
+    mode = str(manifest["tuning"].get("mode", NO_TUNING))
     try:
         prompt = Prompt.from_dict(manifest["prompt"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -236,7 +237,7 @@ def load_prompt(
     if prompt.id != manifest.get("prompt_id"):
         _logger.warning("The prompt in %s was edited after export (its id changed).", path)
     recorded = manifest["model"]
-    if isinstance(model, LMBackend) or (backend_name != DEFAULT_BACKEND and mode == "none"):
+    if isinstance(model, LMBackend) or (backend_name != DEFAULT_BACKEND and mode == NO_TUNING):
         spec_name = model if model is not None else str(recorded["id"])
         lm = load_backend(backend_name, spec_name, batch_size=batch_size, **dict(backend_options or {}))
         return PromptPredictor(prompt, lm, manifest, path)
@@ -264,7 +265,7 @@ def load_prompt(
             loaded.name,
             loaded.kind.value,
         )
-    if mode != "none":
+    if mode != NO_TUNING:
         tuning_folder(path, manifest)  # inside the export, no pickle, the files exported
     scorer = get_tuning_loader(mode)(loaded, path, manifest, batch_size)
     if batch_size is not None:

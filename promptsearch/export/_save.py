@@ -26,6 +26,7 @@ from promptsearch.export._manifest import (
 from promptsearch.export._tuning import TUNING_DIR, TuningArtifact, tuned_modes
 from promptsearch.export._verify import file_hashes
 from promptsearch.templates import Prompt, PromptEnsemble, prompt_fields
+from promptsearch.tuning import NO_TUNING
 
 if TYPE_CHECKING:
     from promptsearch.backends import GenerationSettings, LMBackend
@@ -136,7 +137,7 @@ def build_manifest(
         if generation is None
         else {"max_new_tokens": generation.max_new_tokens, "stop": list(generation.stop)},
         "metrics": dict(metrics or {}),
-        "tuning": {"mode": "none"} if tuning is None else {"mode": tuning.mode, "path": f"{TUNING_DIR}/"},
+        "tuning": {"mode": NO_TUNING} if tuning is None else {"mode": tuning.mode, "path": f"{TUNING_DIR}/"},
         "versions": package_versions(),
         "created": utc_now(),
     }
@@ -158,7 +159,7 @@ def export_search(
     except AttributeError:
         raise ConfigError("The search is not fitted: call search.fit() before export_search.") from None
     row = board.best
-    if row.tuning != "none" and tuning is None:
+    if row.tuning != NO_TUNING and tuning is None:
         raise ConfigError(
             f"The best prompt was tuned with {row.tuning!r}; pass its weights as tuning=... to export it."
         )

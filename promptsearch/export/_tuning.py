@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from promptsearch.exceptions import UnknownNameError
+from promptsearch.tuning import NO_TUNING
 
 if TYPE_CHECKING:
     from promptsearch.backends import LMBackend
@@ -75,7 +76,7 @@ def get_tuning_loader(mode: str) -> TuningLoader:
         UnknownNameError: for a mode nobody registered (a newer export format, or a plugin that
             is not imported).
     """
-    if mode == "none":
+    if mode == NO_TUNING:
         return _load_plain
     from promptsearch.tuning import load_for_prediction, tuning_modes
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from promptsearch.reports._markdown import md_cell, md_text
+from promptsearch.tuning import NO_TUNING
 
 __all__ = ["Leaderboard", "LeaderboardRow", "leaderboard_markdown", "write_leaderboard"]
 
@@ -57,7 +58,7 @@ class LeaderboardRow:
     generation: int = 0
     origin: str = "seed"
     parents: tuple[str, ...] = ()
-    tuning: str = "none"
+    tuning: str = NO_TUNING
     prompt: dict[str, Any] = field(default_factory=dict, repr=False)
     labels: tuple[str, ...] = ()
     confusion: tuple[tuple[int, ...], ...] = field(default=(), repr=False)
@@ -184,7 +185,7 @@ def _columns(board: Leaderboard, rows: tuple[LeaderboardRow, ...]) -> list[tuple
         ("evaluations", lambda r: r.evaluations),
         ("origin", lambda r: r.origin),
     ]
-    if any(r.tuning != "none" for r in rows):  # The column shows only when a row was tuned.
+    if any(r.tuning != NO_TUNING for r in rows):  # The column shows only when a row was tuned.
         cols.append(("tuning", lambda r: r.tuning))
     return cols
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptsearch.exceptions import ConfigError
+from promptsearch.tuning import NO_TUNING
 
 __all__ = [
     "TuningStage",
@@ -47,17 +48,17 @@ def all_modes() -> tuple[str, ...]:
     """``none`` and every registered tuning mode, in registration order."""
     from promptsearch.tuning import tuning_modes
 
-    return ("none", *tuning_modes.registered())
+    return (NO_TUNING, *tuning_modes.registered())
 
 
 def check_tuning_space(tuning: Mapping[str, Any] | None) -> tuple[str, ...]:
     """Validate the ``tuning`` section; return its modes (``("none",)`` when absent)."""
     if not tuning:
-        return ("none",)
+        return (NO_TUNING,)
     from promptsearch.tuning import tuning_modes
 
     known = all_modes()
-    modes = tuple(tuning.get("modes", ("none",)))
+    modes = tuple(tuning.get("modes", (NO_TUNING,)))
     unknown = [m for m in modes if m not in known]
     if unknown:
         raise ConfigError(f"tuning.modes has unknown mode(s) {unknown}; choose from {list(known)}.")
@@ -73,13 +74,13 @@ def check_tuning_space(tuning: Mapping[str, Any] | None) -> tuple[str, ...]:
             raise ConfigError(f"tuning.{key} must be a whole number of at least 1, got {value!r}.")
     if "top" in tuning and "trials" not in tuning:
         raise ConfigError("tuning.top only applies to a staged schedule; set tuning.trials too.")
-    if "trials" in tuning and all(m == "none" for m in modes):
+    if "trials" in tuning and all(m == NO_TUNING for m in modes):
         raise ConfigError(
             "tuning.trials adds tuning trials, but tuning.modes has no tuning mode; add one of "
             f"{list(known[1:])}."
         )
     for mode in modes:
-        if mode == "none":
+        if mode == NO_TUNING:
             continue
         for key in dict(tuning.get(mode) or {}):
             try:
@@ -100,7 +101,7 @@ def check_tuning_task(tuning: Mapping[str, Any] | None, task_type: str) -> None:
     from promptsearch.tuning import tuning_modes
 
     output = task_types.get(task_type).output
-    modes = [m for m in check_tuning_space(tuning) if m != "none"]
+    modes = [m for m in check_tuning_space(tuning) if m != NO_TUNING]
     unfit = [m for m in modes if output not in tuning_modes.get(m).outputs]
     if not unfit:
         return
@@ -127,7 +128,7 @@ def tuning_stage(tuning: Mapping[str, Any] | None) -> TuningStage | None:
 def check_trainable(tuning: Mapping[str, Any] | None, backend: Any) -> None:
     """Raise :class:`ConfigError` at once when the ``tuning`` section asks for a tuning mode and
     the backend does not expose weights to train (a served model, a fake one)."""
-    modes = [m for m in check_tuning_space(tuning) if m != "none"] if tuning else []
+    modes = [m for m in check_tuning_space(tuning) if m != NO_TUNING] if tuning else []
     if modes and not backend.capabilities.trainable:
         raise ConfigError(
             f"tuning: {', '.join(modes)} train the model's embeddings or weights, which the "

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptsearch.study._codec import Attr, StudyAttr, TrialRecord
 from promptsearch.study._publish import publish_once
+from promptsearch.tuning import NO_TUNING
 
 if TYPE_CHECKING:
     import optuna
@@ -100,7 +101,7 @@ def choose_tuning_bases(study: optuna.Study, top: int) -> list[int]:
             study,
             key=lambda t: str(TrialRecord.of(t).prompt_id),
             where=lambda t: (
-                TrialRecord.of(t).tuning_mode == "none" and TrialRecord.of(t).prompt_id is not None
+                TrialRecord.of(t).tuning_mode == NO_TUNING and TrialRecord.of(t).prompt_id is not None
             ),
         )
         if not ranked:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from promptsearch.generators._candidate import Candidate
+from promptsearch.tuning import NO_TUNING
 
 if TYPE_CHECKING:
     import optuna
@@ -210,7 +211,7 @@ class TrialRecord:
 
     @property
     def tuning_mode(self) -> str:
-        return str(self.attrs.get(Attr.TUNING_MODE, "none"))
+        return str(self.attrs.get(Attr.TUNING_MODE, NO_TUNING))
 
     @property
     def tuning_path(self) -> str | None:
@@ -250,4 +251,4 @@ class TrialRecord:
         """Leaderboard identity: the prompt, and for a tuned trial also its own trained weights."""
         pid = str(self.prompt_id)
         mode = self.tuning_mode
-        return pid if mode == "none" else f"{pid}+{mode}#{self.number}"
+        return pid if mode == NO_TUNING else f"{pid}+{mode}#{self.number}"

@@ -29,6 +29,7 @@ from promptsearch.tuning._common import ReportCallback, TrainingStats
 from promptsearch.tuning._config import BBTConfig, FinetuneConfig, SoftInit, SoftPromptConfig
 from promptsearch.tuning._finetune_result import FinetuneResult, load_finetuned
 from promptsearch.tuning._modes import (
+    NO_TUNING,
     SavedTuning,
     TuningMode,
     load_tuned_scorer,
@@ -41,6 +42,7 @@ from promptsearch.tuning._soft_result import SoftPromptResult, load_soft_prompt
 from promptsearch.tuning._tuners import Tuner, default_config, tuners
 
 __all__ = [
+    "NO_TUNING",
     "BBTConfig",
     "FinetuneConfig",
     "FinetuneResult",

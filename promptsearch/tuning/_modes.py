@@ -21,7 +21,17 @@ if TYPE_CHECKING:
     from promptsearch.backends import LMBackend
     from promptsearch.models import LoadedModel
 
-__all__ = ["SavedTuning", "TuningMode", "load_tuned_scorer", "register_tuning_mode", "tuning_modes"]
+__all__ = [
+    "NO_TUNING",
+    "SavedTuning",
+    "TuningMode",
+    "load_tuned_scorer",
+    "register_tuning_mode",
+    "tuning_modes",
+]
+
+#: The tuning "mode" of a plain text prompt (nothing trained): the one spelling of it.
+NO_TUNING = "none"
 
 #: ``loader(model, folder, batch_size) -> backend`` scoring with the saved weights.
 Loader = Callable[["LoadedModel", Path, "int | None"], "LMBackend"]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptsearch.exceptions import ModelError
-from promptsearch.tuning._modes import tuning_modes
+from promptsearch.tuning._modes import NO_TUNING, tuning_modes
 
 if TYPE_CHECKING:
     from promptsearch.backends import LMBackend
@@ -25,7 +25,7 @@ def load_for_prediction(
     ``lora`` and ``full`` load the tuned weights onto a copy of ``loaded``.
     """
     tuning = manifest.get("tuning") or {}
-    mode = tuning_modes.get(str(tuning.get("mode", "none")))
+    mode = tuning_modes.get(str(tuning.get("mode", NO_TUNING)))
     path = Path(folder) / str(tuning.get("path", "tuning"))
     if not path.is_dir():
         raise ModelError(f"The exported prompt names tuning mode {mode.name!r} but {str(path)!r} is missing.")
