@@ -30,7 +30,12 @@ Callback = Callable[["optuna.Study", "optuna.trial.FrozenTrial"], None]
 
 @dataclass(frozen=True)
 class SearchContext:
-    """One search's fixed inputs and shared objects.
+    """One search's inputs and the services its steps share.
+
+    The fields are fixed for the run (the dataclass is frozen: no step rebinds one), but several
+    are live objects that change as the search goes: the study, the cache, the counters
+    (``phases``, ``tuned_forward_passes``) and the events (``stop``, ``halt``). Methods build
+    prompts and the backends of tuned trials from them.
 
     Attributes:
         space: The search space (final settings already applied).
