@@ -34,9 +34,17 @@ def registries() -> Iterator[None]:
 
 
 def _run(block: str) -> dict[str, Any]:
-    namespace: dict[str, Any] = {"__name__": "docs_example"}
-    exec(compile(block, str(DOC), "exec"), namespace)
-    return namespace
+    """Run ``block`` as the module ``docs_example`` (dataclasses look their module up)."""
+    import sys
+    import types
+
+    module = types.ModuleType("docs_example")
+    sys.modules[module.__name__] = module
+    try:
+        exec(compile(block, str(DOC), "exec"), module.__dict__)
+    finally:
+        del sys.modules[module.__name__]
+    return module.__dict__
 
 
 def test_the_doc_has_its_examples() -> None:

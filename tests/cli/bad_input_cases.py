@@ -214,8 +214,8 @@ CASES: tuple[Case, ...] = (
     Case(
         "unknown-backend",
         "an unknown backend",
-        "evaluate --task reviews.jsonl --model tiny-model --backend vllm",
-        "Unknown backend 'vllm'. Available:",
+        "evaluate --task reviews.jsonl --model tiny-model --backend tgi",
+        "Unknown backend 'tgi'. Available:",
         ("reviews.jsonl",),
     ),
     Case(
@@ -299,8 +299,8 @@ CASES: tuple[Case, ...] = (
     Case(
         "search-unknown-backend",
         "an unknown backend for a search",
-        "search space.yaml --backend vllm",
-        "unknown value 'vllm' (no such backend)",
+        "search space.yaml --backend vlm",
+        "unknown value 'vlm' (no such backend). Did you mean 'vllm'",
         _SPACE,
     ),
     Case(

@@ -63,7 +63,7 @@ def test_a_served_search_finds_what_the_in_process_search_finds(
     from promptsearch.export import export_search, load_prompt
 
     folder = export_search(served, tmp_path / "export")
-    texts = [e.text for e in toy_task.examples[:4]]
+    texts = [e.inputs["text"] for e in toy_task.examples[:4]]
     predictor = load_prompt(folder, backend_options={"base_url": server.url})
     assert predictor.predict(texts) == load_prompt(folder, model=tiny_causal, backend="hf").predict(texts)
 
