@@ -127,4 +127,3 @@ def test_trial_keys_are_read_through_the_codec_only() -> None:
         if raw.search(line)
     ]
     assert not found, f"raw trial keys (use promptsearch.study.Attr/Param/StudyAttr): {found}"
-

@@ -145,13 +145,13 @@ def finalize(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Le
     if confirmation is not None and not confirmation.passed:
         worse = ", ".join(f"{m} {confirmation.gains[m][0]:+.3f}" for m in confirmation.failed_on)
         reason = (
-            f"the best searched prompt ({reason}) was worse than your template on the "
+            f"the best searched prompt ({reason}) was worse than your template beyond noise on the "
             f"{confirmation.n} confirmation examples ({worse}): your template is kept"
         )
         _logger.info("The winner failed its confirmation (%s); your template is kept.", worse)
         winner = base
     elif confirmation is not None:
-        reason += f"; not worse than your template on the {confirmation.n} confirmation examples"
+        reason += f"; not worse than your template beyond noise on the {confirmation.n} confirmation examples"
     shown = [winner, *sorted((c for c in contenders if c is not winner), key=lambda c: -sign * c.value)]
     shown += [base] if winner is not base else []
     rows = []

@@ -226,3 +226,16 @@ def test_a_users_file_is_split_by_its_own_balance(tmp_path: Path) -> None:
     assert as_object.split_.strategy == "k_shot"
     with pytest.raises(ConfigError, match=r"split.strategy: unknown value 'dat'.*data"):
         SplitSpec(strategy="dat")
+
+
+def test_only_a_loss_beyond_noise_fails_the_confirmation() -> None:
+    """The confirmation refuses a winner that is worse with 95% confidence (its 90% interval
+    below 0), not one whose gain is negative by noise (movies5, seed 13: macro-F1 -0.021
+    [-0.052, +0.012] on the confirmation examples, then +1.9 points on test)."""
+    from promptsearch.engine._confirm import worse_beyond_noise
+
+    assert not worse_beyond_noise(-0.052, 0.012, 1.0)  # within noise: passes
+    assert worse_beyond_noise(-0.262, -0.026, 1.0)  # rt-85-15 seed 21: macro-F1 -0.150, refused
+    assert not worse_beyond_noise(0.01, 0.05, 1.0)
+    assert worse_beyond_noise(0.01, 0.05, -1.0)  # a loss metric that went up: worse
+    assert not worse_beyond_noise(-0.05, 0.01, -1.0)
