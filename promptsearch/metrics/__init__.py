@@ -19,7 +19,9 @@ from promptsearch.metrics._base import (
     get_metric,
     metrics,
     metrics_for,
+    prediction_kinds,
     register_metric,
+    register_prediction_kind,
 )
 from promptsearch.metrics._bootstrap import (
     PairedGain,
@@ -57,7 +59,9 @@ __all__ = [
     "metrics_for",
     "normalize_answer",
     "paired_bootstrap",
+    "prediction_kinds",
     "register_metric",
+    "register_prediction_kind",
     "resampled_values",
     "squad_scores",
     "weighted_by_class",

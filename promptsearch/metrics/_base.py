@@ -18,12 +18,38 @@ import numpy as np
 from promptsearch._registry import Registry
 from promptsearch.exceptions import ConfigError
 
-__all__ = ["KINDS", "BaseMetric", "Predictions", "direction_sign", "get_metric", "metrics", "register_metric"]
+__all__ = [
+    "KINDS",
+    "BaseMetric",
+    "Predictions",
+    "direction_sign",
+    "get_metric",
+    "metrics",
+    "prediction_kinds",
+    "register_metric",
+    "register_prediction_kind",
+]
 
-Kind = Literal["label", "choice", "text"]
-#: What a prompt can produce: a class index (``label``), an index into each example's own
-#: choices (``choice``) or a generated text (``text``).
+Kind = str
+#: The built-in kinds of what a prompt produces: a class index (``label``), an index into each
+#: example's own choices (``choice``) or a generated text (``text``). A plugin adds one with
+#: :func:`register_prediction_kind` (``scoring.register_output`` does it for its strategy).
 KINDS: tuple[str, ...] = ("label", "choice", "text")
+_kinds: list[str] = list(KINDS)
+
+
+def register_prediction_kind(kind: str) -> None:
+    """Make ``kind`` a prediction kind that :class:`Predictions` and metrics' ``kinds`` may name
+    (registering a known kind again does nothing)."""
+    if not kind or not isinstance(kind, str):
+        raise ConfigError(f"A prediction kind is a non-empty name, got {kind!r}.")
+    if kind not in _kinds:
+        _kinds.append(kind)
+
+
+def prediction_kinds() -> tuple[str, ...]:
+    """The built-in kinds and those registered since."""
+    return tuple(_kinds)
 
 
 @dataclass(frozen=True)
@@ -51,8 +77,8 @@ class Predictions:
     confidence: tuple[float, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ConfigError(f"Unknown prediction kind {self.kind!r}; use one of {list(KINDS)}.")
+        if self.kind not in _kinds:
+            raise ConfigError(f"Unknown prediction kind {self.kind!r}; use one of {list(_kinds)}.")
         if len(self.predicted) != len(self.targets):
             raise ConfigError(
                 f"Predictions has {len(self.predicted)} predictions but {len(self.targets)} targets."

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, cast
+from typing import ClassVar
 
 import numpy as np
 
@@ -19,7 +19,6 @@ from promptsearch._registry import Registry
 from promptsearch.backends import GenerationRequest, GenerationSettings, LMBackend, ProgressCallback
 from promptsearch.exceptions import TemplateError
 from promptsearch.metrics import Predictions
-from promptsearch.metrics._base import Kind
 from promptsearch.scoring._prompt_scoring import (
     ScoreCache,
     ensemble_scores,
@@ -134,7 +133,7 @@ class OutputStrategy(ABC):
         rows = tuple(np.asarray(s, dtype=float) for s in scores)
         targets = tuple(self.target(task, e) for e in examples)
         predictions = Predictions(
-            cast(Kind, self.kind),
+            self.kind,
             tuple(int(np.argmax(r)) for r in rows),
             targets,
             n_labels=len(task.label_names),
@@ -162,7 +161,11 @@ outputs: Registry[OutputStrategy] = Registry("prediction kind")
 
 
 def register_output(cls: type[OutputStrategy]) -> type[OutputStrategy]:
-    """Class decorator: register an instance of ``cls`` under ``cls.kind``."""
+    """Class decorator: register an instance of ``cls`` under ``cls.kind``, a prediction kind
+    from then on (:func:`~promptsearch.metrics.register_prediction_kind`)."""
+    from promptsearch.metrics import register_prediction_kind
+
+    register_prediction_kind(cls.kind)
     outputs.register(cls.kind, cls())
     return cls
 
