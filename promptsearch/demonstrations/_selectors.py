@@ -115,6 +115,12 @@ class DemoSelector(ABC):
     def from_dict(cls, data: dict[str, Any]) -> DemoSelector:
         """Inverse of :meth:`to_dict`."""
 
+    @classmethod
+    def describe(cls, data: dict[str, Any]) -> str:
+        """One sentence for people (an export's card) about the selector saved as ``data``,
+        without rebuilding it (no encoder is loaded)."""
+        return f"chosen per input by the {cls.kind!r} selector."
+
 
 class FixedSelector(DemoSelector):
     """The same demonstrations for every query (their key/values can be computed once)."""
@@ -133,6 +139,10 @@ class FixedSelector(DemoSelector):
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "fixed", "demonstrations": [example_dict(d) for d in self.demonstrations]}
+
+    @classmethod
+    def describe(cls, data: dict[str, Any]) -> str:
+        return f"{len(data.get('demonstrations', []))} fixed training examples."
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FixedSelector:
@@ -210,6 +220,13 @@ class SimilarSelector(DemoSelector):
         }
 
     @classmethod
+    def describe(cls, data: dict[str, Any]) -> str:
+        return (
+            f"the {data['n']} most similar of {len(data['pool'])} training examples "
+            f"({data.get('embedder') or 'tfidf'}), chosen per input."
+        )
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SimilarSelector:
         from promptsearch.demonstrations._embedders import load_embedder
 
@@ -271,6 +288,13 @@ class LeaveOneOutSelector(DemoSelector):
             "pool": [example_dict(e) for e in self.pool],
             "seed": self.seed,
         }
+
+    @classmethod
+    def describe(cls, data: dict[str, Any]) -> str:
+        return (
+            f"{len(data.get('demonstrations', []))} training examples, an input never shown itself "
+            f"(another of its label from {len(data.get('pool', []))} instead)."
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LeaveOneOutSelector:

@@ -6,6 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from promptsearch.demonstrations import selectors
+
 __all__ = ["render_card"]
 
 
@@ -39,13 +41,8 @@ def _prompt_lines(prompt: Mapping[str, Any]) -> list[str]:
         ]
         lines.append("")
     selector = prompt.get("selector")
-    if selector and selector.get("kind") == "similar":
-        lines.append(
-            f"Demonstrations: the {selector['n']} most similar of {len(selector['pool'])} training examples "
-            f"({selector.get('embedder', 'tfidf')}), chosen per input."
-        )
-    elif selector and selector.get("kind") == "fixed":
-        lines.append(f"Demonstrations: {len(selector['demonstrations'])} fixed training examples.")
+    if selector and str(selector.get("kind")) in selectors:
+        lines.append("Demonstrations: " + selectors.get(str(selector["kind"])).describe(selector))
     else:
         lines.append(f"Demonstrations: {len(prompt.get('demonstrations', []))} fixed training examples.")
     lines += [f"Contextual calibration: {'yes' if prompt.get('calibrate') else 'no'}.", ""]
