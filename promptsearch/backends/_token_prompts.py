@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -31,6 +31,8 @@ from promptsearch.exceptions import ModelError
 
 __all__ = ["TokenPromptBackend"]
 
+T = TypeVar("T")
+
 
 class TokenPromptBackend(LMBackend):
     """A backend over an engine that takes token-id prompts and returns log-probabilities.
@@ -40,6 +42,22 @@ class TokenPromptBackend(LMBackend):
     """
 
     tokenizer: Any
+    #: The model's name (set by the subclass) and its context length.
+    _name: str
+    _max_length: int = 2048
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def max_length(self) -> int:
+        return self._max_length
+
+    def chunks(self, items: list[T]) -> list[list[T]]:
+        """``items`` in groups of ``batch_size``: what one engine call (one request) carries."""
+        size = max(1, int(self.batch_size))
+        return [items[i : i + size] for i in range(0, len(items), size)]
 
     # -- the engine ---------------------------------------------------------------------------------
     @abstractmethod

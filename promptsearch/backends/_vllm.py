@@ -101,16 +101,8 @@ class VLLMBackend(TokenPromptBackend):
         return cls(str(model), dtype=dtype, batch_size=batch_size, **options)
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
     def model_id(self) -> str:
         return f"vllm:{self._name}@{self.dtype}"
-
-    @property
-    def max_length(self) -> int:
-        return self._max_length
 
     def chat_prompt(self, message: str) -> str:
         if getattr(self.tokenizer, "chat_template", None):
@@ -124,12 +116,12 @@ class VLLMBackend(TokenPromptBackend):
     def _run(self, prompts: list[list[int]], params: Any) -> list[Any]:
         from vllm.inputs import TokensPrompt
 
+        chunks = self.chunks(prompts)
+        per_chunk = self.chunks(params) if isinstance(params, list) else [params] * len(chunks)
         out: list[Any] = []
-        size = max(1, int(self.batch_size))
-        for i in range(0, len(prompts), size):
-            chunk = [TokensPrompt(prompt_token_ids=p) for p in prompts[i : i + size]]
-            chunk_params = params[i : i + size] if isinstance(params, list) else params
-            out.extend(self.llm.generate(chunk, chunk_params, use_tqdm=False))
+        for chunk, chunk_params in zip(chunks, per_chunk):
+            inputs = [TokensPrompt(prompt_token_ids=p) for p in chunk]
+            out.extend(self.llm.generate(inputs, chunk_params, use_tqdm=False))
             self.stats.model_calls += 1
         return out
 
