@@ -127,3 +127,85 @@ def test_trial_keys_are_read_through_the_codec_only() -> None:
         if raw.search(line)
     ]
     assert not found, f"raw trial keys (use promptsearch.study.Attr/Param/StudyAttr): {found}"
+
+
+#: Where each kind of plugin is registered: its names may be written there only.
+_REGISTERED_IN = {
+    "backends": ("promptsearch.backends", "backends"),
+    "generators": ("promptsearch.generators", "operators"),
+    "tuning": ("promptsearch.tuning", "tuning_modes"),
+    "demonstrations": ("promptsearch.demonstrations", "selections", "orders"),
+    "study": ("promptsearch.study", "samplers", "pruners"),
+    "metrics": ("promptsearch.metrics", "metrics"),
+}
+#: Files that may name plugins, and why.
+_MAY_NAME_PLUGINS = {
+    "tasks/_catalog.py": "the catalog is data: each packaged task names its metric",
+}
+#: Names that are also ordinary words or sentinels in other places ("none": no tuning, no
+#: demonstrations, no pruner; "median": a statistic in reports).
+_WORDS = {"none", "median"}
+
+
+def _plugin_names() -> dict[str, set[str]]:
+    """Registered name -> the subpackages that register it ("random": a sampler, a selection)."""
+    import importlib
+
+    owner: dict[str, set[str]] = {}
+    for package, (module, *registries) in _REGISTERED_IN.items():
+        loaded = importlib.import_module(module)
+        for registry in registries:
+            for name in getattr(loaded, registry).names():
+                owner.setdefault(name, set()).add(package)
+    return {n: p for n, p in owner.items() if n not in _WORDS}
+
+
+def test_no_plugin_name_literal_outside_its_registration() -> None:
+    """A plugin is one module plus one registration: no other code spells a registered name
+    (defaults are constants exported by the registering package, e.g. ``DEFAULT_BACKEND``)."""
+    owner = _plugin_names()
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if rel.as_posix() in _MAY_NAME_PLUGINS:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+                and node.value in owner
+                and rel.parts[0] not in owner[node.value]
+            ):
+                found.append(
+                    f"{rel}:{node.lineno} {node.value!r} (registered in {sorted(owner[node.value])})"
+                )
+    assert not found, f"plugin names spelled outside their registration: {found}"
+
+
+def test_optuna_internals_behind_one_adapter() -> None:
+    """Optuna's private names are read in ``study/_optuna.py`` only (each checked by
+    ``tests/study/test_optuna_adapter.py``); a storage subclass may override the private hook
+    Optuna's cached storage calls (``study/_owned.py``)."""
+    import re
+
+    private = re.compile(
+        r"(?<![\w.])(study|trial|storage)\._[a-z]\w*|optuna(\.\w+)*\._\w+|_CachedStorage|_stop_flag"
+    )
+    adapter = ROOT / "study" / "_optuna.py"
+    found = [
+        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        for path in ROOT.rglob("*.py")
+        if path != adapter
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if private.search(line)
+    ]
+    assert not found, f"Optuna internals outside promptsearch/study/_optuna.py: {found}"

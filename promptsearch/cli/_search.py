@@ -169,23 +169,18 @@ class _TrialBar:
                 self.bar.refresh()
 
 
-def _with_overrides(space: Any, args: argparse.Namespace) -> Any:
-    """The space with ``--backend`` (and its options) and ``--metric`` applied (checked like the
-    YAML keys)."""
-    from dataclasses import replace
-
+def _overrides(args: argparse.Namespace) -> Any:
+    """``--backend`` (and its options), ``--metric``, ``--test-limit`` and ``--top``."""
     from promptsearch.cli._evaluate import backend_options
-    from promptsearch.space import BackendSpec
+    from promptsearch.engine import SpaceOverrides
 
-    options = backend_options(args)
-    if args.backend is not None or options:
-        name = args.backend or space.backend.name
-        # the space's options are for its own backend: a different --backend starts from none
-        kept = dict(space.backend.options) if name == space.backend.name else {}
-        space = replace(space, backend=BackendSpec(name, {**kept, **options}))
-    if args.metric is not None:
-        space = replace(space, metric=args.metric)
-    return space
+    return SpaceOverrides(
+        backend=args.backend,
+        backend_options=backend_options(args),
+        metric=args.metric,
+        test_limit=args.test_limit,
+        top=args.top,
+    )
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -256,15 +251,12 @@ def run(args: argparse.Namespace) -> int:
         threads = threads_per_worker(args.workers)
     if threads is not None:
         set_threads(threads)  # before the model loads
-    space = load_search_space(args.space)
-    space = _with_overrides(space, args)
+    space = _overrides(args).apply(load_search_space(args.space))
     out = Path(args.out) if args.out else Path("runs") / space.name
     check_folder(out, "--out")
     if seeds is not None:
-        from promptsearch.engine import override_final
         from promptsearch.search import run_protocol
 
-        space = override_final(space, test_limit=args.test_limit, top=args.top)
         result = run_protocol(
             space,
             seeds=seeds,
@@ -296,24 +288,24 @@ def run(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace, space: Any, out: Path, threads: int | None) -> Any:
     """Run the search of ``space`` in this process, with ``--workers`` - 1 more processes."""
     from promptsearch.cli._workers import KILL_GRACE_S, WorkerFailed, monitor, quiet_surplus_trials
+    from promptsearch.engine import run_cache, run_storage
     from promptsearch.exceptions import SearchInterrupted
-    from promptsearch.search import PromptSearch, SQLiteScoreCache
-    from promptsearch.study import cache_for_storage
+    from promptsearch.search import PromptSearch
 
     quiet_surplus_trials()
-    storage = args.storage if args.storage is not None else default_storage(out, args.workers)
-    # Workers sharing a study given by --storage share its score cache too.
-    cache_file = args.score_cache or (None if args.storage else out / "scores.sqlite")
-    cache = SQLiteScoreCache(cache_file) if cache_file else cache_for_storage(args.storage)
+    storage = run_storage(args.storage, out, workers=args.workers)
+    # Workers sharing a study given by --storage share its score cache too (the extra workers
+    # are given this one's: their --storage is given).
+    cache = run_cache(args.score_cache or "auto", args.storage, out)
     budget = space.total_trials(args.trials)
     pool = None
-    if args.workers > 1 and storage is not None:  # (without --storage, default_storage names a file)
-        pool = _workers(args, out, storage, cache_file, threads)
+    if args.workers > 1:
+        pool = _workers(args, out, storage, getattr(cache, "path", None), threads)
     with (
         progress_bar(budget, "trials", enabled=not args.quiet, unit="trial") as bar,
         progress_bar(0, "final evaluation", enabled=not args.quiet) as final_bar,
     ):
-        trial_bar = _TrialBar(bar, lambda: cache.hits)
+        trial_bar = _TrialBar(bar, lambda: getattr(cache, "hits", 0))
         search = PromptSearch(
             space,
             task=_task_override(args, _space_field(space)),
@@ -353,20 +345,6 @@ def _search(args: argparse.Namespace, space: Any, out: Path, threads: int | None
     return search
 
 
-def default_storage(out: Path, workers: int) -> str | None:
-    """The study's storage without ``--storage``: the file of an earlier run in ``out``, else
-    ``OUT/study.db`` for one process (``None``: the search's own default) and the journal file
-    ``OUT/study.log`` for several (a journal file takes no database lock, so workers never wait
-    on each other; a SQLite study works too, and starts each queued trial in one worker only).
-    """
-    db, journal = out / "study.db", out / "study.log"
-    if db.is_file():
-        return f"sqlite:///{db.resolve()}" if workers > 1 else None
-    if journal.is_file() or workers > 1:
-        return f"journal:{journal.resolve()}"
-    return None
-
-
 #: Options of this command that the extra workers get with values of their own.
 _OWN_OPTIONS = frozenset(
     {"help", "workers", "threads", "out", "storage", "export", "artifacts", "score_cache"}
@@ -393,7 +371,11 @@ def worker_options(args: argparse.Namespace) -> list[str]:
 
 
 def _workers(
-    args: argparse.Namespace, out: Path, storage: str, cache_file: str | Path | None, threads: int | None
+    args: argparse.Namespace,
+    out: Path,
+    storage: str | None,
+    cache_file: str | Path | None,
+    threads: int | None,
 ) -> Any:
     """The ``--workers`` - 1 extra worker processes (not started yet)."""
     from promptsearch.cli._workers import THREAD_VARIABLES, LocalWorkers

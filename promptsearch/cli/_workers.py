@@ -113,7 +113,9 @@ class _SurplusFilter(logging.Filter):
 
 def quiet_surplus_trials() -> None:
     """Keep surplus trials of many workers out of the log (they are recorded in the study)."""
-    logger = logging.getLogger("optuna.study._optimize")
+    from promptsearch.study import OPTIMIZE_LOGGER
+
+    logger = logging.getLogger(OPTIMIZE_LOGGER)
     if not any(isinstance(f, _SurplusFilter) for f in logger.filters):
         logger.addFilter(_SurplusFilter())
 

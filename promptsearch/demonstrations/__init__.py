@@ -9,7 +9,8 @@ from promptsearch.demonstrations._embedders import (
     load_embedder,
 )
 from promptsearch.demonstrations._selectors import (
-    ORDERS,
+    DEFAULT_ORDER,
+    DEFAULT_SELECTION,
     DemoSelection,
     DemoSelector,
     FixedSelector,
@@ -24,7 +25,8 @@ from promptsearch.demonstrations._selectors import (
 )
 
 __all__ = [
-    "ORDERS",
+    "DEFAULT_ORDER",
+    "DEFAULT_SELECTION",
     "CatalogEncoder",
     "DemoSelection",
     "DemoSelector",

@@ -15,7 +15,8 @@ from promptsearch.exceptions import ConfigError
 from promptsearch.tasks._records import Example
 
 __all__ = [
-    "ORDERS",
+    "DEFAULT_ORDER",
+    "DEFAULT_SELECTION",
     "DemoSelection",
     "DemoSelector",
     "FixedSelector",
@@ -37,6 +38,10 @@ Order = Callable[[Sequence[Example], int], tuple[Example, ...]]
 #: where the most similar example goes).
 orders: Registry[Order] = Registry("demonstration order")
 
+#: The selection and the order of demonstrations when none is searched (the defaults).
+DEFAULT_SELECTION = "random"
+DEFAULT_ORDER = "random"
+
 
 def _random_order(demos: Sequence[Example], seed: int) -> tuple[Example, ...]:
     items = list(demos)
@@ -56,10 +61,9 @@ def _by_label(demos: Sequence[Example], seed: int) -> tuple[Example, ...]:
     return tuple(out)
 
 
-orders.register("random", _random_order)
+orders.register(DEFAULT_ORDER, _random_order)
 orders.register("by_label", _by_label)
 orders.register("similar_last", _random_order)  # fixed demonstrations have no query to be near
-ORDERS = tuple(orders.registered())
 
 
 def order_demonstrations(demos: Sequence[Example], order: str, seed: int) -> tuple[Example, ...]:
@@ -321,10 +325,12 @@ class DemoSelection(ABC):
     """How a search picks demonstrations (a space's ``demonstrations.selection``).
 
     ``uses_embedder`` says whether it compares texts with the space's sentence encoder (which
-    the search then loads, and checks, before any trial).
+    the search then loads, and checks, before any trial); ``seeded`` whether its choice depends
+    on the seed (the study then searches ``demonstrations.seeds`` draws).
     """
 
     uses_embedder: ClassVar[bool] = False
+    seeded: ClassVar[bool] = False
 
     @abstractmethod
     def build(
@@ -342,6 +348,8 @@ class DemoSelection(ABC):
 
 class _RandomSelection(DemoSelection):
     """``n`` training examples drawn by seed (labels balanced), then ordered."""
+
+    seeded = True
 
     def build(
         self, train: Sequence[Example], n: int, *, order: str, seed: int, fields: Sequence[str], embedder: str
@@ -372,7 +380,7 @@ class _SimilarSelection(DemoSelection):
 
 #: Selection name -> strategy.
 selections: Registry[DemoSelection] = Registry("demonstration selection")
-selections.register("random", _RandomSelection())
+selections.register(DEFAULT_SELECTION, _RandomSelection())
 selections.register("similar", _SimilarSelection())
 
 

@@ -14,8 +14,18 @@ from promptsearch.engine._prompts import (
     suggest_prompt,
 )
 from promptsearch.engine._schedule import DiscreteGenerations, Schedule, TuningStageSchedule, schedules
-from promptsearch.engine._search import PromptSearch, check_embedder, override_final
-from promptsearch.engine._setup import load_run_backend, resolve_task
+from promptsearch.engine._search import PromptSearch
+from promptsearch.engine._setup import (
+    RunSetup,
+    SpaceOverrides,
+    check_embedder,
+    load_run_backend,
+    make_split,
+    resolve_task,
+    run_cache,
+    run_storage,
+    setup_run,
+)
 from promptsearch.engine._study import open_study, warn_if_space_changed
 from promptsearch.engine._tuning import TuningChoice, suggest_tuning, tuned_trial
 
@@ -26,8 +36,10 @@ __all__ = [
     "DiscreteGenerations",
     "PromptChoices",
     "PromptSearch",
+    "RunSetup",
     "Schedule",
     "SearchContext",
+    "SpaceOverrides",
     "TuningChoice",
     "TuningStageSchedule",
     "build_prompt",
@@ -39,11 +51,14 @@ __all__ = [
     "initial_pool",
     "load_pool",
     "load_run_backend",
+    "make_split",
     "next_pool",
     "open_study",
-    "override_final",
     "resolve_task",
+    "run_cache",
+    "run_storage",
     "schedules",
+    "setup_run",
     "suggest_prompt",
     "suggest_tuning",
     "tuned_trial",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptsearch.exceptions import PromptSearchError
-from promptsearch.study import Param, TrialRecord
+from promptsearch.study import Param, TrialRecord, stop_requested
 from promptsearch.tuning import NO_TUNING
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class SearchContext:
         )
 
     def _watch_stop(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if getattr(study, "_stop_flag", False):  # a callback called study.stop()
+        if stop_requested(study):  # a callback called study.stop()
             self.halt.set()
 
     def rebuild(self, trial: optuna.trial.FrozenTrial, *, for_tuning: bool | None = None) -> Prompt:

@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from promptsearch.demonstrations import DemoSelector, LeaveOneOutSelector, selections
+from promptsearch.demonstrations import (
+    DEFAULT_ORDER,
+    DEFAULT_SELECTION,
+    DemoSelector,
+    LeaveOneOutSelector,
+    selections,
+)
 from promptsearch.generators import Candidate
 from promptsearch.study import Attr, Param, TrialRecord, candidate_attrs
 from promptsearch.tasks import Example, Task
@@ -31,8 +37,8 @@ class PromptChoices:
     candidate: Candidate
     verbalizer: Verbalizer | None
     n_demos: int = 0
-    selection: str = "random"
-    order: str = "random"
+    selection: str = DEFAULT_SELECTION
+    order: str = DEFAULT_ORDER
     demo_seed: int = 0
     calibrate: bool = False
 
@@ -59,12 +65,12 @@ def suggest_prompt(
         verb_ids = [str(v) for v in verbalizers]
         verbalizer = verbalizers[verb_ids.index(trial.suggest_categorical(Param.VERBALIZER, verb_ids))]
     n_demos = int(trial.suggest_categorical(Param.N_DEMOS, list(demos.counts)))
-    selection, order, demo_seed = "random", "random", 0
+    selection, order, demo_seed = DEFAULT_SELECTION, DEFAULT_ORDER, 0
     if n_demos > 0:
         selection = str(trial.suggest_categorical(Param.DEMO_SELECTION, list(demos.selection)))
         if n_demos > 1:  # one demonstration has no order
             order = str(trial.suggest_categorical(Param.DEMO_ORDER, list(demos.order)))
-        if selection == "random" and demos.seeds > 1:
+        if selections.get(selection).seeded and demos.seeds > 1:
             demo_seed = trial.suggest_int(Param.DEMO_SEED, 0, demos.seeds - 1)
     calibrate = False
     if verbalizers:
@@ -140,8 +146,8 @@ def choices_of(record: TrialRecord, verbalizers: Sequence[Verbalizer]) -> Prompt
         record.candidate,
         verb,
         int(params.get(Param.N_DEMOS, 0)),
-        str(params.get(Param.DEMO_SELECTION, "random")),
-        str(params.get(Param.DEMO_ORDER, "random")),
+        str(params.get(Param.DEMO_SELECTION, DEFAULT_SELECTION)),
+        str(params.get(Param.DEMO_ORDER, DEFAULT_ORDER)),
         int(params.get(Param.DEMO_SEED, 0)),
         bool(params.get(Param.CALIBRATE, False)),
     )

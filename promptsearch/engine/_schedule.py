@@ -20,7 +20,7 @@ from promptsearch.engine._pools import initial_pool, next_pool
 from promptsearch.engine._prompts import choices_attrs, suggest_prompt
 from promptsearch.engine._tuning import TuningChoice, suggest_tuning, tuned_trial
 from promptsearch.engine._workers import await_twin, claim_slot, run_budget
-from promptsearch.space import TuningStage, check_tuning_space, tuning_stage
+from promptsearch.space import TuningStage
 from promptsearch.study import Attr, Param, StudyAttr, choose_tuning_bases, discrete_pending, publish_once
 from promptsearch.tuning import NO_TUNING
 
@@ -76,7 +76,7 @@ class DiscreteGenerations(Schedule):
 
     @staticmethod
     def _objective(ctx: SearchContext, generation: int, pool: Sequence[Candidate], budget: int) -> Any:
-        staged = tuning_stage(ctx.space.tuning) is not None  # Discrete trials first, tuning after.
+        staged = ctx.space.tuning.stage is not None  # Discrete trials first, tuning after.
         calibration = ctx.space.calibration_choices(ctx.task.kind.label_words)
 
         def objective(trial: optuna.Trial) -> float:
@@ -119,8 +119,8 @@ def _enqueue_baseline(ctx: SearchContext, pool: Sequence[Candidate]) -> None:
             params[Param.CALIBRATE] = False
     if 0 in space.demonstrations.counts:
         params[Param.N_DEMOS] = 0
-    modes = check_tuning_space(space.tuning)
-    if modes != (NO_TUNING,) and NO_TUNING in modes and tuning_stage(space.tuning) is None:
+    tuning = space.tuning
+    if tuning.tuned and NO_TUNING in tuning.choices and tuning.stage is None:
         params[Param.TUNING_MODE] = NO_TUNING
     ctx.study.enqueue_trial(params, user_attrs={Attr.GENERATION: 0})
 
@@ -177,7 +177,7 @@ def schedules(space: SearchSpace, budget: int) -> list[Schedule]:
     """The steps of a search with this space and trial budget, in order."""
     discrete = DiscreteGenerations(budget)
     out: list[Schedule] = [discrete]
-    stage = tuning_stage(space.tuning)
+    stage = space.tuning.stage
     if stage is not None:
         out.append(TuningStageSchedule(stage, discrete))
     return out

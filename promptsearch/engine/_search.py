@@ -6,8 +6,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,21 +18,20 @@ from promptsearch.engine._finalize import finalize_once
 from promptsearch.engine._objective import TIE_BREAK, DevObjective
 from promptsearch.engine._pools import fitted_verbalizers, verbalizer_pool
 from promptsearch.engine._schedule import schedules
-from promptsearch.engine._setup import load_run_backend, resolve_task
+from promptsearch.engine._setup import RunSetup, SpaceOverrides, setup_run
 from promptsearch.engine._study import open_study, study_identity
 from promptsearch.engine._workers import stop_on_signals, wait_idle
-from promptsearch.exceptions import ConfigError, PromptSearchError, SearchInterrupted
-from promptsearch.study import MemoryScoreCache, SQLiteScoreCache, StudyAttr, cache_for_storage
+from promptsearch.exceptions import ConfigError, SearchInterrupted
+from promptsearch.study import StudyAttr
 
 if TYPE_CHECKING:
-    from promptsearch.backends import LMBackend
     from promptsearch.reports import Leaderboard, LeaderboardRow
     from promptsearch.space import SearchSpace
-    from promptsearch.tasks import FewShotSplit, Task
+    from promptsearch.tasks import Task
     from promptsearch.templates import Prompt
     from promptsearch.tuning import SavedTuning
 
-__all__ = ["PromptSearch", "override_final"]
+__all__ = ["PromptSearch"]
 
 _logger = logging.getLogger(__name__)
 
@@ -56,7 +54,9 @@ class PromptSearch:
             the study share it; else a SQLite file in ``out_dir``; else in memory), a path, or a
             cache object.
         callbacks: Optuna callbacks called after each trial (e.g. a progress bar).
-        backend: Overrides the space's backend name (``hf``, ``fake``, a plugin's).
+        backend: Overrides the space's backend name (``hf``, ``fake``, ``openai``, a plugin's);
+            a different name starts from no backend options.
+        backend_options: Added to the backend's options (e.g. ``{"base_url": ...}``).
         metric: Overrides the metric the study optimizes (default: the space's, else the task's).
         artifacts: Where tuned trials' weights are stored: an Optuna artifact store (e.g.
             ``optuna.artifacts.Boto3ArtifactStore``), a folder path (shared by every worker), or
@@ -109,6 +109,7 @@ class PromptSearch:
         test_limit: int | None = None,
         top: int | None = None,
         backend: str | None = None,
+        backend_options: Mapping[str, Any] | None = None,
         metric: str | None = None,
         artifacts: Any = None,
         force_resume: bool = False,
@@ -132,6 +133,7 @@ class PromptSearch:
         self.test_limit = test_limit
         self.top = top
         self.backend = backend
+        self.backend_options = backend_options
         self.metric = metric
         self.artifacts = artifacts
         self.force_resume = force_resume
@@ -139,64 +141,51 @@ class PromptSearch:
         self.pruner = pruner
 
     # -- setup ---------------------------------------------------------------------------------
-    def _resolve(self) -> tuple[SearchSpace, Task, FewShotSplit]:
-        """The space (with this search's overrides), the task and its few-shot split."""
-        from promptsearch.space import BackendSpec, SearchSpace, load_search_space
+    def _setup(self, out: Path | None, phases: dict[str, float]) -> RunSetup:
+        """The run (this search's overrides applied to the space), resolved once."""
+        from promptsearch.space import SearchSpace, load_search_space
 
         space = self.space if isinstance(self.space, SearchSpace) else load_search_space(self.space)
         if self.n_trials is not None and self.n_trials < 1:
             raise ConfigError(f"--trials must be at least 1, got {self.n_trials}.")
-        overrides: dict[str, Any] = {}
-        if self.metric is not None:
-            overrides["metric"] = self.metric
-        if self.backend is not None:
-            overrides["backend"] = BackendSpec(self.backend, space.backend.options)
-        space = override_final(replace(space, **overrides), test_limit=self.test_limit, top=self.top)
-        space, task, from_file = resolve_task(space, self.task)
-        split = space.split.make(task, seed=self.seed, from_file=from_file)
-        return space, task, split.shorten(space.task.max_words if space.task is not None else None)
-
-    def _make_cache(self, out: Path | None) -> Any:
-        """``auto``: beside (or in) a storage given by URL, which other workers may share;
-        else a SQLite file in the output folder; else memory."""
-        if self.cache == "auto":
-            if self.storage is not None:
-                return cache_for_storage(self.storage)
-            return SQLiteScoreCache(out / "scores.sqlite") if out else MemoryScoreCache()
-        if isinstance(self.cache, (str, Path)):
-            return SQLiteScoreCache(self.cache)
-        return self.cache
-
-    def _load_backend(self, space: SearchSpace) -> LMBackend:
-        return load_run_backend(
-            space, self.model, dtype=self.dtype, device=self.device, batch_size=self.batch_size
+        return setup_run(
+            space,
+            task=self.task,
+            model=self.model,
+            seed=self.seed,
+            overrides=SpaceOverrides(
+                backend=self.backend,
+                backend_options=dict(self.backend_options or {}),
+                metric=self.metric,
+                test_limit=self.test_limit,
+                top=self.top,
+            ),
+            storage=self.storage,
+            out=out,
+            cache=self.cache,
+            dtype=self.dtype,
+            device=self.device,
+            batch_size=self.batch_size,
+            phases=phases,
         )
 
     # -- fit -----------------------------------------------------------------------------------
     def fit(self) -> PromptSearch:
         """Run (or resume) the search, re-score the best on full dev, evaluate them on test."""
-        from promptsearch.metrics import get_metric
         from promptsearch.reports import write_report
-        from promptsearch.scoring import generation_settings
-        from promptsearch.study import make_storage, pruners
+        from promptsearch.study import pruners
 
         started = time.perf_counter()
-        space, task, split = self._resolve()
-        metric = get_metric(space.metric or task.metric)
-        metric.check_kind(task.kind.output, "metric")
         out = Path(self.out_dir) if self.out_dir is not None else None
-        embedder = check_embedder(space)
-        # a bad or unreachable database fails before the model loads
-        storage = make_storage(self.storage, out)
-        cache = self._make_cache(out)
         phases: dict[str, float] = {}
-        with timed(phases, "model_load"):
-            backend = self._load_backend(space)
+        run = self._setup(out, phases)
+        space, task, metric, backend, cache = run.space, run.task, run.metric, run.backend, run.cache
+        split = run.split
         name = self.study_name or f"{space.name}-{task.name}-seed{split.seed}"
         study = open_study(
             space,
             name=name,
-            storage=storage,
+            storage=run.storage,
             metric=metric,
             seed=split.seed,
             resolution=TIE_BREAK,
@@ -225,9 +214,7 @@ class PromptSearch:
             chunk_size=space.pruner.chunk_size,
             per_example_reports=pruners.get(space.pruner.name).per_example if self.pruner is None else False,
             seed=split.seed,
-            generation=generation_settings(
-                task, max_new_tokens=space.generation.max_new_tokens, stop=space.generation.stop
-            ),
+            generation=run.generation,
         )
         with timed(phases, "label_words"):
             verbalizers = tuple(verbalizer_pool(study, space, task, split, backend))
@@ -241,7 +228,7 @@ class PromptSearch:
             study=study,
             objective=objective,
             verbalizers=verbalizers,
-            embedder=embedder,
+            embedder=run.embedder,
             cache=cache,
             tuned_dir=(out / "tuned") if out is not None else Path(tempfile.mkdtemp(prefix="promptsearch-")),
             artifacts=artifact_store(self.artifacts, out),
@@ -292,33 +279,3 @@ class PromptSearch:
         self.best_tuning_: SavedTuning | None = (
             SavedTuning(TrialRecord.of(winner).tuning_mode, folder) if winner is not None and folder else None
         )
-
-
-def override_final(space: SearchSpace, *, test_limit: int | None, top: int | None) -> SearchSpace:
-    """A copy of ``space`` whose final evaluation uses ``test_limit`` and ``top`` where given."""
-    if test_limit is None and top is None:
-        return space
-    final = replace(
-        space.final,
-        test_limit=space.final.test_limit if test_limit is None else test_limit,
-        top=space.final.top if top is None else top,
-    )
-    return replace(space, final=final)
-
-
-def check_embedder(space: SearchSpace) -> str:
-    """Load the sentence encoder once, before any trial, when similar demonstrations are searched.
-
-    A bad name then fails the run at once with a clear message, instead of failing every
-    ``similar`` trial one by one.
-    """
-    from promptsearch.demonstrations import load_embedder, selections
-
-    demos = space.demonstrations
-    name = demos.embedder
-    if any(selections.get(s).uses_embedder for s in demos.selection) and any(c > 0 for c in demos.counts):
-        try:
-            load_embedder(name)
-        except PromptSearchError as exc:
-            raise ConfigError(f"demonstrations.embedder: {exc}") from None
-    return name

@@ -8,9 +8,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from promptsearch.exceptions import StudyMismatchError
-from promptsearch.space import check_tuning_space
 from promptsearch.study import StudyAttr, make_pruner, make_routed_pruner, make_sampler
-from promptsearch.tuning import NO_TUNING
 
 if TYPE_CHECKING:
     import optuna
@@ -91,7 +89,7 @@ def open_study(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if pruner is None:
         pruner = make_pruner(space.pruner.name, dict(space.pruner.options), resolution=resolution)
-    if check_tuning_space(space.tuning) != (NO_TUNING,):
+    if space.tuning.tuned:
         pruner = make_routed_pruner(pruner)
     sampler_seed = space.sampler.seed if space.sampler.seed is not None else seed
     study = optuna.create_study(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptsearch.engine._artifacts import upload_tuned
 from promptsearch.exceptions import ConfigError
-from promptsearch.space import all_modes, check_tuning_space
+from promptsearch.space import all_modes
 from promptsearch.study import TRAIN_STEP_OFFSET, Attr, Param, StudyAttr
 from promptsearch.tuning import NO_TUNING
 
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
     import optuna
 
     from promptsearch.engine._context import SearchContext
+    from promptsearch.space import TuningSpace
     from promptsearch.templates import Prompt
 
 __all__ = ["TuningChoice", "step_offset", "suggest_tuning", "tuned_trial"]
@@ -62,29 +62,24 @@ def _suggest(trial: optuna.Trial, name: str, kind: str | None, spec: Any) -> Any
     return trial.suggest_categorical(name, values)
 
 
-def suggest_tuning(
-    trial: optuna.Trial, tuning: Mapping[str, Any] | None, *, stage: bool = False
-) -> TuningChoice:
+def suggest_tuning(trial: optuna.Trial, tuning: TuningSpace, *, stage: bool = False) -> TuningChoice:
     """Sample the tuning mode and its hyperparameters (nothing when the space has no tuning).
 
     With ``stage`` (a trial of the staged schedule) the mode ``none`` is never chosen.
     """
     from promptsearch.tuning import tuning_modes
 
-    modes = check_tuning_space(tuning)
-    if stage:
-        modes = tuple(m for m in modes if m != NO_TUNING)
+    modes = tuning.tuned if stage else tuning.choices
     if modes == (NO_TUNING,):
         return TuningChoice(NO_TUNING)
     mode = str(trial.suggest_categorical(Param.TUNING_MODE, list(modes)))
     if mode == NO_TUNING:
         return TuningChoice(NO_TUNING)
-    assert tuning is not None
     entry = tuning_modes.get(mode)
     ranges = entry.ranges()
     settings = {
         key: _suggest(trial, f"{entry.param_prefix}_{key}", ranges.get(key), spec)
-        for key, spec in dict(tuning.get(mode) or {}).items()
+        for key, spec in tuning.settings_of(mode).items()
     }
     return TuningChoice(mode, entry.config(**settings))
 

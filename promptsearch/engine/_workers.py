@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from promptsearch.exceptions import PromptSearchError
-from promptsearch.study import Attr, worker_id
+from promptsearch.study import Attr, fail_running_trial, worker_id
 from promptsearch.tuning import NO_TUNING
 
 if TYPE_CHECKING:
@@ -102,11 +102,7 @@ def fail_stale(study: optuna.Study) -> int:
         worker = trial.user_attrs.get(Attr.WORKER)
         if not (dead(worker) if isinstance(worker, str) else _orphan(trial)):
             continue
-        try:
-            ok = study._storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL)
-        except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
-            ok = False  # another worker failed it first
-        if ok:
+        if fail_running_trial(study, trial):  # (False: another worker failed it first)
             failed += 1
             _logger.warning(
                 "Trial %d of a worker that died (%s) failed; it is retried.", trial.number, worker or "?"

@@ -57,16 +57,7 @@ def tuned_modes() -> tuple[str, ...]:
     """Names of the registered tuning modes (whose weights live in ``<folder>/tuning/``)."""
     from promptsearch.tuning import tuning_modes
 
-    return tuple(tuning_modes.registered())
-
-
-def _load_plain(
-    loaded: LoadedModel, folder: Path, manifest: Mapping[str, Any], batch_size: int | None = None
-) -> LMBackend:
-    """The backend of an untuned prompt: the ordinary one for the model's kind."""
-    from promptsearch.backends import hf_backend
-
-    return hf_backend(loaded, batch_size=batch_size)
+    return tuple(m for m in tuning_modes.registered() if m != NO_TUNING)
 
 
 def get_tuning_loader(mode: str) -> TuningLoader:
@@ -76,8 +67,6 @@ def get_tuning_loader(mode: str) -> TuningLoader:
         UnknownNameError: for a mode nobody registered (a newer export format, or a plugin that
             is not imported).
     """
-    if mode == NO_TUNING:
-        return _load_plain
     from promptsearch.tuning import load_for_prediction, tuning_modes
 
     try:

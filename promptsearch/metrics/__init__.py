@@ -30,14 +30,17 @@ from promptsearch.metrics._bootstrap import (
     paired_bootstrap,
     resampled_values,
 )
-from promptsearch.metrics._classification import Accuracy, BalancedAccuracy, MacroF1
+from promptsearch.metrics._classification import ACCURACY, MACRO_F1, Accuracy, BalancedAccuracy, MacroF1
 from promptsearch.metrics._rouge import RougeL
 from promptsearch.metrics._sacrebleu import Bleu, Chrf
-from promptsearch.metrics._text import ExactMatch, TokenF1, normalize_answer, squad_scores
+from promptsearch.metrics._text import EXACT_MATCH, ExactMatch, TokenF1, normalize_answer, squad_scores
 from promptsearch.metrics._weighted import ClassWeighted, class_weights, weighted_by_class
 
 __all__ = [
+    "ACCURACY",
+    "EXACT_MATCH",
     "KINDS",
+    "MACRO_F1",
     "Accuracy",
     "BalancedAccuracy",
     "BaseMetric",

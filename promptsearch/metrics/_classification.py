@@ -6,18 +6,23 @@ import numpy as np
 
 from promptsearch.metrics._base import BaseMetric, Predictions, register_metric
 
-__all__ = ["Accuracy", "BalancedAccuracy", "MacroF1"]
+__all__ = ["ACCURACY", "MACRO_F1", "Accuracy", "BalancedAccuracy", "MacroF1"]
 
 
 def _arrays(predictions: Predictions) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(predictions.targets, dtype=np.int64), np.asarray(predictions.predicted, dtype=np.int64)
 
 
+#: The names of the metrics other modules refer to (leaderboard columns, defaults).
+ACCURACY = "accuracy"
+MACRO_F1 = "macro_f1"
+
+
 @register_metric
 class Accuracy(BaseMetric):
     """Share of examples whose predicted class (or choice) is the expected one."""
 
-    name = "accuracy"
+    name = ACCURACY
     kinds = frozenset({"label", "choice"})
     class_weighted = True
 
@@ -57,7 +62,7 @@ class MacroF1(BaseMetric):
     that paired pruners may compare.
     """
 
-    name = "macro_f1"
+    name = MACRO_F1
     kinds = frozenset({"label"})
     paired = False
 

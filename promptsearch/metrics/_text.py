@@ -20,7 +20,7 @@ import numpy as np
 
 from promptsearch.metrics._base import BaseMetric, Predictions, register_metric
 
-__all__ = ["ExactMatch", "TokenF1", "normalize_answer", "squad_scores"]
+__all__ = ["EXACT_MATCH", "ExactMatch", "TokenF1", "normalize_answer", "squad_scores"]
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = str.maketrans("", "", string.punctuation)
@@ -60,11 +60,15 @@ def squad_scores(prediction: str, references: Sequence[str]) -> tuple[float, flo
     return _squad(str(prediction), tuple(str(r) for r in references))
 
 
+#: The name other modules refer to (the default metric of generation tasks).
+EXACT_MATCH = "exact_match"
+
+
 @register_metric
 class ExactMatch(BaseMetric):
     """1 when the normalised output equals a normalised reference, else 0 (SQuAD)."""
 
-    name = "exact_match"
+    name = EXACT_MATCH
     kinds = frozenset({"text"})
 
     def per_example(self, predictions: Predictions) -> np.ndarray:

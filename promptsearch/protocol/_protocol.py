@@ -18,7 +18,6 @@ from promptsearch.protocol._result import (
     MethodResult,
     ProtocolResult,
 )
-from promptsearch.study import SQLiteScoreCache
 from promptsearch.templates import Prompt, Template, Verbalizer
 
 if TYPE_CHECKING:
@@ -83,24 +82,25 @@ def run_protocol(
     Writes ``protocol.md`` and ``protocol.json`` in ``out_dir`` and each seed's search in
     ``out_dir/seed<N>``.
     """
-    from promptsearch.demonstrations import order_demonstrations, select_random
-    from promptsearch.engine import DevObjective, PromptSearch, load_run_backend, resolve_task
-    from promptsearch.metrics import get_metric, paired_bootstrap
-    from promptsearch.scoring import generation_settings
-    from promptsearch.tasks import few_shot_split
+    from promptsearch.demonstrations import DEFAULT_ORDER, order_demonstrations, select_random
+    from promptsearch.engine import DevObjective, PromptSearch, setup_run
+    from promptsearch.metrics import paired_bootstrap
 
     out = Path(out_dir)
     # LM-BFF's protocol exactly: k per class for train and for dev, nothing else labelled.
     space = replace(space, split=replace(space.split, strategy="k_shot", confirm=0))
-    space, task_obj, _ = resolve_task(space, task)
-    max_words = space.task.max_words if space.task is not None else None
-    metric = get_metric(space.metric or task_obj.metric)
-    metric.check_kind(task_obj.kind.output, "metric")
-    scorer = load_run_backend(space, model, dtype=dtype, device=device, batch_size=batch_size)
-    generation = generation_settings(
-        task_obj, max_new_tokens=space.generation.max_new_tokens, stop=space.generation.stop
+    run = setup_run(
+        space,
+        task=task,
+        model=model,
+        seed=seeds[0] if seeds else None,
+        cache=out / "scores.sqlite",
+        dtype=dtype,
+        device=device,
+        batch_size=batch_size,
     )
-    cache = SQLiteScoreCache(out / "scores.sqlite")
+    space, task_obj, metric, scorer, cache = run.space, run.task, run.metric, run.backend, run.cache
+    generation = run.generation
     manual = _manual_prompts(space, task_obj)
     for prompt in manual:
         prompt.check(task_obj)
@@ -111,7 +111,7 @@ def run_protocol(
     gains: dict[str, dict[int, PairedGain]] = {m: {} for m in methods if m != PROMPTSEARCH}
     test_n = 0
     for seed in seeds:
-        split = few_shot_split(task_obj, k=space.split.k, seed=seed).shorten(max_words)
+        split = run.split_for(seed)
         limit = space.final.test_limit
         test = list(split.test)[:limit] if limit else list(split.test)
         if not test:
@@ -124,7 +124,7 @@ def run_protocol(
         dev_scores = [dev.full(p)[0] for p in manual]
         best = manual[max(range(len(manual)), key=lambda i: (sign * dev_scores[i], -i))]
         default = manual[0]
-        demos = order_demonstrations(select_random(split.train, n_demos_icl, seed=seed), "random", seed)
+        demos = order_demonstrations(select_random(split.train, n_demos_icl, seed=seed), DEFAULT_ORDER, seed)
         icl = Prompt(
             default.template, default.verbalizer, instruction=default.instruction, demonstrations=demos
         )

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from promptsearch.exceptions import ConfigError, PromptSearchError
-from promptsearch.metrics import PairedGain, direction_sign, get_metric
+from promptsearch.metrics import ACCURACY, PairedGain, direction_sign, get_metric
 
 __all__ = [
     "BASELINES",
@@ -67,7 +67,7 @@ class ProtocolResult:
     seeds: tuple[int, ...]
     test_n: int
     methods: tuple[MethodResult, ...]
-    metric: str = "accuracy"
+    metric: str = ACCURACY
     gains: dict[str, dict[int, PairedGain]] = field(default_factory=dict)
     direction: str = "maximize"
 
@@ -193,7 +193,7 @@ class ProtocolResult:
             tuple(int(s) for s in data["seeds"]),
             int(data["test_n"]),
             methods,
-            str(data.get("metric", "accuracy")),
+            str(data.get("metric", ACCURACY)),
             gains,
             str(data.get("direction", "maximize")),
         )

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from promptsearch.metrics import ACCURACY, MACRO_F1
 from promptsearch.reports._markdown import md_cell, md_text
 from promptsearch.tuning import NO_TUNING
 
@@ -47,7 +48,7 @@ class LeaderboardRow:
     calibrate: bool
     dev_score: float
     dev_n: int
-    metric: str = "accuracy"
+    metric: str = ACCURACY
     test_metrics: Mapping[str, float] = field(default_factory=dict)
     test_ci_low: float | None = None
     test_ci_high: float | None = None
@@ -77,12 +78,12 @@ class LeaderboardRow:
     @property
     def test_accuracy(self) -> float | None:
         """Test accuracy, where the task's predictions have one."""
-        return self.test_metrics.get("accuracy")
+        return self.test_metrics.get(ACCURACY)
 
     @property
     def test_macro_f1(self) -> float | None:
         """Test macro-F1, where the task's predictions have one."""
-        return self.test_metrics.get("macro_f1")
+        return self.test_metrics.get(MACRO_F1)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -99,7 +100,7 @@ class LeaderboardRow:
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         if "test_metrics" not in data:  # Leaderboards written before metrics were objects.
-            old = {"accuracy": data.get("test_accuracy"), "macro_f1": data.get("test_macro_f1")}
+            old = {ACCURACY: data.get("test_accuracy"), MACRO_F1: data.get("test_macro_f1")}
             kwargs["test_metrics"] = {k: v for k, v in old.items() if v is not None}
         kwargs["test_intervals"] = {
             k: (float(v[0]), float(v[1])) for k, v in kwargs.get("test_intervals", {}).items()
@@ -124,7 +125,7 @@ class Leaderboard:
     seed: int
     study_name: str
     rows: tuple[LeaderboardRow, ...]
-    metric: str = "accuracy"
+    metric: str = ACCURACY
     direction: str = "maximize"
     n_trials: int = 0
     n_pruned: int = 0

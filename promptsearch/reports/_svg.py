@@ -17,16 +17,9 @@ __all__ = ["bar_chart", "box_chart", "color", "esc", "history_chart", "scatter_c
 WIDTH, HEIGHT = 720, 300
 _LEFT, _RIGHT, _TOP, _BOTTOM = 60, 20, 16, 48
 
-_PALETTE = {
-    "seed": "#1f77b4",
-    "grammar": "#17becf",
-    "delete": "#d62728",
-    "swap": "#9467bd",
-    "add": "#2ca02c",
-    "substitute": "#ff7f0e",
-    "crossover": "#8c564b",
-    "rewrite": "#e377c2",
-}
+_ORIGINS = {"seed": "#1f77b4", "grammar": "#17becf"}  # candidates that no operator made
+#: Operators' colours, in their registration order (plugins included, while colours last).
+_OPERATORS = ("#d62728", "#9467bd", "#2ca02c", "#ff7f0e", "#8c564b", "#e377c2")
 _EXTRA = ("#bcbd22", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39")
 
 
@@ -37,8 +30,13 @@ def esc(value: object) -> str:
 
 def color(name: str) -> str:
     """A stable colour for an operator (origin) or any other group name."""
-    if name in _PALETTE:
-        return _PALETTE[name]
+    from promptsearch.generators import operators
+
+    if name in _ORIGINS:
+        return _ORIGINS[name]
+    registered = operators.registered()
+    if name in registered and registered.index(name) < len(_OPERATORS):
+        return _OPERATORS[registered.index(name)]
     return _EXTRA[sum(map(ord, name)) % len(_EXTRA)]
 
 

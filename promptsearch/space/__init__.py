@@ -29,7 +29,7 @@ from promptsearch.space._run import (
     SelectionSpec,
 )
 from promptsearch.space._space import SUPPORTED_VERSION, SearchSpace, load_search_space
-from promptsearch.space._tuning import TuningStage, all_modes, check_tuning_space, tuning_stage
+from promptsearch.space._tuning import TuningSpace, TuningStage, all_modes
 from promptsearch.space._validate import FrozenMapping, Section
 
 __all__ = [
@@ -54,10 +54,9 @@ __all__ = [
     "SplitSpec",
     "TaskSpec",
     "TemplateSpace",
+    "TuningSpace",
     "TuningStage",
     "VerbalizerSpace",
     "all_modes",
-    "check_tuning_space",
     "load_search_space",
-    "tuning_stage",
 ]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from promptsearch._limits import MAX_DEMONSTRATIONS, max_demonstrations
 from promptsearch._registry import suggest
+from promptsearch.demonstrations import DEFAULT_ORDER, DEFAULT_SELECTION
 from promptsearch.exceptions import ConfigError, TemplateError
 from promptsearch.space._validate import Section, at_least, build, distinct
 from promptsearch.templates import parse_template
@@ -387,10 +388,10 @@ class DemoSpace(Section):
         default=(0,), metadata={"help": f"Demonstrations per prompt to try (0..{MAX_DEMONSTRATIONS})."}
     )
     selection: tuple[str, ...] = field(
-        default=("random",), metadata={"help": "Selection: random; similar (needs embeddings)."}
+        default=(DEFAULT_SELECTION,), metadata={"help": "Selection: random; similar (needs embeddings)."}
     )
     order: tuple[str, ...] = field(
-        default=("random",), metadata={"help": "Order: random, by_label or similar_last."}
+        default=(DEFAULT_ORDER,), metadata={"help": "Order: random, by_label or similar_last."}
     )
     seeds: int = field(default=3, metadata={"help": "Different demonstration draws tried per setting."})
     embedder: str = field(

@@ -15,7 +15,9 @@ from typing import Any, ClassVar
 from promptsearch._registry import Registry, suggest
 from promptsearch.backends import DEFAULT_BACKEND
 from promptsearch.exceptions import ConfigError
+from promptsearch.metrics import MACRO_F1
 from promptsearch.space._validate import FrozenMapping, Section, at_least, freeze, thaw, type_error
+from promptsearch.study import DEFAULT_PRUNER, DEFAULT_SAMPLER
 
 __all__ = [
     "SELECTION_EXAMPLES",
@@ -166,7 +168,9 @@ class SamplerSpec(Section):
 
     _section: ClassVar[str | None] = "sampler"
 
-    name: str = field(default="tpe", metadata={"help": "A registered sampler: tpe, random, cmaes, qmc, gp."})
+    name: str = field(
+        default=DEFAULT_SAMPLER, metadata={"help": "A registered sampler: tpe, random, cmaes, qmc, gp."}
+    )
     seed: int | None = field(
         default=None, metadata={"help": "Sampler seed (0 is a valid seed; null: not reproducible)."}
     )
@@ -189,7 +193,7 @@ class PrunerSpec(Section):
     _section: ClassVar[str | None] = "pruner"
 
     name: str = field(
-        default="wilcoxon",
+        default=DEFAULT_PRUNER,
         metadata={"help": "A registered pruner: wilcoxon, sign, successive_halving, median, none."},
     )
     options: Mapping[str, Any] = field(
@@ -308,7 +312,7 @@ class SelectionSpec(Section):
         default=3, metadata={"help": "Best prompts averaged into an ensemble candidate (0: none)."}
     )
     guards: tuple[str, ...] = field(
-        default=("macro_f1",),
+        default=(MACRO_F1,),
         metadata={"help": "Metrics the winner must not lose on the confirmation examples either."},
     )
 

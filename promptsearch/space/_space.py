@@ -37,6 +37,7 @@ from promptsearch.space._run import (
     SamplerSpec,
     SelectionSpec,
 )
+from promptsearch.space._tuning import TuningSpace
 from promptsearch.space._validate import Section, build, coerce
 from promptsearch.space._yaml import read_yaml
 from promptsearch.templates import Template, Verbalizer
@@ -132,8 +133,8 @@ class SearchSpace(Section):
         default_factory=GenerationSpec,
         metadata={"help": "Generation tasks: max_new_tokens and stop strings (null: the task's)."},
     )
-    tuning: Mapping[str, Any] | None = field(
-        default=None,
+    tuning: TuningSpace = field(
+        default_factory=TuningSpace,
         metadata={
             "help": "Soft prompts and prompt-based tuning in the same study: `modes` (none, "
             "prompt_tuning, bbt, lora, full) and per mode its hyperparameters' values or ranges."
@@ -162,13 +163,6 @@ class SearchSpace(Section):
             raise self._fail(
                 "calibration", f"needs one or two distinct values, got {list(self.calibration)}."
             )
-        if self.tuning is not None:
-            from promptsearch.space._tuning import check_tuning_space
-
-            try:
-                check_tuning_space(self.tuning)
-            except ConfigError as exc:
-                raise self._fail("tuning", str(exc)) from None
         if self.metric is not None:
             from promptsearch.metrics import metrics
 
@@ -242,16 +236,12 @@ class SearchSpace(Section):
                 )
         if self.metric is not None:
             get_metric(self.metric).check_kind(kind.output, "metric")
-        from promptsearch.space._tuning import check_tuning_task
-
-        check_tuning_task(self.tuning, name)
+        self.tuning.check_task(name)
 
     def check_backend(self, backend: Any) -> None:
         """Raise :class:`ConfigError` when the space asks for what the backend cannot do
         (tuning modes on a backend without trainable weights, such as a served model)."""
-        from promptsearch.space._tuning import check_trainable
-
-        check_trainable(self.tuning, backend)
+        self.tuning.check_backend(backend)
 
     def calibration_choices(self, label_words: bool = True) -> tuple[bool, ...]:
         """The calibration values to try: the space's, or both with label words and off without."""
@@ -261,9 +251,7 @@ class SearchSpace(Section):
 
     def total_trials(self, trials: int | None = None) -> int:
         """Trials a search runs: ``trials`` (default: the budget's) plus any tuning-stage trials."""
-        from promptsearch.space._tuning import tuning_stage
-
-        stage = tuning_stage(self.tuning)
+        stage = self.tuning.stage
         return (self.budget.trials if trials is None else trials) + (stage.trials if stage else 0)
 
     def require_task(self) -> TaskSpec:

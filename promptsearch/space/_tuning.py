@@ -18,20 +18,14 @@ Two schedules share the study:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from promptsearch.exceptions import ConfigError
+from promptsearch.space._validate import FrozenMapping, Section, freeze, thaw, type_error
 from promptsearch.tuning import NO_TUNING
 
-__all__ = [
-    "TuningStage",
-    "all_modes",
-    "check_trainable",
-    "check_tuning_space",
-    "check_tuning_task",
-    "tuning_stage",
-]
+__all__ = ["TuningSpace", "TuningStage", "all_modes"]
 
 _STAGE_KEYS = ("trials", "top")  # Keys of a staged schedule, next to ``modes``.
 
@@ -45,93 +39,163 @@ class TuningStage:
 
 
 def all_modes() -> tuple[str, ...]:
-    """``none`` and every registered tuning mode, in registration order."""
+    """Every registered tuning mode, ``none`` (the untuned prompt) first, in registration order."""
     from promptsearch.tuning import tuning_modes
 
-    return (NO_TUNING, *tuning_modes.registered())
+    return tuple(tuning_modes.registered())
 
 
-def check_tuning_space(tuning: Mapping[str, Any] | None) -> tuple[str, ...]:
-    """Validate the ``tuning`` section; return its modes (``("none",)`` when absent)."""
-    if not tuning:
-        return (NO_TUNING,)
-    from promptsearch.tuning import tuning_modes
+@dataclass(frozen=True)
+class TuningSpace(Section):
+    """The ``tuning`` section, parsed and checked once.
 
-    known = all_modes()
-    modes = tuple(tuning.get("modes", (NO_TUNING,)))
-    unknown = [m for m in modes if m not in known]
-    if unknown:
-        raise ConfigError(f"tuning.modes has unknown mode(s) {unknown}; choose from {list(known)}.")
-    extra = [k for k in tuning if k != "modes" and k not in known and k not in _STAGE_KEYS]
-    if extra:
-        raise ConfigError(
-            f"tuning has unknown key(s) {extra}; use 'modes', 'trials', 'top' and one section per "
-            f"mode {known[1:]}."
-        )
-    for key in _STAGE_KEYS:
-        value = tuning.get(key)
-        if key in tuning and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ConfigError(f"tuning.{key} must be a whole number of at least 1, got {value!r}.")
-    if "top" in tuning and "trials" not in tuning:
-        raise ConfigError("tuning.top only applies to a staged schedule; set tuning.trials too.")
-    if "trials" in tuning and all(m == NO_TUNING for m in modes):
-        raise ConfigError(
-            "tuning.trials adds tuning trials, but tuning.modes has no tuning mode; add one of "
-            f"{list(known[1:])}."
-        )
-    for mode in modes:
-        if mode == NO_TUNING:
-            continue
-        for key in dict(tuning.get(mode) or {}):
-            try:
-                tuning_modes.get(mode).config(**{key: _first(tuning[mode][key])})
-            except ConfigError:
-                raise ConfigError(f"tuning.{mode}.{key} is not a setting of the {mode} tuner.") from None
-    return modes
-
-
-def check_tuning_task(tuning: Mapping[str, Any] | None, task_type: str) -> None:
-    """Raise :class:`ConfigError` when a mode of the ``tuning`` section cannot tune this task type.
-
-    Each mode lists the prediction kinds it tunes (``TuningMode.outputs``): prompt tuning, LoRA
-    and full fine-tuning tune classification and generation prompts; BBT classification only;
-    multiple-choice prompts are not tuned yet.
+    In YAML the modes' settings sit beside ``modes``: ``tuning: {modes: [none, lora], trials: 8,
+    lora: {rank: [4, 8]}}``; here they are :attr:`settings`. An empty section (the default)
+    tunes nothing and is written as ``null``.
     """
-    from promptsearch.tasks import task_types
-    from promptsearch.tuning import tuning_modes
 
-    output = task_types.get(task_type).output
-    modes = [m for m in check_tuning_space(tuning) if m != NO_TUNING]
-    unfit = [m for m in modes if output not in tuning_modes.get(m).outputs]
-    if not unfit:
-        return
-    able = [m for m in tuning_modes.registered() if output in tuning_modes.get(m).outputs]
-    hint = f"use {' or '.join(able)}" if able else "no tuning mode tunes them yet: remove the tuning section"
-    raise ConfigError(
-        f"tuning: {', '.join(unfit)} cannot tune the prompts of a {task_type} task ({output!r} predictions); "
-        f"{hint}."
+    _section: ClassVar[str | None] = "tuning"
+
+    modes: tuple[str, ...] | None = field(
+        default=None,
+        metadata={"help": "Modes the study may choose: none (the untuned prompt) and registered modes."},
     )
+    trials: int | None = field(
+        default=None, metadata={"help": "Staged schedule: tuning trials after the discrete ones."}
+    )
+    top: int | None = field(
+        default=None, metadata={"help": "Staged schedule: how many of the best discrete prompts are tuned."}
+    )
+    settings: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=FrozenMapping,
+        metadata={"help": "Mode -> its hyperparameters' values (a list: choices; [low, high]: a range)."},
+    )
+
+    def __post_init__(self) -> None:
+        from promptsearch.tuning import tuning_modes
+
+        self._normalize()
+        known = all_modes()
+        unknown = [m for m in self.choices if m not in known]
+        if unknown:
+            raise self._fail("modes", f"unknown mode(s) {unknown}; choose from {list(known)}.")
+        for key in _STAGE_KEYS:
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise self._fail(key, f"must be a whole number of at least 1, got {value!r}.")
+        if self.top is not None and self.trials is None:
+            raise self._fail("top", "only applies to a staged schedule; set tuning.trials too.")
+        if self.trials is not None and not self.tuned:
+            raise self._fail(
+                "trials",
+                f"adds tuning trials, but tuning.modes has no tuning mode; add one of {list(known[1:])}.",
+            )
+        for mode, options in self.settings.items():
+            if mode not in known or mode == NO_TUNING:
+                raise ConfigError(
+                    f"tuning.{mode}: unknown key; use 'modes', 'trials', 'top' and one section per mode "
+                    f"{known[1:]}."
+                )
+            for key, spec in options.items():
+                try:
+                    tuning_modes.get(mode).config(**{key: _first(spec)})
+                except ConfigError:
+                    raise ConfigError(f"tuning.{mode}.{key} is not a setting of the {mode} tuner.") from None
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The modes the study may choose (``("none",)`` when the section names none)."""
+        return self.modes if self.modes is not None else (NO_TUNING,)
+
+    @property
+    def tuned(self) -> tuple[str, ...]:
+        """The modes that train something (every choice but ``none``)."""
+        return tuple(m for m in self.choices if m != NO_TUNING)
+
+    @property
+    def stage(self) -> TuningStage | None:
+        """The staged schedule, ``None`` for the joint one."""
+        if self.trials is None:
+            return None
+        return TuningStage(self.trials, TuningStage.top if self.top is None else self.top)
+
+    def settings_of(self, mode: str) -> Mapping[str, Any]:
+        """The values or ranges given for ``mode``'s hyperparameters (``{}``: its defaults)."""
+        return self.settings.get(mode) or FrozenMapping()
+
+    def check_task(self, task_type: str) -> None:
+        """Raise :class:`ConfigError` when a mode cannot tune this task type's prompts.
+
+        Each mode lists the prediction kinds it tunes (``TuningMode.outputs``): prompt tuning,
+        LoRA and full fine-tuning tune classification and generation prompts; BBT classification
+        only; multiple-choice prompts are not tuned yet.
+        """
+        from promptsearch.tasks import task_types
+        from promptsearch.tuning import tuning_modes
+
+        output = task_types.get(task_type).output
+        unfit = [m for m in self.tuned if output not in tuning_modes.get(m).outputs]
+        if not unfit:
+            return
+        able = [m for m in all_modes()[1:] if output in tuning_modes.get(m).outputs]
+        hint = f"use {' or '.join(able)}" if able else "no tuning mode tunes them yet: remove the section"
+        raise ConfigError(
+            f"tuning: {', '.join(unfit)} cannot tune the prompts of a {task_type} task ({output!r} "
+            f"predictions); {hint}."
+        )
+
+    def check_backend(self, backend: Any) -> None:
+        """Raise :class:`ConfigError` when a mode is searched and the backend does not expose
+        weights to train (a served model, a fake one)."""
+        if self.tuned and not backend.capabilities.trainable:
+            raise ConfigError(
+                f"tuning: {', '.join(self.tuned)} train the model's embeddings or weights, which the "
+                f"{type(backend).registry_name or type(backend).__name__!r} backend does not expose "
+                f"(model {backend.name!r}); use the hf backend, or remove the tuning section."
+            )
+
+    def _to_value(self) -> Any:
+        """As written in YAML: ``modes``, the stage keys and one section per mode (``None`` when
+        the section is empty)."""
+        value: dict[str, Any] = {}
+        if self.modes is not None:
+            value["modes"] = list(self.modes)
+        for key in _STAGE_KEYS:
+            if getattr(self, key) is not None:
+                value[key] = getattr(self, key)
+        value.update({mode: thaw(options) for mode, options in self.settings.items()})
+        return value or None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The section as written in YAML (``{}`` when empty)."""
+        return dict(self._to_value() or {})
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> TuningSpace:
+        """Build from the YAML layout (``None``: no tuning)."""
+        return cls._from_value(data, "tuning")
+
+    @classmethod
+    def _from_value(cls, value: Any, path: str) -> TuningSpace:
+        if value is None:
+            return cls()
+        if not isinstance(value, Mapping):
+            raise type_error(path, Mapping[str, Any] | None, value)
+        fields = {k: value[k] for k in ("modes", *_STAGE_KEYS) if k in value}
+        for key in _STAGE_KEYS:
+            number = fields.get(key)
+            if key in fields and (isinstance(number, bool) or not isinstance(number, int)):
+                raise ConfigError(f"{path}.{key}: must be a whole number of at least 1, got {number!r}.")
+        settings = {}
+        for key, options in value.items():
+            if key in fields:
+                continue
+            options = {} if options is None else options
+            if not isinstance(options, Mapping):
+                raise type_error(f"{path}.{key}", Mapping[str, Any], options)
+            settings[str(key)] = freeze(options)
+        return cls(**fields, settings=settings)
 
 
 def _first(spec: Any) -> Any:
     return spec[0] if isinstance(spec, (list, tuple)) and spec else spec
-
-
-def tuning_stage(tuning: Mapping[str, Any] | None) -> TuningStage | None:
-    """The staged schedule of a ``tuning`` section, ``None`` for the joint one."""
-    if not tuning or "trials" not in tuning:
-        return None
-    check_tuning_space(tuning)
-    return TuningStage(int(tuning["trials"]), int(tuning.get("top", TuningStage.top)))
-
-
-def check_trainable(tuning: Mapping[str, Any] | None, backend: Any) -> None:
-    """Raise :class:`ConfigError` at once when the ``tuning`` section asks for a tuning mode and
-    the backend does not expose weights to train (a served model, a fake one)."""
-    modes = [m for m in check_tuning_space(tuning) if m != NO_TUNING] if tuning else []
-    if modes and not backend.capabilities.trainable:
-        raise ConfigError(
-            f"tuning: {', '.join(modes)} train the model's embeddings or weights, which the "
-            f"{type(backend).registry_name or type(backend).__name__!r} backend does not expose "
-            f"(model {backend.name!r}); use the hf backend, or remove the tuning section."
-        )

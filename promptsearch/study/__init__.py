@@ -20,7 +20,9 @@ from promptsearch.study._codec import (
     is_pruned,
     is_scored,
 )
+from promptsearch.study._optuna import OPTIMIZE_LOGGER, fail_running_trial, stop_requested
 from promptsearch.study._pruners import (
+    DEFAULT_PRUNER,
     TRAIN_STEP_OFFSET,
     PrunerEntry,
     RoutedPruner,
@@ -32,11 +34,14 @@ from promptsearch.study._pruners import (
     sign_test_p_value,
 )
 from promptsearch.study._publish import publish_once, worker_id
-from promptsearch.study._samplers import make_sampler, register_sampler, samplers
+from promptsearch.study._samplers import DEFAULT_SAMPLER, make_sampler, register_sampler, samplers
 from promptsearch.study._sql_cache import SQLScoreCache, cache_for_storage
 from promptsearch.study._storage import check_storage, is_storage_url, make_storage, mask_url, open_storage
 
 __all__ = [
+    "DEFAULT_PRUNER",
+    "DEFAULT_SAMPLER",
+    "OPTIMIZE_LOGGER",
     "TRAIN_STEP_OFFSET",
     "Attr",
     "MemoryScoreCache",
@@ -55,6 +60,7 @@ __all__ = [
     "choose_tuning_bases",
     "count_done",
     "discrete_pending",
+    "fail_running_trial",
     "is_pruned",
     "is_scored",
     "is_storage_url",
@@ -72,5 +78,6 @@ __all__ = [
     "register_sampler",
     "samplers",
     "sign_test_p_value",
+    "stop_requested",
     "worker_id",
 ]

@@ -19,13 +19,14 @@ processes could both read ``WAITING`` and both start it. Here the start is one c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from promptsearch.study._codec import Attr
+from promptsearch.study._optuna import rdb_models, rdb_session, set_trial_attr_in_session, start_column
 from promptsearch.study._publish import worker_id
 
 __all__ = ["OwnedJournalStorage", "OwnedRDBStorage"]
@@ -61,17 +62,10 @@ class OwnedRDBStorage(RDBStorage):
     ) -> bool:
         if state != TrialState.RUNNING or values is not None:
             return bool(super().set_trial_state_values(trial_id, state, values))
-        from optuna.storages._rdb import models
-        from optuna.storages._rdb.storage import _create_scoped_session
-
-        trial = models.TrialModel
-        column = getattr(trial, "_datetime_start_utc", None)
-        if column is not None:  # Optuna >= 4.6 stores naive UTC behind a property
-            now = datetime.now(timezone.utc).replace(tzinfo=None)
-        else:
-            column, now = trial.datetime_start, datetime.now()
+        trial = rdb_models().TrialModel
+        column, now = start_column()
         started: dict[Any, Any] = {trial.state: TrialState.RUNNING, column: now}
-        with _create_scoped_session(self.scoped_session) as session:
+        with rdb_session(self) as session:
             changed: Any = (
                 session.query(trial)
                 .filter(trial.trial_id == trial_id, trial.state == TrialState.WAITING)
@@ -80,9 +74,7 @@ class OwnedRDBStorage(RDBStorage):
             if int(changed) != 1:
                 return False
             # In the same transaction: a retried trial still names the dead worker it copies.
-            self._set_trial_attr_without_commit(
-                session, models.TrialUserAttributeModel, trial_id, Attr.WORKER, worker_id()
-            )
+            set_trial_attr_in_session(self, session, trial_id, Attr.WORKER, worker_id())
         return True
 
 

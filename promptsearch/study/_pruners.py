@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import optuna
 
 __all__ = [
+    "DEFAULT_PRUNER",
     "TRAIN_STEP_OFFSET",
     "PrunerEntry",
     "RoutedPruner",
@@ -52,6 +53,9 @@ class PrunerEntry:
 
 #: Pruner name -> :class:`PrunerEntry`.
 pruners: Registry[PrunerEntry] = Registry("pruner")
+
+#: The pruner of a space without a ``pruner`` section.
+DEFAULT_PRUNER = "wilcoxon"
 
 
 def register_pruner(
@@ -143,7 +147,7 @@ def _optuna(cls_name: str) -> Callable[[dict[str, Any], float], Any]:
     return factory
 
 
-register_pruner("wilcoxon", _wilcoxon, per_example=True)
+register_pruner(DEFAULT_PRUNER, _wilcoxon, per_example=True)
 register_pruner("sign", _sign, per_example=True)
 register_pruner("successive_halving", _optuna("SuccessiveHalvingPruner"))
 register_pruner("median", _optuna("MedianPruner"))

@@ -19,6 +19,8 @@ import socket
 import threading
 from typing import TYPE_CHECKING, Any
 
+from promptsearch.study._optuna import journal_file, rdb_models, study_id, study_storage
+
 if TYPE_CHECKING:
     import optuna
 
@@ -33,11 +35,6 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _backend(storage: Any) -> Any:
-    """The storage under Optuna's cache wrapper."""
-    return getattr(storage, "_backend", storage) if type(storage).__name__ == "_CachedStorage" else storage
-
-
 def publish_once(study: optuna.Study, key: str, value: Any) -> Any:
     """Store ``value`` as the study user attribute ``key`` unless one is stored; return the stored one.
 
@@ -45,13 +42,14 @@ def publish_once(study: optuna.Study, key: str, value: Any) -> Any:
         >>> chosen = publish_once(study, "pool_g1", json.dumps(pool))  # doctest: +SKIP
         >>> chosen == json.dumps(pool)  # True only for the first worker  # doctest: +SKIP
     """
-    from optuna.storages import JournalStorage, RDBStorage
+    from optuna.storages import RDBStorage
 
-    storage = _backend(study._storage)
+    storage = study_storage(study)
+    journal = journal_file(storage)
     if isinstance(storage, RDBStorage):
-        _insert_rdb(storage, study._study_id, key, value)
-    elif isinstance(storage, JournalStorage) and hasattr(storage._backend, "_file_path"):
-        _insert_journal(study, str(storage._backend._file_path), key, value)
+        _insert_rdb(storage, study_id(study), key, value)
+    elif journal is not None:
+        _insert_journal(study, journal, key, value)
     else:
         with _LOCAL:
             if key not in study.user_attrs:
@@ -60,12 +58,13 @@ def publish_once(study: optuna.Study, key: str, value: Any) -> Any:
 
 
 def _insert_rdb(storage: Any, study_id: int, key: str, value: Any) -> None:
-    from optuna.storages._rdb import models
     from sqlalchemy.exc import IntegrityError
 
     session = storage.scoped_session()
     try:
-        session.add(models.StudyUserAttributeModel(study_id=study_id, key=key, value_json=json.dumps(value)))
+        session.add(
+            rdb_models().StudyUserAttributeModel(study_id=study_id, key=key, value_json=json.dumps(value))
+        )
         session.commit()
     except IntegrityError:  # another worker published first: keep theirs
         session.rollback()

@@ -17,12 +17,15 @@ from promptsearch._registry import Registry
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["make_sampler", "make_trial_seeded", "register_sampler", "samplers"]
+__all__ = ["DEFAULT_SAMPLER", "make_sampler", "make_trial_seeded", "register_sampler", "samplers"]
 
 SamplerFactory = Callable[["int | None", dict[str, Any]], "optuna.samplers.BaseSampler"]
 
 #: Sampler name -> factory.
 samplers: Registry[SamplerFactory] = Registry("sampler")
+
+#: The sampler of a space without a ``sampler`` section.
+DEFAULT_SAMPLER = "tpe"
 
 
 def register_sampler(name: str, factory: SamplerFactory) -> None:
@@ -106,7 +109,7 @@ def _optuna(cls_name: str, *, takes_options: bool = True) -> SamplerFactory:
     return factory
 
 
-register_sampler("tpe", _tpe)
+register_sampler(DEFAULT_SAMPLER, _tpe)
 register_sampler("random", _optuna("RandomSampler", takes_options=False))
 register_sampler("cmaes", _optuna("CmaEsSampler"))
 register_sampler("qmc", _optuna("QMCSampler"))

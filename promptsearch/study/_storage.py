@@ -60,8 +60,9 @@ def mask_url(url: str) -> str:
     return _QUERY_SECRET.sub(r"\1***", _PASSWORD.sub(r"\1:***@", url))
 
 
-def make_storage(url: str | None, out_dir: Path | None) -> Any:
-    """Return an Optuna storage: any RDB URL (SQLite by default), or a journal file.
+def make_storage(url: str | None) -> Any:
+    """Return an Optuna storage: any RDB URL, or a journal file (``None``: Optuna's in-memory
+    storage; the default file of a run is decided by ``engine.run_storage``).
 
     RDB storages get a heartbeat, so a trial whose worker was killed is marked failed and
     retried (with the same parameters) by the next worker or run.
@@ -72,10 +73,7 @@ def make_storage(url: str | None, out_dir: Path | None) -> Any:
             created. Messages show the URL without its password.
     """
     if url is None:
-        if out_dir is None:
-            return None  # in-memory
-        _make_folder(out_dir, f"the output folder {str(out_dir)!r}")
-        url = f"sqlite:///{(out_dir / 'study.db').resolve()}"
+        return None  # in-memory
     if _is_journal(url):
         return _journal_storage(url)
     if "://" not in url:
@@ -360,4 +358,4 @@ def open_storage(url: str) -> Any:
             raise ConfigError(
                 f"No journal file at {str(path)!r} (from storage {mask_url(url)!r}); check the path."
             )
-    return make_storage(url, None)
+    return make_storage(url)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from promptsearch.exceptions import DataError
+from promptsearch.metrics import ACCURACY, EXACT_MATCH
 from promptsearch.tasks._columns import (
     ColumnOptions,
     as_int,
@@ -30,7 +31,7 @@ class Classification(TaskType):
 
     name = "classification"
     output = "label"
-    default_metric = "accuracy"
+    default_metric = ACCURACY
     label_words = True
 
     def check_task(self, task: Task) -> None:
@@ -87,7 +88,7 @@ class MultipleChoice(TaskType):
 
     name = "multiple_choice"
     output = "choice"
-    default_metric = "accuracy"
+    default_metric = ACCURACY
 
     def check_task(self, task: Task) -> None:
         for ex in task.examples:
@@ -137,7 +138,7 @@ class Generation(TaskType):
 
     name = "generation"
     output = "text"
-    default_metric = "exact_match"
+    default_metric = EXACT_MATCH
     answer_slot = False
 
     def check_task(self, task: Task) -> None:

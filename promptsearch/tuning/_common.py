@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptsearch.exceptions import ConfigError, DataError, TemplateError
+from promptsearch.metrics import ACCURACY
 from promptsearch.tasks._records import Example
 from promptsearch.templates._prompt import Prompt, PromptInstance
 from promptsearch.tuning._config import SoftInit
@@ -261,4 +262,4 @@ class TrainingStats:
     peak_memory_mb: float
     step_losses: list[float] = field(default_factory=list)
     initial_dev_accuracy: float = float("nan")
-    metric: str = "accuracy"
+    metric: str = ACCURACY

@@ -113,7 +113,7 @@ class TuningMode:
         return function
 
 
-#: Mode name -> :class:`TuningMode` (``none``, the untuned prompt, is not a mode).
+#: Mode name -> :class:`TuningMode`; ``none`` (the untuned prompt) is registered first.
 tuning_modes: Registry[TuningMode] = Registry("tuning mode")
 
 
@@ -121,6 +121,44 @@ def register_tuning_mode(mode: TuningMode) -> TuningMode:
     """Register ``mode`` under its name (the one place a mode is listed)."""
     tuning_modes.register(mode.name, mode)
     return mode
+
+
+@dataclass(frozen=True)
+class NoTuningConfig:
+    """The configuration of ``none``: nothing to set."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NoTuningConfig:
+        return cls()
+
+
+def _train_nothing(*args: Any, **kwargs: Any) -> Any:
+    raise ConfigError(
+        f"Tuning mode {NO_TUNING!r} is the untuned prompt: there is nothing to train; choose a tuning "
+        f"mode among {[m for m in tuning_modes.names() if m != NO_TUNING]}."
+    )
+
+
+def _load_plain(model: LoadedModel, folder: Path, batch_size: int | None) -> LMBackend:
+    """The backend of an untuned prompt: the ordinary one for the model's kind."""
+    from promptsearch.backends import hf_backend
+
+    return hf_backend(model, batch_size=batch_size)
+
+
+register_tuning_mode(
+    TuningMode(
+        NO_TUNING,
+        NoTuningConfig,
+        trainer=_train_nothing,
+        loader=_load_plain,
+        param_prefix=NO_TUNING,
+        outputs=frozenset(),  # not consulted: the untuned prompt fits every task
+    )
+)
 
 
 def load_tuned_scorer(

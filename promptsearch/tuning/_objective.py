@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from promptsearch.backends import GenerationSettings
 from promptsearch.exceptions import ConfigError
+from promptsearch.metrics import ACCURACY
 from promptsearch.scoring._prompt_scoring import fit_instances
 from promptsearch.tasks._records import Example, Task
 from promptsearch.templates._prompt import Prompt
@@ -53,7 +54,7 @@ class Objective(Protocol):
 class LabelObjective:
     """Classification: cross-entropy of the label scores; dev accuracy (ties: dev loss)."""
 
-    metric = "accuracy"
+    metric = ACCURACY
     sign = 1.0
 
     def __init__(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from promptsearch.tasks._records import Example
 from promptsearch.templates._prompt import Prompt
 from promptsearch.tuning._common import ReportCallback
-from promptsearch.tuning._modes import tuning_modes
+from promptsearch.tuning._modes import NO_TUNING, tuning_modes
 
 if TYPE_CHECKING:
     from promptsearch.models import LoadedModel
@@ -44,7 +44,7 @@ class _Trainers:
     """Mode name -> trainer function, read from :data:`tuning_modes`."""
 
     def names(self) -> list[str]:
-        return tuning_modes.names()
+        return [n for n in tuning_modes.names() if n != NO_TUNING]
 
     def get(self, name: str) -> Tuner:
         mode = tuning_modes.get(name)
@@ -52,7 +52,7 @@ class _Trainers:
         return trainer
 
     def __contains__(self, name: object) -> bool:
-        return name in tuning_modes
+        return name != NO_TUNING and name in tuning_modes
 
 
 #: ``"prompt_tuning"``, ``"bbt"``, ``"lora"``, ``"full"`` (and plugins) -> trainer.

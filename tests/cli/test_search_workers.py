@@ -276,15 +276,3 @@ def test_surplus_trials_stay_out_of_the_log() -> None:
     assert not filt.filter(record("Trial 12 failed with value None."))
     assert filt.filter(record("Trial 13 failed with value None."))
     assert filt.filter(record("Trial 14 failed with parameters: {}", RuntimeError("real")))
-
-
-def test_the_default_storage_is_the_study_file_already_in_the_output_folder(tmp_path: Path) -> None:
-    from promptsearch.cli._search import default_storage
-
-    assert default_storage(tmp_path, 1) is None  # the search's own default: OUT/study.db
-    assert default_storage(tmp_path, 2) == f"journal:{tmp_path.resolve()}/study.log"
-    (tmp_path / "study.log").touch()  # an earlier run of several workers: one process resumes it
-    assert default_storage(tmp_path, 1) == f"journal:{tmp_path.resolve()}/study.log"
-    (tmp_path / "study.db").touch()  # an earlier run of one process: several workers resume it
-    assert default_storage(tmp_path, 1) is None
-    assert default_storage(tmp_path, 3) == f"sqlite:///{tmp_path.resolve()}/study.db"

@@ -160,8 +160,9 @@ def test_task_max_words_cuts_every_split(
     space: SearchSpace, toy_task: Task, tiny_causal: LoadedModel
 ) -> None:
     cut = replace(space, task=TaskSpec("toy", max_words=2))
-    search = PromptSearch(cut, task=toy_task, model=tiny_causal, n_trials=2, cache=MemoryScoreCache())
-    _space, _task, split = search._resolve()
+    from promptsearch.engine import setup_run
+
+    split = setup_run(cut, task=toy_task, model=tiny_causal).split
     for examples in (split.train, split.dev, split.test):
         assert all(len(e.inputs["text"].split()) <= 2 for e in examples)
         assert any(e.id.endswith("~w2") for e in examples)

@@ -19,7 +19,7 @@ _TAKE_A_TRIAL_AND_DIE = """
 import os, sys
 import optuna
 from promptsearch.study import make_storage
-study = optuna.load_study(study_name="s", storage=make_storage(sys.argv[1], None))
+study = optuna.load_study(study_name="s", storage=make_storage(sys.argv[1]))
 study.ask()  # a new trial, RUNNING; the process dies before its first heartbeat
 os._exit(0)
 """
@@ -32,7 +32,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def _study(url: str) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.create_study(study_name="s", storage=make_storage(url, None), load_if_exists=True)
+    return optuna.create_study(study_name="s", storage=make_storage(url), load_if_exists=True)
 
 
 def test_a_worker_that_dies_as_it_takes_a_trial_leaves_a_trial_naming_it(url: str) -> None:
@@ -56,7 +56,7 @@ def test_new_and_queued_trials_name_their_worker_when_they_start(url: str) -> No
     study = _study(url)
     assert study.ask().user_attrs[Attr.WORKER] == worker_id()
     study.enqueue_trial({}, user_attrs={Attr.WORKER: "elsewhere:1", "kept": 1})  # a retry copies attrs
-    storage = make_storage(url, None)  # another process's view of the same study
+    storage = make_storage(url)  # another process's view of the same study
     queued = study.get_trials(deepcopy=False)[-1]
     assert storage.set_trial_state_values(queued._trial_id, optuna.trial.TrialState.RUNNING)
     started = storage.get_trial(queued._trial_id)

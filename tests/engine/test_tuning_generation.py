@@ -78,11 +78,11 @@ def test_generation_space_rejects_modes_that_cannot_tune_it() -> None:
     with pytest.raises(ConfigError, match=r"bbt cannot tune the prompts of a generation task.*prompt_tuning"):
         _space({"modes": ["bbt"]}).check_task_type("generation")
     _space({"modes": ["none", "prompt_tuning", "lora", "full"]}).check_task_type("generation")
-    from promptsearch.space._tuning import check_tuning_task
+    from promptsearch.space import TuningSpace
 
     with pytest.raises(ConfigError, match=r"multiple_choice task.*no tuning mode tunes them yet"):
-        check_tuning_task({"modes": ["none", "prompt_tuning"]}, "multiple_choice")
-    check_tuning_task({"modes": ["none"]}, "multiple_choice")
+        TuningSpace(modes=("none", "prompt_tuning")).check_task("multiple_choice")
+    TuningSpace(modes=("none",)).check_task("multiple_choice")
 
 
 def test_tuned_generation_trials_stop_early_on_the_study_metric(

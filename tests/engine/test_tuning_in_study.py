@@ -147,7 +147,7 @@ def test_staged_schedule_is_checked() -> None:
     staged = replace(base, tuning={"modes": ["lora"], "trials": 4})
     assert staged.total_trials() == base.budget.trials + 4 and staged.total_trials(10) == 14
     assert base.total_trials(10) == 10
-    with pytest.raises(ConfigError, match=r"tuning\.trials must be a whole number"):
+    with pytest.raises(ConfigError, match=r"tuning\.trials: must be a whole number"):
         replace(base, tuning={"modes": ["lora"], "trials": 0})
     with pytest.raises(ConfigError, match=r"set tuning\.trials too"):
         replace(base, tuning={"modes": ["lora"], "top": 2})

@@ -126,7 +126,7 @@ def _reset_postgres(url: str) -> None:
     from promptsearch.study import make_storage
 
     with contextlib.suppress(KeyError):
-        optuna.delete_study(study_name="shared", storage=make_storage(url, None))
+        optuna.delete_study(study_name="shared", storage=make_storage(url))
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:

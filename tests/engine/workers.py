@@ -104,14 +104,14 @@ def create(storage: str) -> None:
     """Make the storage's tables (several processes creating them at once may collide)."""
     from promptsearch.study import make_storage
 
-    make_storage(storage, None)
+    make_storage(storage)
 
 
 def open_study(storage: str, name: str = "shared") -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     from promptsearch.study import make_storage
 
-    return optuna.load_study(study_name=name, storage=make_storage(storage, None))
+    return optuna.load_study(study_name=name, storage=make_storage(storage))
 
 
 def wait_for(storage: str, predicate: Any, timeout: float = 120, name: str = "shared") -> optuna.Study:

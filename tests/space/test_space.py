@@ -229,7 +229,7 @@ def test_tuning_mapping_is_kept_and_checked(write: Callable[[Any], Path]) -> Non
         "prompt_tuning": {"n_tokens": [4, 8], "lr": [0.001, 0.01]},
     }
     space = load_search_space(write(data))
-    assert space.tuning is not None and space.tuning["prompt_tuning"]["lr"] == (0.001, 0.01)
+    assert space.tuning.settings_of("prompt_tuning")["lr"] == (0.001, 0.01)
     assert space.to_dict()["tuning"] == data["tuning"]
     data["tuning"] = {"soft_tokens": 20}
     with pytest.raises(ConfigError, match="tuning"):
@@ -340,7 +340,7 @@ def test_python_construction_with_defaults() -> None:
     assert space.verbalizers == VerbalizerSpace()
     assert space.calibration is None and space.calibration_choices() == (False, True)
     assert "rewrite" not in space.operators and "delete" in space.operators
-    assert space.budget.trials == 60 and space.final.test_limit == 1000 and space.tuning is None
+    assert space.budget.trials == 60 and space.final.test_limit == 1000 and not space.tuning.tuned
     assert SearchSpace.from_dict(space.to_dict()) == space
     assert hash(space) == hash(SearchSpace.from_dict(space.to_dict()))
 

@@ -40,23 +40,23 @@ def test_mask_url(url: str, masked: str) -> None:
 
 
 def test_sqlite_and_journal_storages_open(tmp_path: Path) -> None:
-    rdb = make_storage(f"sqlite:///{tmp_path / 'new' / 'study.db'}", None)
+    rdb = make_storage(f"sqlite:///{tmp_path / 'new' / 'study.db'}")
     optuna.create_study(storage=rdb, study_name="s")
     assert (tmp_path / "new" / "study.db").is_file()
     assert optuna.study.get_all_study_names(
         storage=open_storage(f"sqlite:///{tmp_path / 'new' / 'study.db'}")
     ) == ["s"]
-    journal = make_storage(f"journal:{tmp_path / 'j' / 'study.log'}", None)
+    journal = make_storage(f"journal:{tmp_path / 'j' / 'study.log'}")
     optuna.create_study(storage=journal, study_name="j")
     assert (tmp_path / "j" / "study.log").is_file()
-    default = make_storage(None, tmp_path / "run")
+    default = make_storage(f"sqlite:///{tmp_path / 'run' / 'study.db'}")
     assert isinstance(default, optuna.storages.RDBStorage) and (tmp_path / "run" / "study.db").is_file()
-    assert make_storage(None, None) is None
+    assert make_storage(None) is None
 
 
 def test_sqlite_queued_trial_starts_in_one_worker_only(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'study.db'}"
-    first, second = make_storage(url, None), make_storage(url, None)
+    first, second = make_storage(url), make_storage(url)
     study = optuna.create_study(storage=first, study_name="s")
     study.enqueue_trial({"x": 1})
     trial_id = study.get_trials(deepcopy=False)[0]._trial_id
@@ -81,7 +81,7 @@ def test_sqlite_queued_trial_starts_in_one_worker_only(tmp_path: Path) -> None:
 )
 def test_bad_urls_are_config_errors(url: str, fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment) as info:
-        make_storage(url, None)
+        make_storage(url)
     assert SECRET not in str(info.value)
     assert "sqlite:///runs/study.db" in str(info.value) or "Optuna storage URL" in str(info.value)
 
@@ -99,7 +99,7 @@ def test_missing_driver_names_the_package(url: str, module: str, package: str) -
         pytest.skip(f"{module} is installed here")
     started = time.perf_counter()
     with pytest.raises(ConfigError) as info:
-        make_storage(url, None)
+        make_storage(url)
     message = str(info.value)
     assert package in message and f"driver {module!r}" in message
     assert SECRET not in message and mask_url(url) in message
@@ -113,7 +113,7 @@ def test_plain_postgresql_url_names_the_default_driver() -> None:
     if importlib.util.find_spec(driver) is not None:
         pytest.skip(f"{driver} is installed here")
     with pytest.raises(ConfigError) as info:
-        make_storage(f"postgresql://u:{SECRET}@127.0.0.1:1/db", None)
+        make_storage(f"postgresql://u:{SECRET}@127.0.0.1:1/db")
     expected = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary"}[driver]
     assert f"pip install '{expected}'" in str(info.value)
     assert SECRET not in str(info.value)
@@ -136,7 +136,7 @@ def test_unreachable_server_is_a_config_error_without_the_password(monkeypatch: 
     monkeypatch.setattr(_storage, "_check_driver", lambda url: "psycopg2")
     url = f"postgresql+psycopg2://u:{SECRET}@127.0.0.1:1/db"
     with pytest.raises(ConfigError) as info:
-        make_storage(url, None)
+        make_storage(url)
     message = str(info.value)
     assert "Cannot open storage 'postgresql+psycopg2://u:***@127.0.0.1:1/db'" in message
     assert "Connection refused" in message and "server is running" in message
@@ -144,7 +144,7 @@ def test_unreachable_server_is_a_config_error_without_the_password(monkeypatch: 
     assert seen["engine_kwargs"] == {"connect_args": {"connect_timeout": _storage._CONNECT_TIMEOUT_S}}
     # A timeout given in the URL is left alone.
     with pytest.raises(ConfigError):
-        make_storage(url + "?connect_timeout=3", None)
+        make_storage(url + "?connect_timeout=3")
     assert seen["engine_kwargs"] is None
 
 
@@ -152,7 +152,7 @@ def test_unreachable_server_is_a_config_error_without_the_password(monkeypatch: 
 def test_no_server_fails_fast_with_a_real_driver() -> None:
     started = time.perf_counter()
     with pytest.raises(ConfigError, match="Cannot open storage") as info:
-        make_storage(f"postgresql+psycopg2://u:{SECRET}@127.0.0.1:1/db", None)
+        make_storage(f"postgresql+psycopg2://u:{SECRET}@127.0.0.1:1/db")
     assert SECRET not in str(info.value)
     assert time.perf_counter() - started < 15
 
@@ -160,7 +160,7 @@ def test_no_server_fails_fast_with_a_real_driver() -> None:
 def test_sqlite_file_that_cannot_be_opened(tmp_path: Path) -> None:
     (tmp_path / "db").mkdir()  # a folder where the database file should be
     with pytest.raises(ConfigError, match=r"Cannot open storage .*SQLite file you can write to"):
-        make_storage(f"sqlite:///{tmp_path / 'db'}", None)
+        make_storage(f"sqlite:///{tmp_path / 'db'}")
 
 
 def test_folders_under_a_file(tmp_path: Path) -> None:
@@ -168,9 +168,7 @@ def test_folders_under_a_file(tmp_path: Path) -> None:
     blocker.write_text("a,b\n")
     for url in (f"sqlite:///{blocker}/study.db", f"journal:{blocker}/study.log"):
         with pytest.raises(ConfigError, match=r"data\.csv' is a file\); choose a path"):
-            make_storage(url, None)
-    with pytest.raises(ConfigError, match="Cannot create the output folder"):
-        make_storage(None, blocker / "run")
+            make_storage(url)
     assert blocker.read_text() == "a,b\n"
 
 
@@ -242,7 +240,7 @@ def read_only_folder(tmp_path: Path) -> Any:
     src, ro = tmp_path / "src", tmp_path / "ro"
     src.mkdir()
     ro.mkdir()
-    make_storage(None, src)  # an existing study database
+    make_storage(f"sqlite:///{src / 'study.db'}")  # an existing study database
     mounted = subprocess.run(["mount", "--bind", str(src), str(ro)], capture_output=True).returncode == 0
     if mounted:
         mounted = (
@@ -262,6 +260,6 @@ def test_a_read_only_study_database_fails_before_any_work(read_only_folder: Path
     with pytest.raises(
         ConfigError, match=r"cannot be written \(attempt to write a readonly database\).*--out"
     ):
-        make_storage(None, read_only_folder)
+        make_storage(f"sqlite:///{read_only_folder / 'study.db'}")
     with pytest.raises(ConfigError, match="read-only"):
-        make_storage(f"sqlite:///{read_only_folder / 'study.db'}", None)
+        make_storage(f"sqlite:///{read_only_folder / 'study.db'}")
