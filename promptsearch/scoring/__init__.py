@@ -25,8 +25,8 @@ from promptsearch.scoring._prompt_scoring import (
     raw_choice_scores,
     request_key,
     requests_of,
+    score_members,
     score_prompt,
-    shared_progress,
 )
 
 __all__ = [
@@ -47,7 +47,7 @@ __all__ = [
     "register_output",
     "request_key",
     "requests_of",
+    "score_members",
     "score_prompt",
-    "shared_progress",
     "softmax",
 ]

@@ -21,12 +21,11 @@ from promptsearch.exceptions import TemplateError
 from promptsearch.metrics import Predictions
 from promptsearch.scoring._prompt_scoring import (
     ScoreCache,
-    ensemble_scores,
     fit_instances,
     raw_choice_scores,
     request_key,
+    score_members,
     score_prompt,
-    shared_progress,
 )
 from promptsearch.tasks._records import Example, Task
 from promptsearch.templates._ensemble import PromptEnsemble
@@ -301,13 +300,14 @@ def predict(
             f"Task {task.name!r} is a {task.task_type} task: its prompts generate texts, but a prompt "
             "ensemble averages scores over labels or choices; use a single prompt."
         )
-    share = shared_progress(progress, len(prompt.members), len(examples))
-    member_scores = [
-        strategy.predict(
-            backend, m, task, examples, cache=cache, progress=share, generation=generation
-        ).scores
-        for m in prompt.members
-    ]
-    if share is not None:
-        share.finish()
-    return strategy.from_scores(task, examples, ensemble_scores(member_scores))
+    scores = score_members(
+        prompt.members,
+        len(examples),
+        lambda m, share: (
+            strategy.predict(
+                backend, m, task, examples, cache=cache, progress=share, generation=generation
+            ).scores
+        ),
+        progress,
+    )
+    return strategy.from_scores(task, examples, scores)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -23,8 +23,8 @@ __all__ = [
     "raw_choice_scores",
     "request_key",
     "requests_of",
+    "score_members",
     "score_prompt",
-    "shared_progress",
 ]
 
 _MARGIN = 4  # tokens kept free for special tokens and tokenization effects at the cut
@@ -220,12 +220,20 @@ def ensemble_scores(member_scores: Sequence[Sequence[np.ndarray]]) -> list[np.nd
     return out
 
 
-def shared_progress(
-    progress: ProgressCallback | None, n_members: int, n_examples: int
-) -> _SharedProgress | None:
-    """A callback for each member's pass that reports ``progress`` once per example overall
-    (``n_members`` passes of ``n_examples`` count ``n_examples``); ``None`` without ``progress``."""
-    return None if progress is None else _SharedProgress(progress, n_members, n_examples)
+def score_members(
+    members: Sequence[Prompt],
+    n_examples: int,
+    score: Callable[[Prompt, ProgressCallback | None], Sequence[np.ndarray]],
+    progress: ProgressCallback | None = None,
+) -> list[np.ndarray]:
+    """An ensemble's scores, the one place they are made: each member scored by ``score(member,
+    progress)`` (the same backend and cache; each member calibrates when it calibrates), then
+    combined per example by :func:`ensemble_scores`. ``progress`` counts each example once."""
+    share = None if progress is None else _SharedProgress(progress, len(members), n_examples)
+    member_scores = [list(score(m, share)) for m in members]
+    if share is not None:
+        share.finish()
+    return ensemble_scores(member_scores)
 
 
 class _SharedProgress:
@@ -263,13 +271,12 @@ def score_prompt(
     :class:`~promptsearch.templates.PromptEnsemble`: the members' :func:`ensemble_scores`.
     """
     if isinstance(prompt, PromptEnsemble):
-        share = shared_progress(progress, len(prompt.members), len(examples))
-        member_scores = [
-            score_prompt(scorer, m, examples, cache=cache, progress=share) for m in prompt.members
-        ]
-        if share is not None:
-            share.finish()
-        combined = ensemble_scores([list(s) for s in member_scores])
+        combined = score_members(
+            prompt.members,
+            len(examples),
+            lambda m, share: list(score_prompt(scorer, m, examples, cache=cache, progress=share)),
+            progress,
+        )
         n_labels = len(prompt.verbalizer.labels) if prompt.verbalizer is not None else 0
         return np.stack(combined) if combined else np.zeros((0, n_labels))
     if prompt.verbalizer is None:

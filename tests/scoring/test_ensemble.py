@@ -3,6 +3,8 @@ task's strategy, with the members cached and progress counted once per example."
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -15,8 +17,8 @@ from promptsearch.scoring import (
     make_scorer,
     outputs,
     predict,
+    score_members,
     score_prompt,
-    shared_progress,
     softmax,
 )
 from promptsearch.study import MemoryScoreCache
@@ -144,17 +146,22 @@ def test_members_are_cached_and_progress_counts_each_example_once(
     np.testing.assert_allclose(np.stack(again.scores), np.stack(first.scores), atol=1e-12)
 
 
-def test_shared_progress_rounds_down_then_finishes() -> None:
+def test_members_share_progress_rounded_down_then_finished() -> None:
+    """``score_members`` reports each example once over all members' passes."""
     got: list[int] = []
-    share = shared_progress(got.append, 3, 4)
-    assert share is not None and shared_progress(None, 3, 4) is None
-    for n in (2, 2, 2, 2, 2, 1):  # 11 of 12 member-examples reported
-        share(n)
-    assert sum(got) == 3 and all(n > 0 for n in got)
-    share.finish()
-    assert sum(got) == 4
-    share(5)  # never more than the examples
-    assert sum(got) == 4
+    reports = iter([(2, 2), (2, 2), (2, 1)])  # 11 of 12 member-examples reported
+
+    def score(member: object, share: Any) -> list[np.ndarray]:
+        for n in next(reports):
+            share(n)
+        if member == "c":
+            assert sum(got) == 3 and all(n > 0 for n in got)  # rounded down until the end
+            share(50)  # a backend that over-reports: never more than the examples
+        return [np.log([0.5, 0.5])] * 4
+
+    combined = score_members(["a", "b", "c"], 4, score, got.append)  # type: ignore[list-item]
+    assert sum(got) == 4 and len(combined) == 4
+    assert len(score_members(["a"], 4, lambda m, share: [np.zeros(2)] * 4)) == 4  # type: ignore[list-item]
 
 
 def test_ensemble_scores_checks_shapes() -> None:
