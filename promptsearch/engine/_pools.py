@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from promptsearch.exceptions import PromptSearchError
 from promptsearch.generators import Candidate
 from promptsearch.study import StudyAttr, TrialRecord, best_distinct_trials, publish_once
-from promptsearch.templates import Prompt, Template, Verbalizer, parse_template
+from promptsearch.templates import Verbalizer, parse_template
 from promptsearch.templates._template import FieldPart
 
 if TYPE_CHECKING:
@@ -54,22 +54,13 @@ def initial_pool(study: optuna.Study, space: SearchSpace, task: Task) -> list[Ca
     stored = load_pool(study, 0)
     if stored is not None:
         return stored
-    from promptsearch.generators import TemplateGrammar
-
     pool: dict[str, Candidate] = {}
     for seed in space.templates.seeds:
         cand = Candidate(instruction=seed.instruction, template=seed.template, origin="seed")
         pool.setdefault(cand.id, cand)
     grammar = space.templates.grammar
     if grammar is not None:
-        gram = TemplateGrammar(
-            instruction=tuple(grammar.instruction),
-            input_prefix=tuple(grammar.input_prefix),
-            connector=tuple(grammar.connector),
-            answer_prefix=tuple(grammar.answer_prefix),
-            fields=(grammar.field,),
-            answer_slot=task.kind.answer_slot,
-        )
+        gram = grammar.grammar(task.kind.answer_slot)
         want = max(0, space.templates.n_initial - len(pool))
         for cand in gram.sample(min(want + len(pool), gram.size()), seed=space.split.seed):
             if len(pool) >= space.templates.n_initial:
@@ -196,8 +187,7 @@ def _automatic_label_words(
             backend.name,
         )
         return []
-    seed_tpl = space.templates.seeds[0]
-    prompt = Prompt(Template(seed_tpl.template), first, instruction=seed_tpl.instruction)
+    prompt = space.baseline_prompt(task.kind.answer_slot, first)
     auto = space.verbalizers.auto
     return search_label_words(
         backend,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from promptsearch.metrics import PairedGain, Predictions, direction_sign, paired_bootstrap
-from promptsearch.templates import Prompt, Template
+from promptsearch.templates import Prompt
 
 if TYPE_CHECKING:
     import optuna
@@ -60,11 +60,8 @@ class Contender:
 
 def baseline_prompt(ctx: SearchContext) -> Prompt:
     """The user's own prompt: the first seed template with the first label words, zero-shot."""
-    seed = ctx.space.templates.seeds[0]
-    return Prompt(
-        Template(seed.template, generation=not ctx.task.kind.answer_slot),
-        ctx.verbalizers[0] if ctx.verbalizers else None,
-        instruction=seed.instruction,
+    return ctx.space.baseline_prompt(
+        ctx.task.kind.answer_slot, ctx.verbalizers[0] if ctx.verbalizers else None
     )
 
 

@@ -18,7 +18,7 @@ from promptsearch.protocol._result import (
     MethodResult,
     ProtocolResult,
 )
-from promptsearch.templates import Prompt, Template, Verbalizer
+from promptsearch.templates import Prompt, Verbalizer
 
 if TYPE_CHECKING:
     from promptsearch.backends import GenerationSettings, LMBackend
@@ -41,11 +41,7 @@ def _manual_prompts(space: SearchSpace, task: Task) -> list[Prompt]:
         verbs = [Verbalizer.parse(v, labels) for v in space.verbalizers.candidates] or [
             Verbalizer.from_mapping(task.verbalizer_or_default(), labels)
         ]
-    return [
-        Prompt(Template(s.template, generation=not task.kind.answer_slot), v, instruction=s.instruction)
-        for s in space.templates.seeds
-        for v in verbs
-    ]
+    return [s.prompt(v, generation=not task.kind.answer_slot) for s in space.templates.seeds for v in verbs]
 
 
 def run_protocol(

@@ -23,7 +23,9 @@ from promptsearch.space._validate import Section, at_least, build, distinct
 from promptsearch.templates import parse_template
 
 if TYPE_CHECKING:
+    from promptsearch.generators import TemplateGrammar
     from promptsearch.tasks import FewShotSplit, Task
+    from promptsearch.templates import Prompt, Verbalizer
 
 __all__ = [
     "MAX_DEMONSTRATIONS",
@@ -269,6 +271,15 @@ class SeedTemplate(Section):
     def _to_value(self) -> Any:
         return self.to_dict() if self.instruction else self.template
 
+    def prompt(self, verbalizer: Verbalizer | None = None, *, generation: bool = False) -> Prompt:
+        """This seed as a zero-shot prompt with ``verbalizer`` (``generation``: the template
+        has no answer slot)."""
+        from promptsearch.templates import Prompt, Template
+
+        return Prompt(
+            Template(self.template, generation=generation), verbalizer, instruction=self.instruction
+        )
+
 
 @dataclass(frozen=True)
 class GrammarSpec(Section):
@@ -301,6 +312,19 @@ class GrammarSpec(Section):
         """Number of phrase combinations."""
         return math.prod(len(getattr(self, slot)) for slot in self._SLOTS)
 
+    def grammar(self, answer_slot: bool = True) -> TemplateGrammar:
+        """The grammar these phrases make (``answer_slot``: the task type's)."""
+        from promptsearch.generators import TemplateGrammar
+
+        return TemplateGrammar(
+            instruction=tuple(self.instruction),
+            input_prefix=tuple(self.input_prefix),
+            connector=tuple(self.connector),
+            answer_prefix=tuple(self.answer_prefix),
+            fields=(self.field,),
+            answer_slot=answer_slot,
+        )
+
 
 @dataclass(frozen=True)
 class TemplateSpace(Section):
@@ -327,6 +351,15 @@ class TemplateSpace(Section):
             if key in keys[:i]:
                 raise self._fail(f"seeds[{i}]", f"repeats seed {keys.index(key)} ({key[1]!r}); keep one.")
         at_least(self, "n_initial", 1)
+
+    def first(self, answer_slot: bool = True) -> SeedTemplate:
+        """The user's own template: the first seed, or (a space with a grammar only) the
+        grammar's first combination, the first phrase of every slot."""
+        if self.seeds:
+            return self.seeds[0]
+        assert self.grammar is not None  # checked in __post_init__
+        first = self.grammar.grammar(answer_slot).candidate(0)
+        return SeedTemplate(template=first.template, instruction=first.instruction)
 
 
 @dataclass(frozen=True)

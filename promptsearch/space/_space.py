@@ -40,7 +40,7 @@ from promptsearch.space._run import (
 from promptsearch.space._tuning import TuningSpace
 from promptsearch.space._validate import Section, build, coerce
 from promptsearch.space._yaml import read_yaml
-from promptsearch.templates import Template, Verbalizer
+from promptsearch.templates import Prompt, Template, Verbalizer
 
 __all__ = ["SUPPORTED_VERSION", "SearchSpace", "load_search_space"]
 
@@ -242,6 +242,12 @@ class SearchSpace(Section):
         """Raise :class:`ConfigError` when the space asks for what the backend cannot do
         (tuning modes on a backend without trainable weights, such as a served model)."""
         self.tuning.check_backend(backend)
+
+    def baseline_prompt(self, answer_slot: bool, verbalizer: Verbalizer | None = None) -> Prompt:
+        """The user's own prompt: the first seed template (:meth:`TemplateSpace.first`) with
+        ``verbalizer``, zero-shot: the baseline every searched prompt must beat. ``answer_slot``:
+        the task type's."""
+        return self.templates.first(answer_slot).prompt(verbalizer, generation=not answer_slot)
 
     def calibration_choices(self, label_words: bool = True) -> tuple[bool, ...]:
         """The calibration values to try: the space's, or both with label words and off without."""

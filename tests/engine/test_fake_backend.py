@@ -208,3 +208,16 @@ def _toy_task() -> Task:
     from tests import _toy
 
     return _toy.toy_task()
+
+
+def test_a_space_with_a_grammar_only_has_the_grammars_first_template_as_baseline(
+    toy_task: Task, fake_lm: FakeBackend, tmp_path: Path
+) -> None:
+    space = classification_space()
+    grammar_only = replace(space, templates=replace(space.templates, seeds=()))
+    search = _fit(grammar_only, toy_task, fake_lm, 6, tmp_path)  # (this failed after every trial)
+    baseline = next(r for r in search.leaderboard_.rows if r.origin == "baseline")
+    first = space.templates.grammar.grammar().candidate(0)  # the first phrase of every slot
+    assert Prompt.from_dict(baseline.prompt).template.source == first.template
+    assert grammar_only.baseline_prompt(True).template.source == first.template
+    assert space.baseline_prompt(True).template.source == space.templates.seeds[0].template
