@@ -8,6 +8,9 @@ classification prompt. Scorers are language-model backends (:mod:`promptsearch.b
 
 from promptsearch.scoring._base import ProgressCallback, length_batches, make_scorer
 from promptsearch.scoring._outputs import (
+    ChoiceScores,
+    GeneratedText,
+    LabelScores,
     OutputStrategy,
     PromptOutputs,
     generation_settings,
@@ -30,6 +33,9 @@ from promptsearch.scoring._prompt_scoring import (
 )
 
 __all__ = [
+    "ChoiceScores",
+    "GeneratedText",
+    "LabelScores",
     "OutputStrategy",
     "ProgressCallback",
     "PromptOutputs",

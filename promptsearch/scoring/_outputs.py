@@ -32,6 +32,9 @@ from promptsearch.templates._ensemble import PromptEnsemble
 from promptsearch.templates._prompt import Prompt
 
 __all__ = [
+    "ChoiceScores",
+    "GeneratedText",
+    "LabelScores",
     "OutputStrategy",
     "PromptOutputs",
     "generation_settings",

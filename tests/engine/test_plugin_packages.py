@@ -5,7 +5,8 @@ plugin that fails to import is an error that names it.
 The plugin package is written into a temporary folder with its ``.dist-info`` metadata (what
 ``pip install`` leaves), so ``importlib.metadata`` finds its entry point as for an installed one.
 It registers the plugins of ``tests/engine/test_plugins.py``: a server-shaped backend, a metric,
-an edit operator and a tuning mode.
+an edit operator and a tuning mode; and a task type whose predictions are a new kind, with a
+metric of that kind.
 """
 
 from __future__ import annotations
@@ -34,6 +35,26 @@ PLUGIN = textwrap.dedent(
     tuning_modes.register(
         "test_reseed", TuningMode("test_reseed", ReseedConfig, train_reseed, load_reseed, param_prefix="rs")
     )
+
+    import numpy as np
+    from promptsearch.metrics import BaseMetric, register_metric
+    from promptsearch.scoring import ChoiceScores, register_output
+    from promptsearch.tasks import MultipleChoice, register_task_type
+
+    @register_output
+    class Ranked(ChoiceScores):  # a new prediction kind, scored as multiple choice
+        kind = "test_ranked"
+
+    @register_metric
+    class TopOne(BaseMetric):
+        name, kinds = "test_top_one", frozenset({"test_ranked"})
+
+        def per_example(self, predictions):
+            return (np.array(predictions.predicted) == np.array(predictions.targets)).astype(float)
+
+    @register_task_type
+    class Ranking(MultipleChoice):  # reads a file's choices as multiple choice does
+        name, output, default_metric = "test_ranking", "test_ranked", "test_top_one"
     """
 )
 
@@ -85,6 +106,43 @@ def test_an_installed_plugin_package_is_used_from_a_space_and_the_cli(tmp_path: 
     assert code == 0, stderr[-3000:]
     board = json.loads((tmp_path / "out" / "leaderboard.json").read_text())
     assert board["metric"] == "test_positive_recall" and board["model"] == "http://localhost:8000/v1"
+
+
+def _ranking_space(folder: Path) -> Path:
+    """A file of multiple-choice rows read as the plugin's task type, on the fake backend."""
+    from tests import _toy
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {"text": e.inputs["text"], "choices": list(e.choices), "label": e.label}
+        for e in _toy.toy_choice_task().examples
+    ]
+    data = folder / "colors.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    space = yaml.safe_load(w.write_inputs(folder, trials=4).read_text())
+    space.update(
+        task={"name_or_path": str(data), "task_type": "test_ranking"},
+        templates={
+            "seeds": ["Q: What color is {text}?\nA:{label}", "The color of {text} is{label}"],
+            "n_initial": 3,
+        },
+        calibration=[False],
+    )
+    space.pop("verbalizers", None)
+    path = folder / "ranking.yaml"
+    path.write_text(yaml.safe_dump(space))
+    return path
+
+
+def test_a_plugin_task_type_with_its_own_prediction_kind_and_metric(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    _install(site, "ps_rank_plugin", entry_point=True)
+    code, stderr = _search(_ranking_space(tmp_path), tmp_path / "out", site)
+    assert code == 0, stderr[-3000:]
+    board = json.loads((tmp_path / "out" / "leaderboard.json").read_text())
+    assert board["metric"] == "test_top_one"  # the task type's default metric, of its own kind
+    values = [row["test_metrics"]["test_top_one"] for row in board["rows"]]
+    assert values and all(0.0 <= v <= 1.0 for v in values) and max(values) > 0.25  # above chance (4 colors)
 
 
 def test_a_local_plugin_module_is_named_in_the_environment(tmp_path: Path) -> None:
