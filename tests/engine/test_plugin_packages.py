@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -99,12 +100,19 @@ def _search(space: Path, out: Path, site: Path, **env: str) -> tuple[int, str]:
     return done.returncode, done.stderr
 
 
-def test_an_installed_plugin_package_is_used_from_a_space_and_the_cli(tmp_path: Path) -> None:
+def _installed_search(tmp_path: Path, package: str, space: Path) -> dict[str, Any]:
+    """Install the plugin package with its entry point, search ``space`` with the CLI, return
+    the leaderboard."""
     site = tmp_path / "site"
-    _install(site, "ps_toy_plugin", entry_point=True)
-    code, stderr = _search(_space(tmp_path), tmp_path / "out", site)
+    _install(site, package, entry_point=True)
+    code, stderr = _search(space, tmp_path / "out", site)
     assert code == 0, stderr[-3000:]
-    board = json.loads((tmp_path / "out" / "leaderboard.json").read_text())
+    board: dict[str, Any] = json.loads((tmp_path / "out" / "leaderboard.json").read_text())
+    return board
+
+
+def test_an_installed_plugin_package_is_used_from_a_space_and_the_cli(tmp_path: Path) -> None:
+    board = _installed_search(tmp_path, "ps_toy_plugin", _space(tmp_path))
     assert board["metric"] == "test_positive_recall" and board["model"] == "http://localhost:8000/v1"
 
 
@@ -135,11 +143,7 @@ def _ranking_space(folder: Path) -> Path:
 
 
 def test_a_plugin_task_type_with_its_own_prediction_kind_and_metric(tmp_path: Path) -> None:
-    site = tmp_path / "site"
-    _install(site, "ps_rank_plugin", entry_point=True)
-    code, stderr = _search(_ranking_space(tmp_path), tmp_path / "out", site)
-    assert code == 0, stderr[-3000:]
-    board = json.loads((tmp_path / "out" / "leaderboard.json").read_text())
+    board = _installed_search(tmp_path, "ps_rank_plugin", _ranking_space(tmp_path))
     assert board["metric"] == "test_top_one"  # the task type's default metric, of its own kind
     values = [row["test_metrics"]["test_top_one"] for row in board["rows"]]
     assert values and all(0.0 <= v <= 1.0 for v in values) and max(values) > 0.25  # above chance (4 colors)
