@@ -44,13 +44,14 @@ class CostEstimate:
 
 
 @contextmanager
-def timed(phases: dict[str, float], name: str) -> Iterator[None]:
-    """Add the seconds spent in the ``with`` block to ``phases[name]``."""
+def timed(phases: dict[str, float] | None, name: str) -> Iterator[None]:
+    """Add the seconds spent in the ``with`` block to ``phases[name]`` (nothing for ``None``)."""
     start = time.perf_counter()
     try:
         yield
     finally:
-        phases[name] = phases.get(name, 0.0) + time.perf_counter() - start
+        if phases is not None:
+            phases[name] = phases.get(name, 0.0) + time.perf_counter() - start
 
 
 def estimate_cost(ctx: SearchContext, trials_left: int) -> CostEstimate | None:

@@ -8,8 +8,7 @@ model loads.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -242,7 +241,7 @@ def setup_run(
     url = run_storage(storage, out, workers=workers)
     opened = make_storage(url)
     score_cache = run_cache(cache, storage, out)
-    with _timed(phases, "model_load"):
+    with timed(phases, "model_load"):
         backend = load_run_backend(space, model, dtype=dtype, device=device, batch_size=batch_size)
     return RunSetup(
         space=space,
@@ -259,12 +258,3 @@ def setup_run(
         cache=score_cache,
         backend=backend,
     )
-
-
-@contextlib.contextmanager
-def _timed(phases: dict[str, float] | None, name: str) -> Iterator[None]:
-    if phases is None:
-        yield
-    else:
-        with timed(phases, name):
-            yield
