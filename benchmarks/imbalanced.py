@@ -24,7 +24,11 @@ Files (texts cut to their first 60 words; the subsample is drawn once with seed 
 pinned ``bigbench==1.0.0`` sdist is not on the package registry this project can reach.)
 
 Results are appended to ``<out>/results.jsonl`` as each search ends (a crash loses nothing) and
-a Markdown table is printed at the end (``--table`` prints it from the file alone).
+a Markdown table is printed at the end (``--table`` prints it from the file alone). A file and
+seed already in the results are skipped; ``--redo`` runs them again (the stored study resumes
+with no trial left, so only the final evaluation and the winner rule run, on cached scores:
+how a stored search is decided again after the rule changed). The table keeps the last result
+of each file and seed.
 """
 
 from __future__ import annotations
@@ -207,21 +211,32 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--out", default="runs/imbalanced")
     parser.add_argument("--table", action="store_true", help="print the table of the results file and stop")
+    parser.add_argument("--redo", action="store_true", help="run again what is in the results")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     out = Path(args.out)
     results_file = out / "results.jsonl"
     if not args.table:
         out.mkdir(parents=True, exist_ok=True)
+        done = {(str(r["file"]), int(str(r["seed"]))) for r in _read(results_file)}
         for name in args.files.split(","):
             path = build_file(name, out / "data")
             for seed in (int(s) for s in args.seeds.split(",")):
+                if (name, seed) in done and not args.redo:
+                    logging.warning("%s seed %d is done: skipped (--redo runs it again)", name, seed)
+                    continue
                 result = run_one(name, path, seed, args.trials, out)
                 with results_file.open("a", encoding="utf-8") as fh:
                     fh.write(json.dumps(result) + "\n")
                 print(json.dumps(result), flush=True)
-    results = [json.loads(line) for line in results_file.read_text(encoding="utf-8").splitlines() if line]
-    print(table(results))
+    last = {(r["file"], r["seed"]): r for r in _read(results_file)}  # the last result of each run
+    print(table(list(last.values())))
+
+
+def _read(path: Path) -> list[dict[str, object]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
 if __name__ == "__main__":
