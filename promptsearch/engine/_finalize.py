@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from promptsearch.engine._context import SearchContext
     from promptsearch.templates import Prompt
 
-__all__ = ["finalize", "finalize_key", "finalize_once"]
+__all__ = ["RULES_REVISION", "finalize", "finalize_key", "finalize_once"]
 
 _logger = logging.getLogger(__name__)
 
@@ -40,11 +40,20 @@ _logger = logging.getLogger(__name__)
 EXAMPLES_SHOWN = 8
 
 
+#: Revision of the rules a leaderboard is made by (final evaluation, winner rule, confirmation).
+#: Part of :func:`finalize_key`: a leaderboard stored under another revision is made again when
+#: its study runs again (from cached scores), so a finished search is decided by the rules of the
+#: code that runs it. Raise it whenever those rules change. 2: the confirmation refuses a winner
+#: only when it is worse beyond noise.
+RULES_REVISION = 2
+
+
 def finalize_key(ctx: SearchContext) -> str:
-    """The study's state a leaderboard is made from: finished trials and the final settings."""
+    """The study's state a leaderboard is made from: finished trials, the final settings and the
+    revision of the rules (:data:`RULES_REVISION`)."""
     finished = sum(1 for t in ctx.study.get_trials(deepcopy=False) if is_scored(t))
     settings = json.dumps(ctx.space.final.to_dict(), sort_keys=True)
-    return f"{finished}:{hashlib.sha256(settings.encode()).hexdigest()[:10]}"
+    return f"{finished}:{hashlib.sha256(settings.encode()).hexdigest()[:10]}:r{RULES_REVISION}"
 
 
 def finalize_once(ctx: SearchContext, *, name: str, progress: Any = None) -> tuple[Leaderboard, Prompt]:

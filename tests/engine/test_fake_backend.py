@@ -70,6 +70,32 @@ def test_same_seed_same_leaderboard_on_the_fake_backend(toy_task: Task, tmp_path
     assert [r.prompt_id for r in one.leaderboard_.rows] == [r.prompt_id for r in two.leaderboard_.rows]
 
 
+def test_a_finished_study_is_decided_again_when_the_rules_change(
+    toy_task: Task, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptsearch.engine import _finalize
+
+    space = classification_space()
+    first = _fit(space, toy_task, FakeBackend(seed=1), 6, tmp_path)
+    key = first.leaderboard_.metadata["finalize_key"]
+    assert key.endswith(f":r{_finalize.RULES_REVISION}")
+    calls: list[int] = []
+    real = _finalize.finalize
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_finalize, "finalize", counted)
+    again = _fit(space, toy_task, FakeBackend(seed=1), 6, tmp_path)  # same rules: the stored board
+    assert calls == [] and again.leaderboard_.metadata["finalize_key"] == key
+    monkeypatch.setattr(_finalize, "RULES_REVISION", _finalize.RULES_REVISION + 1)
+    redone = _fit(space, toy_task, FakeBackend(seed=1), 6, tmp_path)  # new rules: decided again
+    assert calls == [1]
+    assert redone.leaderboard_.metadata["finalize_key"].endswith(f":r{_finalize.RULES_REVISION}")
+    assert [r.prompt_id for r in redone.leaderboard_.rows] == [r.prompt_id for r in first.leaderboard_.rows]
+
+
 def test_the_study_optimizes_the_metric_of_the_space(
     toy_task: Task, fake_lm: FakeBackend, tmp_path: Path
 ) -> None:
